@@ -1,0 +1,158 @@
+"""Settings read from the environment, each with a documented default.
+
+Every setting here is listed in the README's configuration table. Values are read when the app
+is created, so tests and the CLI can change the environment before calling ``create_app``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+# flask-limiter reads these from app.config; any of them may also come from the environment.
+# (Listed rather than matched by prefix so a typo in an env var name is not silently ignored
+# by us while being silently ignored by the limiter too.)
+LIMITER_SETTINGS: dict[str, type] = {
+    "RATELIMIT_ENABLED": bool,
+    "RATELIMIT_STORAGE_URI": str,
+    "RATELIMIT_STORAGE_OPTIONS": dict,
+    "RATELIMIT_STRATEGY": str,
+    "RATELIMIT_DEFAULT": str,
+    "RATELIMIT_DEFAULTS_PER_METHOD": bool,
+    "RATELIMIT_DEFAULTS_EXEMPT_WHEN": str,
+    "RATELIMIT_APPLICATION": str,
+    "RATELIMIT_HEADERS_ENABLED": bool,
+    "RATELIMIT_HEADER_LIMIT": str,
+    "RATELIMIT_HEADER_REMAINING": str,
+    "RATELIMIT_HEADER_RESET": str,
+    "RATELIMIT_HEADER_RETRY_AFTER": str,
+    "RATELIMIT_HEADER_RETRY_AFTER_VALUE": str,
+    "RATELIMIT_SWALLOW_ERRORS": bool,
+    "RATELIMIT_IN_MEMORY_FALLBACK": str,
+    "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": bool,
+    "RATELIMIT_KEY_PREFIX": str,
+    "RATELIMIT_FAIL_ON_FIRST_BREACH": bool,
+    "RATELIMIT_META": str,
+    # pollserver's own limit strings, applied by the views that own them.
+    "RATELIMIT_ANSWERS": str,
+    "RATELIMIT_PUBLIC": str,
+    "RATELIMIT_AUTH_FAILURES": str,
+}
+
+TRUE_WORDS = {"1", "true", "yes", "on"}
+FALSE_WORDS = {"0", "false", "no", "off", ""}
+
+
+class ConfigError(ValueError):
+    """A setting in the environment has a value pollserver cannot use."""
+
+
+def parse_bool(name: str, raw: str) -> bool:
+    word = raw.strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise ConfigError(f"{name}={raw!r} is not a boolean (use true or false)")
+
+
+def parse_int(name: str, raw: str, *, minimum: int = 0) -> int:
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a whole number") from None
+    if value < minimum:
+        raise ConfigError(f"{name}={raw!r} must be at least {minimum}")
+    return value
+
+
+def normalise_database_url(url: str) -> str:
+    """Use psycopg 3 for PostgreSQL whatever scheme spelling the operator gave."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def load_or_create_secret_key(instance_path: Path) -> str:
+    """The key signing sessions and salting nothing else: generated once, kept beside the data.
+
+    A hard-coded default would let anyone forge admin sessions on a careless deployment.
+    """
+    key_file = instance_path / "secret_key"
+    if key_file.exists():
+        return key_file.read_text().strip()
+    instance_path.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    # O_EXCL: when two workers start at once, one writes and the other reads what it wrote.
+    try:
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return key_file.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key + "\n")
+    return key
+
+
+def settings_from_environment(instance_path: Path, environ: dict[str, str] | None = None) -> dict:
+    """Build the app config from environment variables over pollserver's defaults."""
+    env = os.environ if environ is None else environ
+    database_url = env.get("DATABASE_URL") or f"sqlite:///{instance_path / 'pollserver.sqlite3'}"
+    settings: dict[str, Any] = {
+        "SQLALCHEMY_DATABASE_URI": normalise_database_url(database_url),
+        "SECRET_KEY": env.get("SECRET_KEY") or None,
+        "TRUSTED_PROXY_COUNT": parse_int(
+            "TRUSTED_PROXY_COUNT", env.get("TRUSTED_PROXY_COUNT", "0")
+        ),
+        "POLLSERVER_HOST": env.get("POLLSERVER_HOST", "127.0.0.1"),
+        "POLLSERVER_PORT": parse_int("POLLSERVER_PORT", env.get("POLLSERVER_PORT", "8000"), minimum=1),
+        # 0 means "choose": one process on in-memory limits, two per core on shared storage.
+        "POLLSERVER_WORKERS": parse_int("POLLSERVER_WORKERS", env.get("POLLSERVER_WORKERS", "0")),
+        "POLLSERVER_THREADS": parse_int(
+            "POLLSERVER_THREADS", env.get("POLLSERVER_THREADS", "8"), minimum=1
+        ),
+        "POLLSERVER_SEEDS_DIR": env.get("POLLSERVER_SEEDS_DIR")
+        or str(Path(__file__).resolve().parent.parent / "seeds"),
+        "DEMO_PAGES": parse_bool("DEMO_PAGES", env.get("DEMO_PAGES", "true")),
+        "MAX_CONTENT_LENGTH": parse_int(
+            "MAX_CONTENT_LENGTH", env.get("MAX_CONTENT_LENGTH", str(2 * 1024 * 1024 + 64 * 1024))
+        ),
+        "RESPONDENTS_PER_ADDRESS_PER_DAY": parse_int(
+            "RESPONDENTS_PER_ADDRESS_PER_DAY", env.get("RESPONDENTS_PER_ADDRESS_PER_DAY", "50")
+        ),
+        "RESULTS_MIN_RESPONDENTS": parse_int(
+            "RESULTS_MIN_RESPONDENTS", env.get("RESULTS_MIN_RESPONDENTS", "10")
+        ),
+        # flask-limiter defaults; every RATELIMIT_* key below can be overridden by the environment.
+        "RATELIMIT_ENABLED": True,
+        "RATELIMIT_STORAGE_URI": "memory://",
+        "RATELIMIT_STRATEGY": "moving-window",
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        "RATELIMIT_SWALLOW_ERRORS": True,
+        "RATELIMIT_KEY_PREFIX": "pollserver",
+        "RATELIMIT_ANSWERS": "30/minute;600/day",
+        "RATELIMIT_PUBLIC": "300/minute",
+        "RATELIMIT_AUTH_FAILURES": "10/minute",
+    }
+    for name, kind in LIMITER_SETTINGS.items():
+        if name not in env:
+            continue
+        raw = env[name]
+        if kind is bool:
+            settings[name] = parse_bool(name, raw)
+        elif kind is dict:
+            # Storage options as comma-separated key=value pairs, e.g. "socket_timeout=1".
+            pairs = [item.split("=", 1) for item in raw.split(",") if item.strip()]
+            if any(len(pair) != 2 for pair in pairs):
+                raise ConfigError(f"{name}={raw!r} must look like key=value,key=value")
+            settings[name] = {key.strip(): value.strip() for key, value in pairs}
+        else:
+            settings[name] = raw
+    return settings
+
+
+def uses_shared_limit_storage(settings: dict) -> bool:
+    return not str(settings.get("RATELIMIT_STORAGE_URI", "memory://")).startswith("memory://")

@@ -1,0 +1,78 @@
+"""Engine settings that make one SQLite file a dependable server database, and write transactions.
+
+SQLite serves concurrent requests well in WAL mode, with one rule: a transaction that will write
+must take the write lock when it begins (``BEGIN IMMEDIATE``). A deferred transaction that reads
+first and writes later cannot wait for the lock — SQLite fails it at once with "database is
+locked" — so every write path starts with :func:`begin_write_transaction`.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+from sqlalchemy import Engine, event, text
+
+from pollserver.extensions import db
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+WRITE_OPTION = "pollserver_write"
+
+
+def engine_options_for(url: str) -> dict:
+    if url.startswith("sqlite"):
+        return {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}}
+    if url.startswith("postgresql"):
+        # Pre-ping replaces connections a database restart killed; the timeouts turn an outage
+        # into a quick 503 instead of a hung request.
+        return {
+            "pool_pre_ping": True,
+            "pool_size": 10,
+            "max_overflow": 10,
+            "pool_timeout": 10,
+            "connect_args": {"connect_timeout": 5},
+        }
+    return {}
+
+
+def configure_sqlite_engine(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def set_sqlite_pragmas(dbapi_connection, connection_record):
+        # Let SQLAlchemy's "begin" event below issue BEGIN itself instead of pysqlite.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def begin_sqlite_transaction(connection):
+        immediate = connection.get_execution_options().get(WRITE_OPTION, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def begin_write_transaction() -> None:
+    """Start the request's transaction as a writer (on SQLite: take the write lock now).
+
+    Call before the first query of a unit of work that writes. A read-only transaction already
+    open is ended first, so the write transaction sees fresh data and holds the lock throughout.
+    """
+    session = db.session
+    if session.in_transaction():
+        if session.new or session.dirty or session.deleted:
+            raise RuntimeError("begin_write_transaction() called after changes were made")
+        session.rollback()
+    session.connection(execution_options={WRITE_OPTION: True})
+
+
+def check_database() -> None:
+    """Raise if the database cannot answer a trivial query."""
+    db.session.execute(text("SELECT 1"))
+    db.session.rollback()
+
+
+def init_app(app: Flask) -> None:
+    with app.app_context():
+        engine = db.engine
+        if engine.dialect.name == "sqlite":
+            configure_sqlite_engine(engine)

@@ -1,0 +1,126 @@
+"""One JSON error shape for every error the service returns.
+
+    {"error": {"code": 404, "status": "Not Found", "message": "…", "details": {…}}}
+
+flask-smorest's ``Api`` already turns every ``HTTPException`` into JSON; we give it our shape and
+add handlers for what is not an ``HTTPException``: unexpected exceptions (500, logged, never shown)
+and a database that cannot be reached (503 with ``Retry-After``).
+"""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+import marshmallow as ma
+from flask import Flask, jsonify
+from flask_smorest import Api
+from sqlalchemy.exc import DBAPIError, OperationalError
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+DATABASE_RETRY_AFTER_SECONDS = 5
+
+
+class ErrorBodySchema(ma.Schema):
+    code = ma.fields.Integer(required=True, metadata={"description": "HTTP status code"})
+    status = ma.fields.String(required=True, metadata={"description": "HTTP reason phrase"})
+    message = ma.fields.String(required=True, metadata={"description": "What went wrong"})
+    details = ma.fields.Dict(
+        required=True, metadata={"description": "Field errors or other specifics; may be empty"}
+    )
+
+
+class ErrorResponseSchema(ma.Schema):
+    error = ma.fields.Nested(ErrorBodySchema, required=True)
+
+
+def error_payload(code: int, message: str | None = None, details: Any = None) -> dict:
+    status = HTTPStatus(code).phrase if code in HTTPStatus._value2member_map_ else "Error"
+    return {
+        "error": {
+            "code": code,
+            "status": status,
+            "message": message or status,
+            "details": details if isinstance(details, dict) else ({} if details is None else {"errors": details}),
+        }
+    }
+
+
+def json_error(code: int, message: str | None = None, details: Any = None, headers=None):
+    response = jsonify(error_payload(code, message, details))
+    response.status_code = code
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def describe_http_exception(error: HTTPException) -> tuple[str, Any, dict]:
+    """Message, details and extra headers for an HTTPException, however it was raised."""
+    data = getattr(error, "data", None) or {}
+    details = data.get("errors") or data.get("messages") or data.get("details")
+    # webargs nests body errors under the location ("json"); unwrap the common single case.
+    if isinstance(details, dict) and list(details) == ["json"]:
+        details = details["json"]
+    message = data.get("message")
+    if message is None:
+        if details:
+            message = "The request was not valid; see details."
+        else:
+            message = error.description or error.name
+    headers = dict(data.get("headers") or {})
+    if error.code == 405 and hasattr(error, "valid_methods") and error.valid_methods:
+        headers["Allow"] = ", ".join(sorted(error.valid_methods))
+    return message, details, headers
+
+
+class JsonErrorApi(Api):
+    """flask-smorest ``Api`` whose error responses use pollserver's one error shape."""
+
+    ERROR_SCHEMA = ErrorResponseSchema
+
+    def handle_http_exception(self, error: HTTPException):
+        message, details, headers = describe_http_exception(error)
+        response = error.get_response()  # keeps headers the exception carries (Retry-After…)
+        payload = error_payload(error.code or 500, message, details)
+        out = jsonify(payload)
+        out.status_code = error.code or 500
+        for name, value in response.headers.items():
+            if name.lower() not in {"content-type", "content-length"}:
+                out.headers[name] = value
+        for name, value in headers.items():
+            out.headers[name] = value
+        return out
+
+
+def is_database_unavailable(error: Exception) -> bool:
+    if isinstance(error, OperationalError):
+        return True
+    return isinstance(error, DBAPIError) and bool(error.connection_invalidated)
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(Exception)
+    def handle_unexpected_exception(error: Exception):
+        if is_database_unavailable(error):
+            log.warning("database unavailable: %s", type(error).__name__)
+            _discard_failed_session()
+            return json_error(
+                503,
+                "The database is unavailable; try again shortly.",
+                headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+            )
+        log.exception("unhandled error")
+        _discard_failed_session()
+        return json_error(500, "Something went wrong on our side; it has been logged.")
+
+
+def _discard_failed_session() -> None:
+    from pollserver.extensions import db
+
+    try:
+        db.session.rollback()
+    except Exception:  # the connection may be gone; the pool will replace it
+        log.debug("rollback after failure also failed", exc_info=True)

@@ -1,0 +1,39 @@
+"""Extensions created unbound here and bound to an app in ``create_app``.
+
+Keeping them module-level lets blueprints import ``db`` or ``limiter`` without importing the app.
+"""
+
+from __future__ import annotations
+
+from flask import request
+from flask_limiter import Limiter
+from flask_migrate import Migrate
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import MetaData
+from sqlalchemy.orm import DeclarativeBase
+
+from pollserver.errors import JsonErrorApi
+
+# Named constraints so Alembic can drop and alter them on every backend (SQLite batch mode needs names).
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def client_address() -> str:
+    """The address rate limits are keyed by: the peer, or the proxy-reported client via ProxyFix."""
+    return request.remote_addr or "unknown"
+
+
+db = SQLAlchemy(model_class=Base)
+migrate = Migrate()
+api = JsonErrorApi()
+limiter = Limiter(client_address)

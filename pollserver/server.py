@@ -1,0 +1,66 @@
+"""Run pollserver under gunicorn from Python, so ``pollserver serve`` needs no extra config file."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+# No client address (%(h)s), no user agent (%(a)s), no query string: see the README's Privacy section.
+ACCESS_LOG_FORMAT = '%(t)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
+
+
+def choose_worker_count(requested: int, shared_limit_storage: bool) -> int:
+    """Workers to run: 1 on in-memory limits (they must hold across the service), else as asked.
+
+    Raises ValueError when more than one process is asked for with in-memory limits, because each
+    process would count separately and a reader could exceed every limit by that factor.
+    """
+    if not shared_limit_storage:
+        if requested > 1:
+            raise ValueError(
+                f"{requested} workers need shared rate-limit storage: set "
+                "RATELIMIT_STORAGE_URI=redis://… or run one worker (threads serve concurrency)"
+            )
+        return 1
+    if requested:
+        return requested
+    return 2 * (os.cpu_count() or 1)
+
+
+class PollserverGunicorn(BaseApplication):
+    def __init__(self, options: dict[str, Any], app_config: dict[str, Any] | None = None):
+        self.options = options
+        self.app_config = app_config
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            if key in self.cfg.settings and value is not None:
+                self.cfg.set(key, value)
+
+    def load(self):
+        # Each worker builds its own app (and database pool) after the fork.
+        from pollserver import create_app
+
+        return create_app(self.app_config)
+
+
+def gunicorn_options(*, host: str, port: int, workers: int, threads: int) -> dict[str, Any]:
+    return {
+        "bind": f"{host}:{port}",
+        "workers": workers,
+        "threads": threads,
+        "worker_class": "gthread",
+        "timeout": 30,
+        "graceful_timeout": 10,
+        "keepalive": 5,
+        "accesslog": "-",
+        "access_log_format": ACCESS_LOG_FORMAT,
+        "errorlog": "-",
+        "loglevel": "info",
+        # A proxy in front sets X-Forwarded-*; ProxyFix (TRUSTED_PROXY_COUNT) decides what to trust.
+        "forwarded_allow_ips": "*",
+        "proc_name": "pollserver",
+    }
