@@ -21,7 +21,6 @@ LIMITER_SETTINGS: dict[str, type] = {
     "RATELIMIT_STRATEGY": str,
     "RATELIMIT_DEFAULT": str,
     "RATELIMIT_DEFAULTS_PER_METHOD": bool,
-    "RATELIMIT_DEFAULTS_EXEMPT_WHEN": str,
     "RATELIMIT_APPLICATION": str,
     "RATELIMIT_HEADERS_ENABLED": bool,
     "RATELIMIT_HEADER_LIMIT": str,
@@ -107,7 +106,9 @@ def settings_from_environment(instance_path: Path, environ: dict[str, str] | Non
             "TRUSTED_PROXY_COUNT", env.get("TRUSTED_PROXY_COUNT", "0")
         ),
         "POLLSERVER_HOST": env.get("POLLSERVER_HOST", "127.0.0.1"),
-        "POLLSERVER_PORT": parse_int("POLLSERVER_PORT", env.get("POLLSERVER_PORT", "8000"), minimum=1),
+        "POLLSERVER_PORT": parse_int(
+            "POLLSERVER_PORT", env.get("POLLSERVER_PORT", "8000"), minimum=1
+        ),
         # 0 means "choose": one process on in-memory limits, two per core on shared storage.
         "POLLSERVER_WORKERS": parse_int("POLLSERVER_WORKERS", env.get("POLLSERVER_WORKERS", "0")),
         "POLLSERVER_THREADS": parse_int(

@@ -19,7 +19,9 @@ WRITE_OPTION = "pollserver_write"
 
 def engine_options_for(url: str) -> dict:
     if url.startswith("sqlite"):
-        return {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}}
+        return {
+            "connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
+        }
     if url.startswith("postgresql"):
         # Pre-ping replaces connections a database restart killed; the timeouts turn an outage
         # into a quick 503 instead of a hung request.
@@ -57,7 +59,7 @@ def begin_write_transaction() -> None:
     Call before the first query of a unit of work that writes. A read-only transaction already
     open is ended first, so the write transaction sees fresh data and holds the lock throughout.
     """
-    session = db.session
+    session = db.session()  # the request's Session behind the scoped proxy
     if session.in_transaction():
         if session.new or session.dirty or session.deleted:
             raise RuntimeError("begin_write_transaction() called after changes were made")

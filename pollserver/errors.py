@@ -44,7 +44,9 @@ def error_payload(code: int, message: str | None = None, details: Any = None) ->
             "code": code,
             "status": status,
             "message": message or status,
-            "details": details if isinstance(details, dict) else ({} if details is None else {"errors": details}),
+            "details": details
+            if isinstance(details, dict)
+            else ({} if details is None else {"errors": details}),
         }
     }
 

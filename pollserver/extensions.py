@@ -14,7 +14,8 @@ from sqlalchemy.orm import DeclarativeBase
 
 from pollserver.errors import JsonErrorApi
 
-# Named constraints so Alembic can drop and alter them on every backend (SQLite batch mode needs names).
+# Named constraints so Alembic can drop and alter them on every backend
+# (SQLite's batch mode needs names).
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",

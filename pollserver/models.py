@@ -103,7 +103,7 @@ class Article(db.Model):
     __tablename__ = "articles"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    # Where the article came from (a path for imports, a name for API submissions); imports key on it.
+    # Where the article came from (a path, or a name given through the API); imports key on it.
     source: Mapped[str] = mapped_column(String(500), unique=True)
     slug: Mapped[str] = mapped_column(String(120), unique=True)
     title: Mapped[str | None] = mapped_column(String(MAX_TEXT))
@@ -259,7 +259,10 @@ class ApiToken(db.Model):
 
 
 class AuditEvent(db.Model):
-    """Append-only record of an admin action. The poll is named by public id so hard deletion keeps it."""
+    """Append-only record of an admin action.
+
+    The poll is named by its public id, not a foreign key, so the record outlives a hard deletion.
+    """
 
     __tablename__ = "audit_events"
     __table_args__ = (Index("ix_audit_events_poll_created", "poll_public_id", "created_at"),)

@@ -7,7 +7,8 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
-# No client address (%(h)s), no user agent (%(a)s), no query string: see the README's Privacy section.
+# No client address (%(h)s), no user agent (%(a)s), no query string:
+# see the README's Privacy section.
 ACCESS_LOG_FORMAT = '%(t)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
 
 

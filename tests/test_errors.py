@@ -1,4 +1,4 @@
-"""Every error is JSON in one shape: unknown URLs, wrong methods, bad bodies, big bodies, crashes."""
+"""Every error is JSON in one shape: unknown URLs, wrong methods, bad or big bodies, crashes."""
 
 import marshmallow as ma
 import pytest
