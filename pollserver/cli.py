@@ -29,7 +29,9 @@ def main() -> None:
     default=None,
     help="Worker processes [env POLLSERVER_WORKERS; 1 on in-memory limits, 2 per core on Redis].",
 )
-@click.option("--threads", type=int, default=None, help="Threads per worker [env POLLSERVER_THREADS, 8].")
+@click.option(
+    "--threads", type=int, default=None, help="Threads per worker [env POLLSERVER_THREADS, 8]."
+)
 @with_appcontext
 def serve_command(host: str | None, port: int | None, workers: int | None, threads: int | None):
     """Migrate the database, then serve pollserver with gunicorn."""
@@ -58,7 +60,9 @@ def serve_command(host: str | None, port: int | None, workers: int | None, threa
         workers=worker_count,
         threads=threads or config["POLLSERVER_THREADS"],
     )
-    click.echo(f"pollserver: serving on http://{options['bind']} with {worker_count} worker(s)", err=True)
+    click.echo(
+        f"pollserver: serving on http://{options['bind']} with {worker_count} worker(s)", err=True
+    )
     PollserverGunicorn(options).run()
 
 
