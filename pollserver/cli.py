@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+
 import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
+from sqlalchemy import exists, select
 
+from pollserver import builder
 from pollserver.config import uses_shared_limit_storage
+from pollserver.database import begin_write_transaction
+from pollserver.extensions import db
+from pollserver.importing import ImportOutcome, ImportStatus, import_article
+from pollserver.models import Article, Poll, PollStatus
+from pollserver.polls import InvalidTransition, change_status, find_poll
 
 
 def create_cli_app() -> Flask:
@@ -32,12 +44,18 @@ def main() -> None:
 @click.option(
     "--threads", type=int, default=None, help="Threads per worker [env POLLSERVER_THREADS, 8]."
 )
+@click.option(
+    "--seed/--no-seed",
+    default=True,
+    help="On an empty database, import the sample articles and open their polls [--seed].",
+)
 @with_appcontext
-def serve_command(host: str | None, port: int | None, workers: int | None, threads: int | None):
-    """Migrate the database, then serve pollserver with gunicorn."""
+def serve_command(
+    host: str | None, port: int | None, workers: int | None, threads: int | None, seed: bool
+):
+    """Migrate the database (and seed an empty one), then serve pollserver with gunicorn."""
     from flask_migrate import upgrade
 
-    from pollserver.extensions import db
     from pollserver.server import PollserverGunicorn, choose_worker_count, gunicorn_options
 
     config = current_app.config
@@ -50,6 +68,8 @@ def serve_command(host: str | None, port: int | None, workers: int | None, threa
         raise click.UsageError(str(error)) from None
 
     upgrade()
+    if seed:
+        seed_empty_database(Path(config["POLLSERVER_SEEDS_DIR"]))
     # The master process must not hand its open connections to forked workers.
     db.session.remove()
     db.engine.dispose()
@@ -66,5 +86,167 @@ def serve_command(host: str | None, port: int | None, workers: int | None, threa
     PollserverGunicorn(options).run()
 
 
+def seed_empty_database(seeds_dir: Path) -> None:
+    """Give a newcomer live polls at once: import the sample articles and open their polls."""
+    if db.session.scalar(select(exists().select_from(Article))):
+        return
+    if not seeds_dir.is_dir():
+        click.echo(f"pollserver: no sample articles at {seeds_dir}; starting empty", err=True)
+        return
+    outcomes = import_paths([str(seeds_dir)], progress=False)
+    begin_write_transaction()
+    opened = 0
+    for outcome in outcomes:
+        for poll in outcome.polls:
+            poll = db.session.merge(poll)
+            if poll.status is PollStatus.DRAFT:
+                change_status(poll, PollStatus.OPEN)
+                opened += 1
+    db.session.commit()
+    click.echo(f"pollserver: imported {seeds_dir} and opened {opened} poll(s)", err=True)
+
+
+@click.command("build")
+@click.argument("paths", nargs=-1, required=True)
+def build_command(paths: tuple[str, ...]) -> None:
+    """Print the polls built from articles (.txt, .html, .htm) or definitions (.json) as JSON.
+
+    A directory means every article in it. Exits 1 unless every article gave at least one poll.
+    """
+    entries = [
+        builder.build_entry(source, item) for source, item in builder.expand_article_paths(paths)
+    ]
+    click.echo(json.dumps(entries, indent=2, ensure_ascii=False))
+    sys.exit(0 if entries and all(entry["polls"] for entry in entries) else 1)
+
+
+def import_paths(paths: list[str], *, progress: bool) -> list[ImportOutcome]:
+    """Import each article in its own transaction, so one bad file loses nothing else."""
+    items = builder.expand_article_paths(paths)
+    outcomes: list[ImportOutcome] = []
+    with (
+        click.progressbar(
+            items,
+            label="Importing",
+            file=sys.stderr,
+            item_show_func=lambda item: item[0] if item else None,
+        )
+        if progress and sys.stderr.isatty()
+        else _plain(items) as bar
+    ):
+        for source, item in bar:
+            if isinstance(item, builder.ArticleError):
+                outcomes.append(ImportOutcome(source, ImportStatus.FAILED, message=str(item)))
+                continue
+            try:
+                # Keyed by absolute path, so "seeds/x.txt" and "/…/seeds/x.txt" are one article.
+                parsed = replace(builder.read_article(item), source=str(Path(item).resolve()))
+            except builder.ArticleError as error:
+                outcomes.append(ImportOutcome(source, ImportStatus.FAILED, message=str(error)))
+                continue
+            begin_write_transaction()
+            outcome = import_article(db.session, parsed)
+            db.session.commit()
+            outcomes.append(outcome)
+    return outcomes
+
+
+class _plain:
+    """Stands in for click's progress bar when output is not a terminal."""
+
+    def __init__(self, items):
+        self.items = items
+
+    def __enter__(self):
+        return self.items
+
+    def __exit__(self, *exc_info):
+        return False
+
+
+@click.command("import")
+@click.argument("paths", nargs=-1, required=True)
+@with_appcontext
+def import_command(paths: tuple[str, ...]) -> None:
+    """Store articles and their draft polls (idempotent). A directory means every article in it."""
+    outcomes = import_paths(list(paths), progress=True)
+    for outcome in outcomes:
+        polls = ", ".join(
+            f"{poll.public_id} (v{poll.version}, {poll.status})" for poll in outcome.polls
+        )
+        detail = outcome.message if outcome.status is ImportStatus.FAILED else polls
+        if outcome.status is not ImportStatus.FAILED and not outcome.polls:
+            detail = "no poll yet: needs a hand-written definition"
+        click.echo(f"{outcome.status:<9}  {outcome.source}: {detail}")
+    counts = {status: 0 for status in ImportStatus}
+    for outcome in outcomes:
+        counts[outcome.status] += 1
+    click.echo(", ".join(f"{counts[status]} {status}" for status in ImportStatus))
+    sys.exit(1 if counts[ImportStatus.FAILED] else 0)
+
+
+@click.group("polls")
+def polls_group() -> None:
+    """List polls and move them through their lifecycle."""
+
+
+@polls_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@with_appcontext
+def polls_list_command(as_json: bool) -> None:
+    """Every poll with its status, version and article."""
+    polls = db.session.scalars(select(Poll).order_by(Poll.id)).all()
+    rows = [
+        {
+            "id": poll.public_id,
+            "status": str(poll.status),
+            "version": poll.version,
+            "title": poll.title,
+            "article": poll.article.source if poll.article else None,
+        }
+        for poll in polls
+    ]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    if not rows:
+        click.echo("no polls yet: pollserver import PATH… builds them from articles")
+        return
+    click.echo(f"{'ID':<10} {'STATUS':<9} {'V':>2}  TITLE")
+    for row in rows:
+        click.echo(f"{row['id']:<10} {row['status']:<9} {row['version']:>2}  {row['title']}")
+
+
+def _lifecycle_command(name: str, target: PollStatus, verb: str):
+    @click.argument("poll_id")
+    @with_appcontext
+    def command(poll_id: str) -> None:
+        begin_write_transaction()
+        poll = find_poll(db.session, poll_id)
+        if poll is None:
+            raise click.ClickException(f"no poll {poll_id!r} (pollserver polls list shows them)")
+        try:
+            change_status(poll, target)
+        except InvalidTransition as error:
+            raise click.ClickException(str(error)) from None
+        db.session.commit()
+        click.echo(f"poll {poll.public_id} is now {poll.status}")
+
+    command.__doc__ = f"{verb} a poll."
+    return click.command(name)(command)
+
+
+for _name, _target, _verb in (
+    ("open", PollStatus.OPEN, "Open (or reopen)"),
+    ("pause", PollStatus.PAUSED, "Pause"),
+    ("close", PollStatus.CLOSED, "Close"),
+    ("archive", PollStatus.ARCHIVED, "Archive"),
+):
+    polls_group.add_command(_lifecycle_command(_name, _target, _verb))
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(serve_command)
+    app.cli.add_command(build_command)
+    app.cli.add_command(import_command)
+    app.cli.add_command(polls_group)

@@ -172,3 +172,29 @@ def client(app):
 @pytest.fixture
 def runner(app):
     return app.test_cli_runner()
+
+
+SEED_WITH_FLOWCHART = SEEDS_DIR / "001_3297866220564658.txt"
+SEED_WITHOUT_FLOWCHART = SEEDS_DIR / "000_1434c06255666429.txt"
+
+
+def open_poll_from_article(app, path: Path, **settings) -> str:
+    """Import an article, open its first poll with the given settings, return its public id."""
+    from pollserver import builder
+    from pollserver.importing import import_article
+    from pollserver.models import PollStatus
+    from pollserver.polls import change_status
+
+    with app.app_context():
+        outcome = import_article(db.session, builder.read_article(path))
+        poll = outcome.polls[0]
+        poll.settings = {**poll.settings, **settings}
+        change_status(poll, PollStatus.OPEN)
+        db.session.commit()
+        return poll.public_id
+
+
+@pytest.fixture
+def seed_poll_id(app) -> str:
+    """The seeds/001 poll, open, with results public so tests can read them."""
+    return open_poll_from_article(app, SEED_WITH_FLOWCHART, results_visibility="public")

@@ -1,0 +1,167 @@
+"""Storing poll definitions, reading them back, and the poll lifecycle.
+
+Plain Python over a SQLAlchemy ``Session``: no Flask here, so the CLI, the API and the tests use
+the same rules.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from typing import Any
+
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session
+
+from pollserver.models import Answer, Article, Node, NodeType, Poll, PollStatus, utcnow
+
+PUBLIC_ID_BYTES = 6  # 8 URL-safe characters: short enough for a snippet, 2^48 to guess from
+
+DEFAULT_SETTINGS: dict[str, Any] = {
+    # Readers see results once they have answered: showing them first would sway the answers.
+    "results_visibility": "after_answer",
+    "allow_answer_changes": False,
+    # Empty means any origin may embed the poll and call its public API.
+    "allowed_origins": [],
+    "language": "en",
+}
+RESULTS_VISIBILITIES = ("public", "after_answer", "after_close", "private")
+
+# Which status may follow which: draft → open ⇄ paused → closed → archived, and closed → open.
+TRANSITIONS: dict[PollStatus, frozenset[PollStatus]] = {
+    PollStatus.DRAFT: frozenset({PollStatus.OPEN}),
+    PollStatus.OPEN: frozenset({PollStatus.PAUSED, PollStatus.CLOSED}),
+    PollStatus.PAUSED: frozenset({PollStatus.OPEN, PollStatus.CLOSED}),
+    PollStatus.CLOSED: frozenset({PollStatus.OPEN, PollStatus.ARCHIVED}),
+    PollStatus.ARCHIVED: frozenset(),
+}
+# Statuses a widget may render (drafts are unpublished, archived polls are withdrawn).
+PUBLIC_STATUSES = frozenset({PollStatus.OPEN, PollStatus.PAUSED, PollStatus.CLOSED})
+
+
+class InvalidTransition(ValueError):
+    def __init__(self, poll: Poll, target: PollStatus):
+        allowed = ", ".join(sorted(TRANSITIONS[poll.status])) or "nothing"
+        super().__init__(
+            f"poll {poll.public_id} is {poll.status}; it cannot become {target} "
+            f"(from {poll.status} it can become: {allowed})"
+        )
+        self.current = poll.status
+        self.target = target
+
+
+def new_public_id(session: Session) -> str:
+    while True:
+        candidate = secrets.token_urlsafe(PUBLIC_ID_BYTES)
+        if not session.scalar(select(exists().where(Poll.public_id == candidate))):
+            return candidate
+
+
+def nodes_from_definition(definition: dict[str, Any]) -> list[Node]:
+    nodes = []
+    for position, spec in enumerate(definition["nodes"]):
+        nodes.append(
+            Node(
+                key=spec["id"],
+                position=position,
+                type=NodeType(spec["type"]),
+                text=spec["text"],
+                yes_key=spec.get("yes"),
+                no_key=spec.get("no"),
+                next_key=spec.get("next"),
+            )
+        )
+    return nodes
+
+
+def definition_of(poll: Poll) -> dict[str, Any]:
+    """The poll's canonical definition, as the schema in ``pollserver.definition`` describes it."""
+    nodes = []
+    for node in poll.nodes:
+        spec: dict[str, Any] = {"id": node.key, "type": str(node.type), "text": node.text}
+        if node.type is NodeType.QUESTION:
+            spec["yes"] = node.yes_key
+            spec["no"] = node.no_key
+        else:
+            spec["next"] = node.next_key
+        nodes.append(spec)
+    return {"title": poll.title, "root": poll.root_key, "nodes": nodes}
+
+
+def create_poll(
+    session: Session,
+    definition: dict[str, Any],
+    *,
+    article: Article | None = None,
+    block_index: int = 0,
+    version: int = 1,
+    previous: Poll | None = None,
+    settings: dict[str, Any] | None = None,
+) -> Poll:
+    """Store a validated definition as a new draft poll."""
+    poll = Poll(
+        public_id=new_public_id(session),
+        article=article,
+        block_index=block_index,
+        title=definition["title"],
+        status=PollStatus.DRAFT,
+        version=version,
+        previous_version_id=previous.id if previous else None,
+        root_key=definition["root"],
+        settings={**DEFAULT_SETTINGS, **(settings or {})},
+        nodes=nodes_from_definition(definition),
+    )
+    session.add(poll)
+    session.flush()
+    return poll
+
+
+def replace_definition(session: Session, poll: Poll, definition: dict[str, Any]) -> None:
+    """Give a poll without answers a new tree (the caller checks there are none)."""
+    poll.nodes.clear()
+    session.flush()  # the unique (poll, key) constraint must see the old nodes gone first
+    poll.title = definition["title"]
+    poll.root_key = definition["root"]
+    poll.nodes.extend(nodes_from_definition(definition))
+    poll.updated_at = utcnow()
+
+
+def poll_has_answers(session: Session, poll: Poll) -> bool:
+    return bool(session.scalar(select(exists().where(Answer.poll_id == poll.id))))
+
+
+def change_status(poll: Poll, target: PollStatus, now: dt.datetime | None = None) -> None:
+    if target not in TRANSITIONS[poll.status]:
+        raise InvalidTransition(poll, target)
+    now = now or utcnow()
+    poll.status = target
+    poll.updated_at = now
+    if target is PollStatus.OPEN:
+        poll.opened_at = poll.opened_at or now
+        poll.closed_at = None
+    elif target is PollStatus.CLOSED:
+        poll.closed_at = now
+
+
+def find_poll(session: Session, public_id: str) -> Poll | None:
+    return session.scalar(select(Poll).where(Poll.public_id == public_id))
+
+
+def effective_status(poll: Poll, now: dt.datetime | None = None) -> PollStatus:
+    """The status a reader sees: a poll past its scheduled close time is closed."""
+    now = now or utcnow()
+    if (
+        poll.close_at is not None
+        and poll.close_at <= now
+        and poll.status in (PollStatus.OPEN, PollStatus.PAUSED)
+    ):
+        return PollStatus.CLOSED
+    return poll.status
+
+
+def close_if_due(poll: Poll, now: dt.datetime | None = None) -> bool:
+    """Apply a scheduled close time lazily, when the poll is next read: no cron job needed."""
+    if effective_status(poll, now) is not poll.status:
+        change_status(poll, PollStatus.CLOSED, now=poll.close_at)
+        return True
+    return False
