@@ -31,13 +31,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         OPENAPI_VERSION="3.0.3",
         OPENAPI_URL_PREFIX="/api/v1",
         OPENAPI_JSON_PATH="openapi.json",
-        JSON_SORT_KEYS=False,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Strict",
     )
     app.config.from_mapping(settings_from_environment(Path(app.instance_path)))
     if config:
         app.config.from_mapping(config)
+    app.json.sort_keys = False  # keep documents in the order their schemas give
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = load_or_create_secret_key(Path(app.instance_path))
 
@@ -71,6 +71,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     errors.init_app(app)
 
     app.register_blueprint(health.bp)
+    from pollserver import api as api_blueprints
+
+    api_blueprints.init_app(app)
 
     from pollserver import cli
 

@@ -1,0 +1,13 @@
+"""The JSON API under /api/v1: one flask-smorest blueprint per area."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from pollserver.extensions import api
+
+
+def init_app(app: Flask) -> None:
+    from pollserver.api import public
+
+    api.register_blueprint(public.blp)

@@ -1,0 +1,329 @@
+"""The public poll API the widget talks to: CORS-open, no credentials, rate limited.
+
+Views stay thin: they load the poll, hand the work to ``pollserver.answering`` /
+``pollserver.results`` and translate refusals into the one JSON error shape.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from flask import current_app, request
+from flask.views import MethodView
+from flask_smorest import Blueprint, abort
+from sqlalchemy.exc import IntegrityError
+
+from pollserver import tally
+from pollserver.answering import AnswerRefused, find_respondent, record_answer, respondent_walk
+from pollserver.database import begin_write_transaction
+from pollserver.errors import ErrorResponseSchema
+from pollserver.extensions import client_address, db, limiter
+from pollserver.models import Poll, PollStatus, Respondent, utcnow
+from pollserver.polls import (
+    PUBLIC_STATUSES,
+    close_if_due,
+    definition_of,
+    effective_status,
+    find_poll,
+)
+from pollserver.privacy import hash_client_address
+from pollserver.results import assemble_results
+from pollserver.schemas import AnswerRequestSchema, ProgressSchema, PublicPollSchema, ResultsSchema
+from pollserver.tree import PollTree, Walk
+
+RESPONDENT_HEADER = "X-Poll-Respondent"
+POLL_CACHE_SECONDS = 30
+RESULTS_CACHE_SECONDS = 2
+
+blp = Blueprint(
+    "polls",
+    __name__,
+    url_prefix="/api/v1/polls",
+    description="What a widget renders and records. CORS-open; no credentials.",
+)
+
+
+def public_limit() -> str:
+    return current_app.config["RATELIMIT_PUBLIC"]
+
+
+def answers_limit() -> str:
+    return current_app.config["RATELIMIT_ANSWERS"]
+
+
+limiter.limit(public_limit)(blp)
+
+
+# --- CORS -------------------------------------------------------------------------------------
+
+
+def allowed_origins(poll_id: str | None) -> list[str]:
+    if not poll_id:
+        return []
+    poll = find_poll(db.session, poll_id)
+    return list(poll.settings.get("allowed_origins") or []) if poll else []
+
+
+@blp.after_request
+def allow_cross_origin(response):
+    """Any origin may call the public API without credentials, unless the poll names its origins."""
+    origin = request.headers.get("Origin")
+    if not origin:
+        return response
+    allowed = allowed_origins((request.view_args or {}).get("poll_id"))
+    if allowed and origin not in allowed:
+        return response
+    response.headers["Access-Control-Allow-Origin"] = origin if allowed else "*"
+    response.headers["Access-Control-Expose-Headers"] = "ETag, Retry-After"
+    if allowed:
+        response.vary.add("Origin")
+    if request.method == "OPTIONS":
+        response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+        response.headers["Access-Control-Allow-Headers"] = f"Content-Type, {RESPONDENT_HEADER}"
+        response.headers["Access-Control-Max-Age"] = "86400"
+    return response
+
+
+# --- shared steps -----------------------------------------------------------------------------
+
+_tree_cache: dict[tuple[int, Any], PollTree] = {}
+_results_cache: dict[int, tuple[float, dict]] = {}
+_cache_lock = threading.Lock()
+
+
+def load_public_poll(poll_id: str) -> Poll:
+    poll = find_poll(db.session, poll_id)
+    if poll is None or effective_status(poll) not in PUBLIC_STATUSES:
+        abort(404, message=f"No poll {poll_id!r} is published here.")
+    return poll
+
+
+def tree_of(poll: Poll) -> PollTree:
+    """The poll's tree, built once per version of the poll and process."""
+    key = (poll.id, poll.updated_at)
+    tree = _tree_cache.get(key)
+    if tree is None:
+        tree = PollTree.from_definition(definition_of(poll))
+        with _cache_lock:
+            for stale in [cached for cached in _tree_cache if cached[0] == poll.id]:
+                del _tree_cache[stale]
+            _tree_cache[key] = tree
+    return tree
+
+
+def current_results(poll: Poll) -> dict:
+    """Assembled results, reused for a moment so a busy poll is not summed on every request."""
+    now = time.monotonic()
+    cached = _results_cache.get(poll.id)
+    if cached and cached[0] > now:
+        return cached[1]
+    results = assemble_results(
+        tree_of(poll),
+        tally.read_counts(db.session, poll.id),
+        poll_id=poll.public_id,
+        min_respondents=current_app.config["RESULTS_MIN_RESPONDENTS"],
+        as_of=utcnow(),
+    )
+    with _cache_lock:
+        _results_cache[poll.id] = (now + RESULTS_CACHE_SECONDS, results)
+    return results
+
+
+def forget_results(poll: Poll) -> None:
+    with _cache_lock:
+        _results_cache.pop(poll.id, None)
+
+
+def results_refusal(poll: Poll, respondent: Respondent | None) -> str | None:
+    """Why results are hidden from this request, or None when it may see them."""
+    visibility = poll.settings.get("results_visibility", "after_answer")
+    if visibility == "public":
+        return None
+    if visibility == "after_answer":
+        if respondent is not None and respondent.finished_at is not None:
+            return None
+        return "Results are shown to readers once they reach the end of their path."
+    if visibility == "after_close":
+        if effective_status(poll) is PollStatus.CLOSED:
+            return None
+        return "Results become visible when the poll closes."
+    return "Results of this poll are for the newsroom only."
+
+
+def progress_body(poll: Poll, token: str, respondent: Respondent, walk: Walk) -> dict:
+    results = None
+    if walk.finished and results_refusal(poll, respondent) is None:
+        results = current_results(poll)
+    return {
+        "respondent": token,
+        "path": [{"node": key, "answer": answer} for key, answer in walk.path],
+        "current": walk.current,
+        "finished": walk.finished,
+        "outcomes": walk.outcomes,
+        "results": results,
+    }
+
+
+def respondent_from_header(poll: Poll) -> tuple[str | None, Respondent | None]:
+    token = request.headers.get(RESPONDENT_HEADER)
+    if not token:
+        return None, None
+    try:
+        return token, find_respondent(db.session, poll, token, for_update=False)
+    except AnswerRefused:
+        return token, None
+
+
+def refuse(refusal: AnswerRefused):
+    abort(refusal.status, message=refusal.message, errors=refusal.details)
+
+
+# --- endpoints --------------------------------------------------------------------------------
+
+
+@blp.route("/<poll_id>")
+class PublicPoll(MethodView):
+    @blp.response(200, PublicPollSchema)
+    @blp.alt_response(304, description="Not modified (If-None-Match matched the ETag)")
+    @blp.alt_response(404, schema=ErrorResponseSchema, description="No such published poll")
+    @blp.alt_response(429, schema=ErrorResponseSchema, description="Rate limited")
+    def get(self, poll_id: str):
+        """The poll a widget renders: title, tree, status and widget settings.
+
+        Open, paused and closed polls; drafts, archived polls and unknown ids are 404.
+        """
+        poll = load_public_poll(poll_id)
+        definition = definition_of(poll)
+        return {
+            "id": poll.public_id,
+            "title": definition["title"],
+            "status": str(effective_status(poll)),
+            "root": definition["root"],
+            "nodes": definition["nodes"],
+            "settings": {
+                "results_visibility": poll.settings.get("results_visibility", "after_answer"),
+                "allow_answer_changes": bool(poll.settings.get("allow_answer_changes")),
+                "language": poll.settings.get("language", "en"),
+            },
+        }
+
+
+@blp.route("/<poll_id>/answers")
+class PollAnswers(MethodView):
+    decorators = (limiter.limit(answers_limit, methods=["POST"], override_defaults=True),)
+
+    @blp.arguments(AnswerRequestSchema)
+    @blp.response(200, ProgressSchema, description="Answer recorded (or a retry of one)")
+    @blp.alt_response(201, schema=ProgressSchema, description="A new reader: token issued")
+    @blp.alt_response(404, schema=ErrorResponseSchema, description="No such published poll")
+    @blp.alt_response(
+        409,
+        schema=ErrorResponseSchema,
+        description="Not the reader's current question, answer already given, paused or closed",
+    )
+    @blp.alt_response(413, schema=ErrorResponseSchema, description="Body too large")
+    @blp.alt_response(422, schema=ErrorResponseSchema, description="Invalid body")
+    @blp.alt_response(429, schema=ErrorResponseSchema, description="Rate limit or daily cap")
+    def post(self, body: dict, poll_id: str):
+        """Answer the reader's current question.
+
+        A new reader sends `respondent: null` and gets a token back; afterwards they send the
+        token with each answer. Sending the same answer again changes nothing.
+        """
+        for attempt in (1, 2):
+            try:
+                return self._record(body, poll_id)
+            except IntegrityError:
+                # Two requests for one reader raced past each other; the second attempt sees
+                # what the first stored and answers as a retry would.
+                db.session.rollback()
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    @staticmethod
+    def _record(body: dict, poll_id: str):
+        begin_write_transaction()
+        poll = load_public_poll(poll_id)
+        now = utcnow()
+        if close_if_due(poll, now):
+            db.session.commit()
+            begin_write_transaction()
+            poll = load_public_poll(poll_id)
+        try:
+            recorded = record_answer(
+                db.session,
+                poll,
+                tree_of(poll),
+                token=body["respondent"],
+                node_key=body["node"],
+                answer=body["answer"],
+                address_hash=hash_client_address(db.session, client_address(), now),
+                respondents_per_address=current_app.config["RESPONDENTS_PER_ADDRESS_PER_DAY"],
+                now=now,
+            )
+        except AnswerRefused as refusal:
+            db.session.rollback()
+            refuse(refusal)
+        db.session.commit()
+        if recorded.stored:
+            forget_results(poll)
+        token = recorded.token or body["respondent"]
+        reply = progress_body(poll, token, recorded.respondent, recorded.walk)
+        return reply, 201 if recorded.created_respondent else 200
+
+
+@blp.route("/<poll_id>/progress")
+class ReaderProgress(MethodView):
+    @blp.response(200, ProgressSchema)
+    @blp.alt_response(404, schema=ErrorResponseSchema, description="Unknown poll or reader")
+    def get(self, poll_id: str):
+        """Where a returning reader stands (send the token in the `X-Poll-Respondent` header)."""
+        poll = load_public_poll(poll_id)
+        token, respondent = respondent_from_header(poll)
+        if respondent is None:
+            abort(
+                404,
+                message="No reader with this token has started this poll.",
+                errors={"respondent": "unknown"},
+            )
+        return progress_body(poll, token, respondent, respondent_walk(tree_of(poll), respondent))
+
+
+@blp.route("/<poll_id>/results")
+class PollResults(MethodView):
+    @blp.response(200, ResultsSchema)
+    @blp.alt_response(304, description="Not modified (If-None-Match matched the ETag)")
+    @blp.alt_response(403, schema=ErrorResponseSchema, description="Results not visible yet")
+    @blp.alt_response(404, schema=ErrorResponseSchema, description="No such published poll")
+    def get(self, poll_id: str):
+        """Aggregate results: per question, outcome and path, with honest small-sample rules.
+
+        Visibility follows the poll's setting; with `after_answer`, send a finished reader's
+        token in the `X-Poll-Respondent` header.
+        """
+        poll = load_public_poll(poll_id)
+        _, respondent = respondent_from_header(poll)
+        refusal = results_refusal(poll, respondent)
+        if refusal:
+            abort(403, message=refusal)
+        return current_results(poll)
+
+
+@blp.after_request
+def cache_public_reads(response):
+    """Short shared caching plus ETag/304 for the reads every widget makes."""
+    if request.method == "GET" and response.status_code == 200:
+        if request.headers.get(RESPONDENT_HEADER):
+            response.headers["Cache-Control"] = "private, no-store"
+        elif request.endpoint == "polls.PublicPoll":
+            response.headers["Cache-Control"] = f"public, max-age={POLL_CACHE_SECONDS}"
+        elif request.endpoint == "polls.PollResults":
+            response.headers["Cache-Control"] = f"public, max-age={RESULTS_CACHE_SECONDS}"
+        response.add_etag()
+        response.make_conditional(request)
+    elif request.method == "POST":
+        response.headers["Cache-Control"] = "no-store"
+    return response

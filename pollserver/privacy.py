@@ -1,0 +1,74 @@
+"""What pollserver keeps about a reader, and how: tokens and address hashes, never raw values.
+
+- A respondent token is 192 random bits the server issues; only its SHA-256 is stored.
+- A client address is only ever kept as HMAC-SHA256(address, salt of the day). The salt is random,
+  lives in the database (so every worker and host hashes alike), and is deleted after two days:
+  from then on no one, us included, can tell which address a hash came from, even by trying
+  every IPv4 address.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+import threading
+
+from sqlalchemy import delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from pollserver.models import AddressSalt
+
+RESPONDENT_TOKEN_BYTES = 24
+SALT_BYTES = 32
+SALT_DAYS_KEPT = 2  # today's and yesterday's, so a day boundary does not split a spike in two
+
+_salt_cache: dict[dt.date, bytes] = {}
+_salt_cache_lock = threading.Lock()
+
+
+def new_respondent_token() -> str:
+    return secrets.token_urlsafe(RESPONDENT_TOKEN_BYTES)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def address_hash(address: str, salt: bytes) -> str:
+    return hmac.new(salt, address.encode(), hashlib.sha256).hexdigest()
+
+
+def salt_for_day(session: Session, day: dt.date) -> bytes:
+    """The day's salt, created by whichever worker needs it first."""
+    cached = _salt_cache.get(day)
+    if cached is not None:
+        return cached
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    # Two workers may race to create it: ON CONFLICT DO NOTHING, then everyone reads the winner.
+    created = session.execute(
+        insert(AddressSalt)
+        .values(day=day, salt=secrets.token_hex(SALT_BYTES))
+        .on_conflict_do_nothing(index_elements=["day"])
+    ).rowcount
+    salt = bytes.fromhex(
+        session.scalars(select(AddressSalt.salt).where(AddressSalt.day == day)).one()
+    )
+    if created:
+        session.execute(
+            delete(AddressSalt).where(AddressSalt.day <= day - dt.timedelta(SALT_DAYS_KEPT))
+        )
+        # Not cached yet: this transaction may still roll back, and the salt with it.
+        return salt
+    with _salt_cache_lock:
+        for stale in [cached_day for cached_day in _salt_cache if cached_day < day]:
+            del _salt_cache[stale]
+        _salt_cache[day] = salt
+    return salt
+
+
+def hash_client_address(session: Session, address: str, now: dt.datetime) -> str:
+    return address_hash(address, salt_for_day(session, now.astimezone(dt.UTC).date()))
