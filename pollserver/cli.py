@@ -245,8 +245,70 @@ for _name, _target, _verb in (
     polls_group.add_command(_lifecycle_command(_name, _target, _verb))
 
 
+@click.command("results")
+@click.argument("poll_id")
+@click.option("--json", "as_json", is_flag=True, help="Print the API's JSON document.")
+@with_appcontext
+def results_command(poll_id: str, as_json: bool) -> None:
+    """Aggregate results of a poll, whatever its visibility (the same numbers as the API)."""
+    from pollserver.api.cache import compute_results, tree_of
+
+    poll = find_poll(db.session, poll_id)
+    if poll is None:
+        raise click.ClickException(f"no poll {poll_id!r} (pollserver polls list shows them)")
+    results = compute_results(poll)
+    if as_json:
+        click.echo(json.dumps(results, indent=2, ensure_ascii=False))
+        return
+    click.echo(format_results(poll, tree_of(poll), results))
+
+
+def percent(share: float | None) -> str:
+    return "   –  " if share is None else f"{share * 100:5.1f}%"
+
+
+def format_results(poll: Poll, tree, results: dict) -> str:
+    lines = [
+        f"{poll.title}  [{poll.public_id}, {poll.status}]",
+        f"as of {results['as_of']}: {results['respondents']} respondents, "
+        f"{results['finished']} finished",
+    ]
+    if not results["shares_published"]:
+        lines.append(f"fewer than {results['min_respondents']} respondents: counts only, no shares")
+    lines.append("")
+    lines.append(
+        f"{'QUESTION':<40} {'REACHED':>7} {'YES':>6} {'NO':>6} {'NONE':>6}  YES SHARE (95% CI)"
+    )
+    for key, row in results["questions"].items():
+        interval = row["yes_interval"]
+        ci = f" ({interval[0] * 100:.1f}–{interval[1] * 100:.1f}%)" if interval else ""
+        text = f"{key} {tree.nodes[key].text}"[:40]
+        lines.append(
+            f"{text:<40} {row['reached']:>7} {row['yes']:>6} {row['no']:>6} "
+            f"{row['not_answered']:>6}  {percent(row['yes_share'])}{ci}"
+        )
+    lines.append("")
+    lines.append(f"{'OUTCOME':<40} {'REACHED':>7}  OF FINISHED")
+    for key, row in results["outcomes"].items():
+        text = f"{key} {tree.nodes[key].text}"[:40]
+        lines.append(f"{text:<40} {row['reached']:>7}  {percent(row['share_of_finished'])}")
+    if results["paths"]:
+        lines.append("")
+        lines.append(f"{'PATH':<40} {'READERS':>7}")
+        for entry in results["paths"]:
+            steps = " → ".join(
+                f"{node} {answer}"
+                for node, answer in zip(entry["nodes"], entry["answers"], strict=True)
+            )
+            lines.append(f"{steps:<40} {entry['respondents']:>7}")
+    lines.append("")
+    lines.append(results["note"])
+    return "\n".join(lines)
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(serve_command)
     app.cli.add_command(build_command)
     app.cli.add_command(import_command)
     app.cli.add_command(polls_group)
+    app.cli.add_command(results_command)

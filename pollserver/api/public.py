@@ -6,17 +6,13 @@ Views stay thin: they load the poll, hand the work to ``pollserver.answering`` /
 
 from __future__ import annotations
 
-import threading
-import time
-from typing import Any
-
 from flask import current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 from sqlalchemy.exc import IntegrityError
 
-from pollserver import tally
 from pollserver.answering import AnswerRefused, find_respondent, record_answer, respondent_walk
+from pollserver.api.cache import RESULTS_CACHE_SECONDS, current_results, forget_results, tree_of
 from pollserver.database import begin_write_transaction
 from pollserver.errors import ErrorResponseSchema
 from pollserver.extensions import client_address, db, limiter
@@ -29,13 +25,11 @@ from pollserver.polls import (
     find_poll,
 )
 from pollserver.privacy import hash_client_address
-from pollserver.results import assemble_results
 from pollserver.schemas import AnswerRequestSchema, ProgressSchema, PublicPollSchema, ResultsSchema
-from pollserver.tree import PollTree, Walk
+from pollserver.tree import Walk
 
 RESPONDENT_HEADER = "X-Poll-Respondent"
 POLL_CACHE_SECONDS = 30
-RESULTS_CACHE_SECONDS = 2
 
 blp = Blueprint(
     "polls",
@@ -88,52 +82,12 @@ def allow_cross_origin(response):
 
 # --- shared steps -----------------------------------------------------------------------------
 
-_tree_cache: dict[tuple[int, Any], PollTree] = {}
-_results_cache: dict[int, tuple[float, dict]] = {}
-_cache_lock = threading.Lock()
-
 
 def load_public_poll(poll_id: str) -> Poll:
     poll = find_poll(db.session, poll_id)
     if poll is None or effective_status(poll) not in PUBLIC_STATUSES:
         abort(404, message=f"No poll {poll_id!r} is published here.")
     return poll
-
-
-def tree_of(poll: Poll) -> PollTree:
-    """The poll's tree, built once per version of the poll and process."""
-    key = (poll.id, poll.updated_at)
-    tree = _tree_cache.get(key)
-    if tree is None:
-        tree = PollTree.from_definition(definition_of(poll))
-        with _cache_lock:
-            for stale in [cached for cached in _tree_cache if cached[0] == poll.id]:
-                del _tree_cache[stale]
-            _tree_cache[key] = tree
-    return tree
-
-
-def current_results(poll: Poll) -> dict:
-    """Assembled results, reused for a moment so a busy poll is not summed on every request."""
-    now = time.monotonic()
-    cached = _results_cache.get(poll.id)
-    if cached and cached[0] > now:
-        return cached[1]
-    results = assemble_results(
-        tree_of(poll),
-        tally.read_counts(db.session, poll.id),
-        poll_id=poll.public_id,
-        min_respondents=current_app.config["RESULTS_MIN_RESPONDENTS"],
-        as_of=utcnow(),
-    )
-    with _cache_lock:
-        _results_cache[poll.id] = (now + RESULTS_CACHE_SECONDS, results)
-    return results
-
-
-def forget_results(poll: Poll) -> None:
-    with _cache_lock:
-        _results_cache.pop(poll.id, None)
 
 
 def results_refusal(poll: Poll, respondent: Respondent | None) -> str | None:

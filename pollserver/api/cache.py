@@ -1,0 +1,68 @@
+"""Per-process caches for the hottest reads: a poll's tree and its assembled results.
+
+Trees are keyed by the poll's ``updated_at``, so any edit or status change builds a new one.
+Results live for ``RESULTS_CACHE_SECONDS``; the process that records an answer or hides one
+forgets them at once, other processes within that many seconds.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from flask import current_app
+
+from pollserver import tally
+from pollserver.extensions import db
+from pollserver.models import Poll, utcnow
+from pollserver.polls import definition_of
+from pollserver.results import assemble_results
+from pollserver.tree import PollTree
+
+RESULTS_CACHE_SECONDS = 2
+
+_tree_cache: dict[tuple[int, Any], PollTree] = {}
+_results_cache: dict[int, tuple[float, dict]] = {}
+_cache_lock = threading.Lock()
+
+
+def tree_of(poll: Poll) -> PollTree:
+    """The poll's tree, built once per version of the poll and process."""
+    key = (poll.id, poll.updated_at)
+    tree = _tree_cache.get(key)
+    if tree is None:
+        tree = PollTree.from_definition(definition_of(poll))
+        with _cache_lock:
+            for stale in [cached for cached in _tree_cache if cached[0] == poll.id]:
+                del _tree_cache[stale]
+            _tree_cache[key] = tree
+    return tree
+
+
+def compute_results(poll: Poll) -> dict:
+    """Results straight from the tallies, ignoring visibility (callers decide who may see them)."""
+    return assemble_results(
+        tree_of(poll),
+        tally.read_counts(db.session, poll.id),
+        poll_id=poll.public_id,
+        min_respondents=current_app.config["RESULTS_MIN_RESPONDENTS"],
+        as_of=utcnow(),
+    )
+
+
+def current_results(poll: Poll) -> dict:
+    """Assembled results, reused for a moment so a busy poll is not summed on every request."""
+    now = time.monotonic()
+    cached = _results_cache.get(poll.id)
+    if cached and cached[0] > now:
+        return cached[1]
+    results = compute_results(poll)
+    with _cache_lock:
+        _results_cache[poll.id] = (now + RESULTS_CACHE_SECONDS, results)
+    return results
+
+
+def forget_results(poll: Poll) -> None:
+    with _cache_lock:
+        _results_cache.pop(poll.id, None)
