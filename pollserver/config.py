@@ -67,6 +67,17 @@ def parse_int(name: str, raw: str, *, minimum: int = 0) -> int:
     return value
 
 
+def parse_option_value(raw: str) -> int | float | str:
+    """Storage options are passed to the storage client: numbers must arrive as numbers."""
+    raw = raw.strip()
+    for kind in (int, float):
+        try:
+            return kind(raw)
+        except ValueError:
+            continue
+    return raw
+
+
 def normalise_database_url(url: str) -> str:
     """Use psycopg 3 for PostgreSQL whatever scheme spelling the operator gave."""
     for prefix in ("postgres://", "postgresql://"):
@@ -149,7 +160,7 @@ def settings_from_environment(instance_path: Path, environ: dict[str, str] | Non
             pairs = [item.split("=", 1) for item in raw.split(",") if item.strip()]
             if any(len(pair) != 2 for pair in pairs):
                 raise ConfigError(f"{name}={raw!r} must look like key=value,key=value")
-            settings[name] = {key.strip(): value.strip() for key, value in pairs}
+            settings[name] = {key.strip(): parse_option_value(value) for key, value in pairs}
         else:
             settings[name] = raw
     return settings

@@ -198,3 +198,28 @@ def open_poll_from_article(app, path: Path, **settings) -> str:
 def seed_poll_id(app) -> str:
     """The seeds/001 poll, open, with results public so tests can read them."""
     return open_poll_from_article(app, SEED_WITH_FLOWCHART, results_visibility="public")
+
+
+@pytest.fixture
+def serve_env(tmp_path, request, monkeypatch) -> Iterator[dict[str, str]]:
+    """Environment for ``pollserver serve`` on a brand-new, empty database of the configured kind.
+
+    SQLite: a new file in a fresh instance folder. PostgreSQL: a new throwaway database.
+    """
+    env = {"POLLSERVER_INSTANCE_PATH": str(tmp_path / "serve-instance")}
+    configured = configured_database_url()
+    if configured and configured.startswith("postgresql"):
+        postgres = request.getfixturevalue("postgres_server")
+        env["DATABASE_URL"] = postgres.create_database("pollserver_serve")
+        yield env
+        postgres.drop_database(env["DATABASE_URL"])
+        return
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    yield env
+
+
+def served_database_url(env: dict[str, str]) -> str:
+    """The database a server started with ``env`` uses."""
+    if "DATABASE_URL" in env:
+        return normalise_database_url(env["DATABASE_URL"])
+    return f"sqlite:///{Path(env['POLLSERVER_INSTANCE_PATH']) / 'pollserver.sqlite3'}"

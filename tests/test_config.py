@@ -52,8 +52,8 @@ def test_every_limiter_setting_can_come_from_the_environment(tmp_path):
     assert settings["RATELIMIT_STRATEGY"] == "fixed-window"
     assert settings["RATELIMIT_HEADERS_ENABLED"] is False
     assert settings["RATELIMIT_STORAGE_OPTIONS"] == {
-        "socket_timeout": "1",
-        "socket_connect_timeout": "1",
+        "socket_timeout": 1,
+        "socket_connect_timeout": 1,
     }
     assert settings["RATELIMIT_ANSWERS"] == "5/minute"
 

@@ -5,27 +5,11 @@ from __future__ import annotations
 import subprocess
 
 import pytest
-from conftest import configured_database_url
-from sqlalchemy import create_engine, inspect
+from conftest import served_database_url
+from sqlalchemy import create_engine, inspect, text
 from support import PollserverProcess, http_json, pollserver_executable
 
 pytestmark = pytest.mark.server
-
-
-@pytest.fixture
-def serve_env(tmp_path, request, monkeypatch):
-    """Environment for a server on a brand-new, empty database, so serve must migrate it."""
-    env = {"POLLSERVER_INSTANCE_PATH": str(tmp_path / "serve-instance")}
-    configured = configured_database_url()
-    if configured and configured.startswith("postgresql"):
-        postgres = request.getfixturevalue("postgres_server")
-        env["DATABASE_URL"] = postgres.create_database("pollserver_serve")
-        yield env
-        postgres.drop_database(env["DATABASE_URL"])
-        return
-    # The embedded default: SQLite in the instance folder.
-    monkeypatch.delenv("DATABASE_URL", raising=False)
-    yield env
 
 
 def test_serve_migrates_an_empty_database_answers_healthz_and_stops_on_ctrl_c(tmp_path, serve_env):
@@ -44,13 +28,33 @@ def test_serve_migrates_an_empty_database_answers_healthz_and_stops_on_ctrl_c(tm
     assert "Booting worker" in log
     assert "Traceback" not in log
 
-    if "DATABASE_URL" in serve_env:
-        url = serve_env["DATABASE_URL"]
-    else:
-        url = f"sqlite:///{tmp_path / 'serve-instance' / 'pollserver.sqlite3'}"
-    engine = create_engine(url)
+    engine = create_engine(served_database_url(serve_env))
     assert "alembic_version" in inspect(engine).get_table_names()
     engine.dispose()
+
+
+def open_polls(env) -> list[tuple[str, str]]:
+    engine = create_engine(served_database_url(env))
+    with engine.connect() as connection:
+        rows = connection.execute(text("SELECT public_id, title FROM polls WHERE status = 'open'"))
+        polls = [tuple(row) for row in rows]
+    engine.dispose()
+    return polls
+
+
+def test_serve_seeds_an_empty_database_with_live_polls(tmp_path, serve_env):
+    with PollserverProcess(serve_env).start(tmp_path / "serve.log") as server:
+        polls = open_polls(serve_env)
+        assert [title for _, title in polls] == ["A Fragile Alliance Forged in Fire"]
+        status, body, _ = http_json("GET", f"{server.base_url}/api/v1/polls/{polls[0][0]}")
+        assert status == 200
+        assert body["status"] == "open"
+    assert "opened 1 poll(s)" in server.log()
+
+
+def test_serve_no_seed_starts_empty(tmp_path, serve_env):
+    with PollserverProcess(serve_env, args=("--no-seed",)).start(tmp_path / "serve.log"):
+        assert open_polls(serve_env) == []
 
 
 def test_access_log_holds_no_client_address(tmp_path, serve_env):

@@ -49,6 +49,15 @@ def answers_limit() -> str:
 
 limiter.limit(public_limit)(blp)
 
+# An answer is a few dozen bytes; refusing big bodies early keeps junk out of the parser.
+ANSWER_BODY_LIMIT_BYTES = 2048
+
+
+@blp.before_request
+def limit_body_size():
+    if request.method == "POST":
+        request.max_content_length = ANSWER_BODY_LIMIT_BYTES
+
 
 # --- CORS -------------------------------------------------------------------------------------
 
