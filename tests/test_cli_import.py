@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import shutil
 
-from conftest import SEED_WITH_FLOWCHART, SEED_WITHOUT_FLOWCHART, SEEDS_DIR
 from sqlalchemy import func, select
 
 from pollserver.extensions import db
 from pollserver.models import Answer, Article, Poll, PollStatus
+
+from conftest import SEED_WITH_FLOWCHART, SEED_WITHOUT_FLOWCHART, SEEDS_DIR
 
 SEED_DEFINITION = {
     "title": "A Fragile Alliance Forged in Fire",

@@ -5,13 +5,14 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from conftest import SEED_WITH_FLOWCHART, open_poll_from_article
 from sqlalchemy import func, select
 
 from pollserver.extensions import db
 from pollserver.models import Answer, Poll, PollStatus, Respondent
 from pollserver.polls import change_status, find_poll
 from pollserver.privacy import hash_token
+
+from conftest import SEED_WITH_FLOWCHART, open_poll_from_article
 
 
 def answer(client, poll_id, node, value, token=None, **kwargs):

@@ -5,8 +5,9 @@ from __future__ import annotations
 import subprocess
 
 import pytest
-from conftest import served_database_url
 from sqlalchemy import create_engine, inspect, text
+
+from conftest import served_database_url
 from support import PollserverProcess, http_json, pollserver_executable
 
 pytestmark = pytest.mark.server

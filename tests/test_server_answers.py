@@ -8,8 +8,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from conftest import configured_database_url, missing_service, served_database_url
 from sqlalchemy import create_engine, text
+
+from conftest import configured_database_url, missing_service, served_database_url
 from support import PollserverProcess, free_port, http_json
 
 pytestmark = pytest.mark.server

@@ -6,7 +6,7 @@ Views stay thin: they load the poll, hand the work to ``pollserver.answering`` /
 
 from __future__ import annotations
 
-from flask import current_app, request
+from flask import Response, current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 from sqlalchemy.exc import IntegrityError
@@ -25,6 +25,7 @@ from pollserver.polls import (
     find_poll,
 )
 from pollserver.privacy import hash_client_address
+from pollserver.results_svg import render_results_svg
 from pollserver.schemas import AnswerRequestSchema, ProgressSchema, PublicPollSchema, ResultsSchema
 from pollserver.tree import Walk
 
@@ -275,6 +276,32 @@ class PollResults(MethodView):
         return current_results(poll)
 
 
+@blp.route("/<poll_id>/results.svg")
+class PollResultsPicture(MethodView):
+    @blp.doc(
+        responses={
+            "200": {
+                "description": "The tree drawn with each branch's share (600 px wide)",
+                "content": {"image/svg+xml": {"schema": {"type": "string"}}},
+            }
+        }
+    )
+    @blp.alt_response(403, schema=ErrorResponseSchema, description="Results not visible yet")
+    @blp.alt_response(404, schema=ErrorResponseSchema, description="No such published poll")
+    def get(self, poll_id: str):
+        """The results as an SVG picture, for places where JavaScript cannot run.
+
+        Same visibility rules as the JSON results.
+        """
+        poll = load_public_poll(poll_id)
+        _, respondent = respondent_from_header(poll)
+        refusal = results_refusal(poll, respondent)
+        if refusal:
+            abort(403, message=refusal)
+        picture = render_results_svg(tree_of(poll), poll.title, current_results(poll))
+        return Response(picture, mimetype="image/svg+xml")
+
+
 @blp.after_request
 def cache_public_reads(response):
     """Short shared caching plus ETag/304 for the reads every widget makes."""
@@ -283,7 +310,7 @@ def cache_public_reads(response):
             response.headers["Cache-Control"] = "private, no-store"
         elif request.endpoint == "polls.PublicPoll":
             response.headers["Cache-Control"] = f"public, max-age={POLL_CACHE_SECONDS}"
-        elif request.endpoint == "polls.PollResults":
+        elif request.endpoint in ("polls.PollResults", "polls.PollResultsPicture"):
             response.headers["Cache-Control"] = f"public, max-age={RESULTS_CACHE_SECONDS}"
         response.add_etag()
         response.make_conditional(request)
