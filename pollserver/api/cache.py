@@ -22,19 +22,21 @@ from pollserver.tree import PollTree
 
 RESULTS_CACHE_SECONDS = 2
 
-_tree_cache: dict[tuple[int, Any], PollTree] = {}
-_results_cache: dict[int, tuple[float, dict]] = {}
+# Keyed by public id, which is unique across databases too: one process may serve several apps
+# (tests, benchmarks), and internal ids repeat from one database to the next.
+_tree_cache: dict[tuple[str, Any], PollTree] = {}
+_results_cache: dict[str, tuple[float, dict]] = {}
 _cache_lock = threading.Lock()
 
 
 def tree_of(poll: Poll) -> PollTree:
     """The poll's tree, built once per version of the poll and process."""
-    key = (poll.id, poll.updated_at)
+    key = (poll.public_id, poll.updated_at)
     tree = _tree_cache.get(key)
     if tree is None:
         tree = PollTree.from_definition(definition_of(poll))
         with _cache_lock:
-            for stale in [cached for cached in _tree_cache if cached[0] == poll.id]:
+            for stale in [cached for cached in _tree_cache if cached[0] == poll.public_id]:
                 del _tree_cache[stale]
             _tree_cache[key] = tree
     return tree
@@ -54,15 +56,15 @@ def compute_results(poll: Poll) -> dict:
 def current_results(poll: Poll) -> dict:
     """Assembled results, reused for a moment so a busy poll is not summed on every request."""
     now = time.monotonic()
-    cached = _results_cache.get(poll.id)
+    cached = _results_cache.get(poll.public_id)
     if cached and cached[0] > now:
         return cached[1]
     results = compute_results(poll)
     with _cache_lock:
-        _results_cache[poll.id] = (now + RESULTS_CACHE_SECONDS, results)
+        _results_cache[poll.public_id] = (now + RESULTS_CACHE_SECONDS, results)
     return results
 
 
 def forget_results(poll: Poll) -> None:
     with _cache_lock:
-        _results_cache.pop(poll.id, None)
+        _results_cache.pop(poll.public_id, None)
