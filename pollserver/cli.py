@@ -63,6 +63,7 @@ def serve_command(
         worker_count = choose_worker_count(
             workers if workers is not None else config["POLLSERVER_WORKERS"],
             uses_shared_limit_storage(config),
+            bool(config["RATELIMIT_ENABLED"]),
         )
     except ValueError as error:
         raise click.UsageError(str(error)) from None

@@ -12,13 +12,13 @@ from gunicorn.app.base import BaseApplication
 ACCESS_LOG_FORMAT = '%(t)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
 
 
-def choose_worker_count(requested: int, shared_limit_storage: bool) -> int:
+def choose_worker_count(requested: int, shared_limit_storage: bool, limits_enabled: bool) -> int:
     """Workers to run: 1 on in-memory limits (they must hold across the service), else as asked.
 
     Raises ValueError when more than one process is asked for with in-memory limits, because each
     process would count separately and a reader could exceed every limit by that factor.
     """
-    if not shared_limit_storage:
+    if limits_enabled and not shared_limit_storage:
         if requested > 1:
             raise ValueError(
                 f"{requested} workers need shared rate-limit storage: set "

@@ -102,3 +102,76 @@ class PollserverProcess:
 
     def __exit__(self, *exc_info) -> None:
         self.stop()
+
+
+def worker_pids(master_pid: int) -> list[int]:
+    """The gunicorn workers of a master we started (its direct children)."""
+    children = Path(f"/proc/{master_pid}/task/{master_pid}/children")
+    return [int(pid) for pid in children.read_text().split()] if children.exists() else []
+
+
+POSTGRES_BIN = Path("/usr/lib/postgresql")
+
+
+class OwnPostgres:
+    """A PostgreSQL server of the test's own, in a temporary folder, on a free port.
+
+    Restarting it disturbs nobody else's database. As root the server runs as the ``postgres``
+    user (PostgreSQL refuses to run as root).
+    """
+
+    def __init__(self):
+        versions = sorted(POSTGRES_BIN.glob("*/bin/pg_ctl")) if POSTGRES_BIN.exists() else []
+        if not versions:
+            raise FileNotFoundError(
+                "PostgreSQL server binaries not found under /usr/lib/postgresql"
+            )
+        self.bin = versions[-1].parent
+        self.port = free_port()
+        import tempfile
+
+        self.folder = Path(tempfile.mkdtemp(prefix="pollserver-pg-"))
+        self.data = self.folder / "data"
+        self.as_postgres = os.geteuid() == 0
+        if self.as_postgres:
+            import shutil
+
+            shutil.chown(self.folder, user="postgres")
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        command = [str(self.bin / args[0]), *args[1:]]
+        if self.as_postgres:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        return subprocess.run(command, capture_output=True, text=True, timeout=60, check=check)
+
+    def _server_options(self) -> str:
+        return f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off"
+
+    def start(self) -> OwnPostgres:
+        if not self.data.exists():
+            self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres")
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.data),
+            "-o",
+            self._server_options(),
+            "-l",
+            str(self.folder / "log"),
+            "-w",
+            "start",
+        )
+        return self
+
+    def stop(self) -> None:
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop", check=False)
+
+    def destroy(self) -> None:
+        self.stop()
+        import shutil
+
+        shutil.rmtree(self.folder, ignore_errors=True)
