@@ -67,6 +67,16 @@ def parse_int(name: str, raw: str, *, minimum: int = 0) -> int:
     return value
 
 
+def parse_float(name: str, raw: str) -> float:
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number") from None
+    if value < 0:
+        raise ConfigError(f"{name}={raw!r} must be at least 0")
+    return value
+
+
 def parse_option_value(raw: str) -> int | float | str:
     """Storage options are passed to the storage client: numbers must arrive as numbers."""
     raw = raw.strip()
@@ -133,6 +143,9 @@ def settings_from_environment(instance_path: Path, environ: dict[str, str] | Non
         ),
         "RESPONDENTS_PER_ADDRESS_PER_DAY": parse_int(
             "RESPONDENTS_PER_ADDRESS_PER_DAY", env.get("RESPONDENTS_PER_ADDRESS_PER_DAY", "50")
+        ),
+        "RESULTS_CACHE_SECONDS": parse_float(
+            "RESULTS_CACHE_SECONDS", env.get("RESULTS_CACHE_SECONDS", "2")
         ),
         "RESULTS_MIN_RESPONDENTS": parse_int(
             "RESULTS_MIN_RESPONDENTS", env.get("RESULTS_MIN_RESPONDENTS", "10")

@@ -1,4 +1,4 @@
-"""Liveness and database health for load balancers and operators."""
+"""Liveness (``/livez``) and readiness with the database (``/healthz``) for load balancers."""
 
 from __future__ import annotations
 
@@ -14,6 +14,13 @@ from pollserver.extensions import limiter
 log = logging.getLogger(__name__)
 
 bp = Blueprint("health", __name__)
+
+
+@bp.get("/livez")
+@limiter.exempt
+def livez():
+    """The process answers: no database, no limiter. Also the benchmark's ceiling."""
+    return jsonify({"status": "ok"})
 
 
 @bp.get("/healthz")

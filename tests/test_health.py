@@ -24,3 +24,12 @@ def test_healthz_is_503_with_the_reason_when_the_database_is_unreachable(app_con
     assert response.headers["Retry-After"] == "5"
     with app.app_context():
         db.engine.dispose()
+
+
+def test_livez_answers_without_touching_the_database(app_config):
+    app = create_app({**app_config, "SQLALCHEMY_DATABASE_URI": "sqlite:////nonexistent/dir/x.db"})
+    response = app.test_client().get("/livez")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok"}
+    with app.app_context():
+        db.engine.dispose()

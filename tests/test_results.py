@@ -273,3 +273,20 @@ def test_small_samples_hide_every_share(respondents):
     assert results["shares_published"] is False
     assert results["questions"]["q1"]["yes"] == respondents
     assert results["questions"]["q1"]["yes_share"] is None
+
+
+def test_results_cache_can_be_turned_off(app, client, seed_poll_id):
+    app.config["RESULTS_CACHE_SECONDS"] = 0
+    post_walks(client, seed_poll_id, SCRIPTED_WALKS[:1])
+    first = client.get(f"/api/v1/polls/{seed_poll_id}/results")
+    assert first.headers["Cache-Control"] == "public, max-age=0"
+    # Another process's answer (written straight to the tallies here) shows at once.
+    from pollserver import tally
+    from pollserver.extensions import db
+    from pollserver.polls import find_poll
+
+    with app.app_context():
+        poll = find_poll(db.session, seed_poll_id)
+        tally.apply_counts(db.session, poll.id, {tally.STARTED: 1})
+        db.session.commit()
+    assert client.get(f"/api/v1/polls/{seed_poll_id}/results").get_json()["respondents"] == 2

@@ -1,7 +1,7 @@
 """Per-process caches for the hottest reads: a poll's tree and its assembled results.
 
 Trees are keyed by the poll's ``updated_at``, so any edit or status change builds a new one.
-Results live for ``RESULTS_CACHE_SECONDS``; the process that records an answer or hides one
+Results live for ``RESULTS_CACHE_SECONDS`` (config); the process that records an answer or hides one
 forgets them at once, other processes within that many seconds.
 """
 
@@ -19,8 +19,6 @@ from pollserver.models import Poll, utcnow
 from pollserver.polls import definition_of
 from pollserver.results import assemble_results
 from pollserver.tree import PollTree
-
-RESULTS_CACHE_SECONDS = 2
 
 # Keyed by public id, which is unique across databases too: one process may serve several apps
 # (tests, benchmarks), and internal ids repeat from one database to the next.
@@ -60,8 +58,10 @@ def current_results(poll: Poll) -> dict:
     if cached and cached[0] > now:
         return cached[1]
     results = compute_results(poll)
-    with _cache_lock:
-        _results_cache[poll.public_id] = (now + RESULTS_CACHE_SECONDS, results)
+    lifetime = current_app.config["RESULTS_CACHE_SECONDS"]
+    if lifetime > 0:
+        with _cache_lock:
+            _results_cache[poll.public_id] = (now + lifetime, results)
     return results
 
 

@@ -12,7 +12,7 @@ from flask_smorest import Blueprint, abort
 from sqlalchemy.exc import IntegrityError
 
 from pollserver.answering import AnswerRefused, find_respondent, record_answer, respondent_walk
-from pollserver.api.cache import RESULTS_CACHE_SECONDS, current_results, forget_results, tree_of
+from pollserver.api.cache import current_results, forget_results, tree_of
 from pollserver.database import begin_write_transaction
 from pollserver.errors import ErrorResponseSchema
 from pollserver.extensions import client_address, db, limiter
@@ -311,7 +311,8 @@ def cache_public_reads(response):
         elif request.endpoint == "polls.PublicPoll":
             response.headers["Cache-Control"] = f"public, max-age={POLL_CACHE_SECONDS}"
         elif request.endpoint in ("polls.PollResults", "polls.PollResultsPicture"):
-            response.headers["Cache-Control"] = f"public, max-age={RESULTS_CACHE_SECONDS}"
+            lifetime = round(current_app.config["RESULTS_CACHE_SECONDS"])
+            response.headers["Cache-Control"] = f"public, max-age={lifetime}"
         response.add_etag()
         response.make_conditional(request)
     elif request.method == "POST":

@@ -1,0 +1,280 @@
+"""Load benchmark: pollserver under gunicorn on loopback, driven by wrk, per storage backend.
+
+    python bench/load.py [--duration 8] [--connections 32] [--backends sqlite postgresql]
+
+For each backend — SQLite with in-memory limits (one worker, the embedded default) and
+PostgreSQL + Redis (four workers) — it starts ``pollserver serve`` on a fresh database and
+measures, in the same run:
+
+- the ceiling: ``GET /livez``, a trivial endpoint on the same app and server configuration;
+- ``GET /api/v1/polls/{id}``, ``GET /widget.js``, ``GET …/results`` with the results cache warm;
+- ``GET …/results`` just invalidated (a second server with ``RESULTS_CACHE_SECONDS=0``, so
+  every request sums the tallies; its own ceiling is measured alongside);
+- ``POST …/answers`` from distinct new readers, rate limiting on, each request from its own
+  address through a trusted proxy header (``TRUSTED_PROXY_COUNT=1``).
+
+It prints requests/s, p50 and p99 latency, non-2xx and socket errors, and each throughput as a
+ratio of the ceiling. Targets (2-core machine): answers ≥ 0.4×, reads ≥ 0.8×. Not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+BENCH = Path(__file__).resolve().parent
+REPO_ROOT = BENCH.parent
+sys.path.insert(0, str(REPO_ROOT / "tests"))
+sys.path.insert(0, str(BENCH))
+
+from results_scaling import git_commit, machine_description  # noqa: E402
+
+from support import PollserverProcess  # noqa: E402
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379")
+READ_TARGET = 0.8
+ANSWER_TARGET = 0.4
+
+
+@dataclass
+class Figure:
+    name: str
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+    non_2xx: int
+    socket_errors: int
+    ceiling: float
+    target: float | None
+
+    @property
+    def ratio(self) -> float:
+        return self.requests_per_second / self.ceiling if self.ceiling else 0.0
+
+
+def to_ms(value: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", value).groups()
+    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
+
+
+def run_wrk(url: str, script: str, duration: int, connections: int) -> dict:
+    command = [
+        "wrk",
+        "-t2",
+        f"-c{connections}",
+        f"-d{duration}s",
+        "--latency",
+        "--timeout",
+        "10s",
+        "-s",
+        str(BENCH / "wrk" / script),
+        url,
+    ]
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    latency = dict(re.findall(r"^\s+(50|99)(?:\.000)?%\s+(\S+)$", output, flags=re.MULTILINE))
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    socket = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
+        "p50": to_ms(latency["50"]),
+        "p99": to_ms(latency["99"]),
+        "non_2xx": int(non_2xx.group(1)) if non_2xx else 0,
+        "socket_errors": sum(int(n) for n in socket.groups()) if socket else 0,
+        "raw": output,
+    }
+
+
+def make_poll_results_public(database_url: str) -> str:
+    engine = create_engine(database_url)
+    with engine.begin() as connection:
+        poll_id, settings = connection.execute(
+            text("SELECT public_id, settings FROM polls WHERE status = 'open'")
+        ).one()
+        import json
+
+        settings = json.loads(settings) if isinstance(settings, str) else dict(settings)
+        settings["results_visibility"] = "public"
+        connection.execute(
+            text("UPDATE polls SET settings = :settings WHERE public_id = :poll"),
+            {"settings": json.dumps(settings), "poll": poll_id},
+        )
+    engine.dispose()
+    return poll_id
+
+
+class Backend:
+    def __init__(self, name: str, workdir: Path):
+        self.name = name
+        self.workdir = workdir
+        self.database_url: str | None = None
+        self._admin = None
+
+    def env(self) -> dict[str, str]:
+        env = {
+            "POLLSERVER_INSTANCE_PATH": str(self.workdir / f"instance-{self.name}"),
+            "TRUSTED_PROXY_COUNT": "1",
+            "RATELIMIT_ENABLED": "true",
+        }
+        if self.name == "postgresql":
+            self._admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+            name = f"pollserver_load_{uuid.uuid4().hex[:10]}"
+            with self._admin.connect() as connection:
+                connection.execute(text(f'CREATE DATABASE "{name}"'))
+            self.database_url = (
+                make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(False)
+            )
+            env.update(
+                DATABASE_URL=self.database_url,
+                RATELIMIT_STORAGE_URI=REDIS_URL,
+                RATELIMIT_KEY_PREFIX=f"pollserver-load-{uuid.uuid4().hex[:6]}",
+                POLLSERVER_WORKERS="4",
+            )
+        else:
+            self.database_url = (
+                f"sqlite:///{self.workdir / f'instance-{self.name}' / 'pollserver.sqlite3'}"
+            )
+            env.update(RATELIMIT_STORAGE_URI="memory://", POLLSERVER_WORKERS="1")
+        return env
+
+    def drop(self) -> None:
+        if self._admin is not None:
+            name = make_url(self.database_url).database
+            with self._admin.connect() as connection:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            self._admin.dispose()
+
+
+def measure_backend(name: str, duration: int, connections: int, workdir: Path) -> list[Figure]:
+    backend = Backend(name, workdir)
+    env = backend.env()
+    base_env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
+    figures: list[Figure] = []
+    try:
+        server = PollserverProcess({**base_env, **env}).start(workdir / f"{name}.log")
+        try:
+            poll_id = make_poll_results_public(backend.database_url)
+            base = server.base_url
+
+            def wrk(path: str, script: str = "get.lua") -> dict:
+                run_wrk(f"{base}{path}", script, 2, connections)  # warm-up, discarded
+                return run_wrk(f"{base}{path}", script, duration, connections)
+
+            ceiling = wrk("/livez")
+            figures.append(figure("ceiling: GET /livez", ceiling, ceiling["rps"], None))
+            figures.append(
+                figure(
+                    "GET /api/v1/polls/{id}",
+                    wrk(f"/api/v1/polls/{poll_id}"),
+                    ceiling["rps"],
+                    READ_TARGET,
+                )
+            )
+            widget = wrk("/widget.js")
+            figures.append(figure("GET /widget.js", widget, ceiling["rps"], READ_TARGET))
+            figures.append(
+                figure(
+                    "GET …/results (warm)",
+                    wrk(f"/api/v1/polls/{poll_id}/results"),
+                    ceiling["rps"],
+                    READ_TARGET,
+                )
+            )
+            figures.append(
+                figure(
+                    "POST …/answers",
+                    wrk(f"/api/v1/polls/{poll_id}/answers", "answers.lua"),
+                    ceiling["rps"],
+                    ANSWER_TARGET,
+                )
+            )
+        finally:
+            server.stop()
+
+        cold_env = {**base_env, **env, "RESULTS_CACHE_SECONDS": "0"}
+        cold_server = PollserverProcess(cold_env).start(workdir / f"{name}-cold.log")
+        try:
+            base = cold_server.base_url
+            run_wrk(f"{base}/livez", "get.lua", 2, connections)
+            cold_ceiling = run_wrk(f"{base}/livez", "get.lua", duration, connections)
+            url = f"{base}/api/v1/polls/{poll_id}/results"
+            run_wrk(url, "get.lua", 2, connections)
+            cold = run_wrk(url, "get.lua", duration, connections)
+            figures.append(
+                figure("ceiling (cache-off server)", cold_ceiling, cold_ceiling["rps"], None)
+            )
+            figures.append(
+                figure("GET …/results (just invalidated)", cold, cold_ceiling["rps"], READ_TARGET)
+            )
+        finally:
+            cold_server.stop()
+    finally:
+        backend.drop()
+    return figures
+
+
+def figure(name: str, result: dict, ceiling: float, target: float | None) -> Figure:
+    return Figure(
+        name=name,
+        requests_per_second=result["rps"],
+        p50_ms=result["p50"],
+        p99_ms=result["p99"],
+        non_2xx=result["non_2xx"],
+        socket_errors=result["socket_errors"],
+        ceiling=ceiling,
+        target=target,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=int, default=8, help="seconds per figure")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--backends", nargs="+", default=["sqlite", "postgresql"])
+    options = parser.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("wrk is not installed (Debian: apt-get install wrk)")
+
+    print(f"pollserver load benchmark — {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC")
+    print(f"machine: {machine_description()}")
+    print(f"commit {git_commit()}; wrk -t2 -c{options.connections} -d{options.duration}s")
+    print()
+    print(
+        "| backend | figure | req/s | p50 ms | p99 ms | non-2xx | socket errors | × ceiling "
+        "| target |"
+    )
+    print("|---|---|---:|---:|---:|---:|---:|---:|---|")
+    with tempfile.TemporaryDirectory(prefix="pollserver-load-") as workdir:
+        for name in options.backends:
+            label = "SQLite, 1 worker" if name == "sqlite" else "PostgreSQL + Redis, 4 workers"
+            for item in measure_backend(name, options.duration, options.connections, Path(workdir)):
+                verdict = ""
+                if item.target is not None:
+                    met = item.ratio >= item.target
+                    verdict = f"≥ {item.target}× {'met' if met else 'MISSED'}"
+                print(
+                    f"| {label} | {item.name} | {item.requests_per_second:,.0f} "
+                    f"| {item.p50_ms:.2f} | {item.p99_ms:.2f} | {item.non_2xx} "
+                    f"| {item.socket_errors} | {item.ratio:.2f} | {verdict} |",
+                    flush=True,
+                )
+
+
+if __name__ == "__main__":
+    main()
