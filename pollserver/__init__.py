@@ -74,6 +74,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from pollserver import api as api_blueprints
 
     api_blueprints.init_app(app)
+    from pollserver import embed
+
+    embed.init_app(app)
 
     from pollserver import cli
 

@@ -54,6 +54,7 @@ __all__ = [
     "build_entry",
     "build_polls_from_article",
     "expand_article_paths",
+    "flowchart_line_spans",
     "parse_article",
     "read_article",
 ]
@@ -533,6 +534,19 @@ def build_polls_from_article(article: Article) -> BuildResult:
         prefix = f"poll {number}: " if len(flowcharts) > 1 else ""
         warnings.extend(prefix + warning for warning in definition_warnings(poll))
     return BuildResult(title=article.title, polls=polls, warnings=warnings)
+
+
+def flowchart_line_spans(article: Article) -> list[tuple[int, int]]:
+    """Where each poll's flowchart sits: ``(start, end)`` indexes into ``article.lines``.
+
+    One span per block that ``build_polls_from_article`` turns into a poll, in the same order
+    (span ``i`` belongs to block index ``i``); ``end`` is exclusive. Pages that show the article
+    put the poll there instead of the flowchart's lines.
+    """
+    if article.format == "definition":
+        return []
+    blocks = _find_blocks(article.lines, article.line_number)
+    return [(block.start, block.end) for block in blocks if not block.is_empty]
 
 
 def _numbered_title(title: str, number: int) -> str:

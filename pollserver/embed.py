@@ -1,0 +1,443 @@
+"""How publishers and readers reach a poll: the widget script, the iframe page, the share page and
+oEmbed, plus the demo article pages a newcomer sees at ``/``.
+
+A plain Flask blueprint: these are HTML pages and a script, not JSON API routes. Pages carry a
+strict Content-Security-Policy (a nonce for their own inline style and script); the iframe page
+may only be framed by the poll's ``allowed_origins`` when the poll names any.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import re
+import secrets
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    g,
+    jsonify,
+    render_template,
+    request,
+    url_for,
+)
+from markupsafe import Markup, escape
+from sqlalchemy import select
+
+from pollserver import builder
+from pollserver.errors import json_error
+from pollserver.extensions import db, limiter
+from pollserver.models import Article, Poll
+from pollserver.polls import PUBLIC_STATUSES, effective_status, find_poll
+
+WIDGET_SOURCE = Path(__file__).resolve().parent.parent / "widget" / "widget.js"
+# An unversioned /widget.js is revalidated every few minutes (a cheap 304 thanks to the ETag),
+# so a new widget reaches every page soon; /widget.js?v=<hash> never changes and is cached for good.
+WIDGET_MAX_AGE = 300
+WIDGET_STALE_SECONDS = 86400
+IMMUTABLE_MAX_AGE = 31536000
+
+OEMBED_WIDTH = 600
+OEMBED_HEIGHT = 480
+OEMBED_CACHE_AGE = 3600
+POLL_PATH = re.compile(r"^/(?:p|embed)/([A-Za-z0-9_-]{1,32})/?$")
+# What may appear in frame-ancestors: a scheme, a host (optionally "*." wildcard) and a port.
+ORIGIN = re.compile(r"^https?://(\*\.)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*(:\d{1,5})?$")
+
+bp = Blueprint("embed", __name__)
+
+
+def public_limit() -> str:
+    return current_app.config["RATELIMIT_PUBLIC"]
+
+
+# Pages read the database: limited like the public API. The script is a static file: not limited.
+limited = limiter.limit(public_limit)
+
+
+# --- the widget script ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WidgetAsset:
+    body: bytes
+    gzipped: bytes
+    version: str  # content hash: the ETag, and the ?v= of a versioned URL
+    source_mtime: int
+
+
+_widget_lock = threading.Lock()
+_widget: WidgetAsset | None = None
+
+
+def compact_script(source: str) -> str:
+    """The widget with indentation, blank lines and whole-line ``//`` comments taken out.
+
+    Safe for our source (no multi-line strings except CSS, where white space means nothing) and
+    enough, with gzip, to keep the served file well inside its 8 KB budget without a build step.
+    """
+    lines = (line.strip() for line in source.splitlines())
+    return "\n".join(line for line in lines if line and not line.startswith("//")) + "\n"
+
+
+def widget_asset() -> WidgetAsset:
+    """The served widget, rebuilt when the source file changes (a stat per request, no restart)."""
+    global _widget
+    mtime = WIDGET_SOURCE.stat().st_mtime_ns
+    asset = _widget
+    if asset is not None and asset.source_mtime == mtime:
+        return asset
+    body = compact_script(WIDGET_SOURCE.read_text(encoding="utf-8")).encode()
+    asset = WidgetAsset(
+        body=body,
+        gzipped=gzip.compress(body, compresslevel=9, mtime=0),
+        version=hashlib.sha256(body).hexdigest()[:20],
+        source_mtime=mtime,
+    )
+    with _widget_lock:
+        _widget = asset
+    return asset
+
+
+def widget_url(**kwargs) -> str:
+    """The widget's versioned URL, for pages we serve ourselves."""
+    return url_for("embed.widget_js", v=widget_asset().version, **kwargs)
+
+
+@bp.get("/widget.js")
+def widget_js():
+    asset = widget_asset()
+    compressed = request.accept_encodings["gzip"] > 0
+    # One strong ETag per representation; either one proves the client has this content.
+    tags = (f"{asset.version}-gzip", asset.version)
+    tag = tags[0] if compressed else tags[1]
+    if request.args.get("v") == asset.version:
+        cache_control = f"public, max-age={IMMUTABLE_MAX_AGE}, immutable"
+    else:
+        cache_control = (
+            f"public, max-age={WIDGET_MAX_AGE}, stale-while-revalidate={WIDGET_STALE_SECONDS}"
+        )
+    if any(request.if_none_match.contains_weak(candidate) for candidate in tags):
+        response = Response(status=304)
+    else:
+        response = Response(
+            asset.gzipped if compressed else asset.body,
+            mimetype="text/javascript",
+        )
+        if compressed:
+            response.headers["Content-Encoding"] = "gzip"
+    response.set_etag(tag)
+    response.headers["Cache-Control"] = cache_control
+    response.vary.add("Accept-Encoding")
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+# --- helpers for the pages ----------------------------------------------------------------------
+
+
+def csp_nonce() -> str:
+    if "csp_nonce" not in g:
+        g.csp_nonce = secrets.token_urlsafe(16)
+    return g.csp_nonce
+
+
+def page(template: str, *, frame_ancestors: str = "'self'", status: int = 200, **context):
+    """Render one of our pages with its security headers."""
+    nonce = csp_nonce()
+    response = Response(
+        render_template(template, csp_nonce=nonce, widget_src=widget_url(), **context),
+        status=status,
+        mimetype="text/html",
+    )
+    response.headers["Content-Security-Policy"] = "; ".join(
+        (
+            "default-src 'none'",
+            f"script-src 'self' 'nonce-{nonce}'",
+            f"style-src 'self' 'nonce-{nonce}'",
+            "connect-src 'self'",
+            "img-src 'self' data:",
+            "base-uri 'none'",
+            "form-action 'none'",
+            f"frame-ancestors {frame_ancestors}",
+        )
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
+    return response
+
+
+def not_found(message: str):
+    """A page for a browser, the one JSON error shape for everyone else."""
+    if request.accept_mimetypes.best_match(["application/json", "text/html"]) == "text/html":
+        return page("embed/missing.html", status=404, message=message)
+    return json_error(404, message)
+
+
+def public_poll(poll_id: str) -> Poll | None:
+    poll = find_poll(db.session, poll_id)
+    if poll is None or effective_status(poll) not in PUBLIC_STATUSES:
+        return None
+    return poll
+
+
+def share_url(poll: Poll) -> str:
+    return url_for("embed.share_page", poll_id=poll.public_id, _external=True)
+
+
+def frame_ancestors_for(poll: Poll) -> str:
+    """Who may frame the poll: anyone, or only the origins the poll names."""
+    origins = poll.settings.get("allowed_origins") or []
+    if not origins:
+        return "*"
+    allowed = [origin.rstrip("/") for origin in origins if ORIGIN.match(str(origin).rstrip("/"))]
+    return " ".join(["'self'", *allowed])
+
+
+def iframe_markup(poll: Poll, width: int, height: int) -> Markup:
+    src = url_for("embed.frame_page", poll_id=poll.public_id, _external=True)
+    return Markup(
+        '<iframe src="{src}" title="{title}" width="{width}" height="{height}" '
+        'style="width:100%;max-width:{width}px;border:0" loading="lazy"></iframe>'
+    ).format(src=src, title=f"Reader poll: {poll.title}", width=width, height=height)
+
+
+def resize_snippet() -> Markup:
+    """The one line a host page adds so iframes of our polls take the height of their content."""
+    origin = request.host_url.rstrip("/")
+    return Markup(
+        '<script>addEventListener("message",function(e){{var h=e.origin==={origin}&&e.data&&'
+        'e.data.readerPollHeight;if(h)document.querySelectorAll("iframe").forEach(function(f)'
+        '{{if(f.contentWindow===e.source)f.style.height=h+"px"}})}})</script>'
+    ).format(origin=Markup(_js_string(origin)))
+
+
+def _js_string(text: str) -> str:
+    return json.dumps(text).replace("<", "\\u003c")
+
+
+def script_snippet(poll: Poll) -> str:
+    src = url_for("embed.widget_js", _external=True)
+    return (
+        f'<div data-reader-poll="{poll.public_id}"></div>'
+        f'<script async src="{escape(src)}"></script>'
+    )
+
+
+# --- iframe, share page, oEmbed -----------------------------------------------------------------
+
+
+@bp.get("/embed/<poll_id>")
+@limited
+def frame_page(poll_id: str):
+    poll = public_poll(poll_id)
+    if poll is None:
+        return not_found(f"No poll {poll_id!r} is published here.")
+    return page(
+        "embed/frame.html",
+        frame_ancestors=frame_ancestors_for(poll),
+        poll=poll,
+        language=poll.settings.get("language", "en"),
+    )
+
+
+@bp.get("/p/<poll_id>")
+@limited
+def share_page(poll_id: str):
+    poll = public_poll(poll_id)
+    if poll is None:
+        return not_found(f"No poll {poll_id!r} is published here.")
+    url = share_url(poll)
+    return page(
+        "embed/share.html",
+        poll=poll,
+        language=poll.settings.get("language", "en"),
+        share_url=url,
+        oembed_url=url_for("embed.oembed", url=url, format="json", _external=True),
+        script_snippet=script_snippet(poll),
+        iframe_snippet=str(iframe_markup(poll, OEMBED_WIDTH, OEMBED_HEIGHT)),
+        resize_snippet=str(resize_snippet()),
+    )
+
+
+def _dimension(name: str, default: int) -> int | str:
+    """min(default, ?max<name>=N); a message when N is not a positive whole number."""
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit() or int(raw) <= 0:
+        return f"{name} must be a positive whole number of pixels"
+    return min(default, int(raw))
+
+
+@bp.get("/oembed")
+@limited
+def oembed():
+    """oEmbed (https://oembed.com) for a poll's share URL: a ``rich`` embed holding an iframe."""
+    requested_format = request.args.get("format", "json").strip().lower()
+    if requested_format != "json":
+        return _cors(
+            json_error(501, "Only format=json is supported.", {"format": [requested_format]})
+        )
+    url = request.args.get("url", "").strip()
+    if not url:
+        return _cors(
+            json_error(
+                400,
+                "The url parameter is required: a poll's share URL (…/p/POLL_ID).",
+                {"url": ["missing"]},
+            )
+        )
+    width, height = _dimension("maxwidth", OEMBED_WIDTH), _dimension("maxheight", OEMBED_HEIGHT)
+    problems = {name: [value] for name, value in (("maxwidth", width), ("maxheight", height))}
+    problems = {name: value for name, value in problems.items() if isinstance(value[0], str)}
+    if problems:
+        return _cors(json_error(400, "maxwidth and maxheight are pixel counts.", problems))
+    poll_id = poll_id_from_url(url)
+    poll = public_poll(poll_id) if poll_id else None
+    if poll is None:
+        return _cors(
+            json_error(404, "No published poll of this server has that URL.", {"url": [url]})
+        )
+    assert isinstance(width, int) and isinstance(height, int)
+    response = jsonify(
+        {
+            "version": "1.0",
+            "type": "rich",
+            "title": poll.title,
+            "provider_name": "pollserver",
+            "provider_url": request.host_url,
+            "cache_age": OEMBED_CACHE_AGE,
+            "width": width,
+            "height": height,
+            "html": str(iframe_markup(poll, width, height)),
+        }
+    )
+    response.headers["Cache-Control"] = f"public, max-age={OEMBED_CACHE_AGE}"
+    return _cors(response)
+
+
+def poll_id_from_url(url: str) -> str | None:
+    """The poll id in a share (or iframe) URL of this server, else None."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or parts.netloc.lower() != request.host.lower():
+        return None
+    path = parts.path
+    prefix = request.script_root
+    if prefix:
+        if not path.startswith(prefix + "/"):
+            return None
+        path = path[len(prefix) :]
+    match = POLL_PATH.match(path)
+    return match.group(1) if match else None
+
+
+def _cors(response):
+    # oEmbed is public metadata; JavaScript consumers may read it too.
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+# --- demo pages ---------------------------------------------------------------------------------
+
+
+def demo_pages_enabled() -> bool:
+    return bool(current_app.config.get("DEMO_PAGES", True))
+
+
+def published_polls_by_block(article: Article) -> dict[int, Poll]:
+    """The newest published version of each of the article's polls, by block index."""
+    polls = db.session.scalars(
+        select(Poll)
+        .where(Poll.article_id == article.id, Poll.status.in_(PUBLIC_STATUSES))
+        .order_by(Poll.block_index, Poll.version.desc())
+    ).all()
+    chosen: dict[int, Poll] = {}
+    for poll in polls:
+        chosen.setdefault(poll.block_index, poll)
+    return chosen
+
+
+def article_content(article: Article) -> list[tuple[str, str]]:
+    """The article as ("p", text) paragraphs and ("poll", poll_id) where its flowcharts were.
+
+    Page chrome and the headline line are left out (the page shows the headline as its <h1>);
+    a flowchart whose poll is not published yet is left out entirely.
+    """
+    polls = published_polls_by_block(article)
+    try:
+        parsed = builder.parse_article(
+            article.body.encode("utf-8"), article.source, format=article.format
+        )
+    except builder.ArticleError:
+        parsed = None
+    if parsed is None or parsed.format == "definition":
+        return [("poll", polls[index].public_id) for index in sorted(polls)]
+    span_of_line: dict[int, int] = {}
+    for block_index, (start, end) in enumerate(builder.flowchart_line_spans(parsed)):
+        for line_index in range(start, end):
+            span_of_line[line_index] = block_index
+    content: list[tuple[str, str]] = []
+    headline_skipped = False
+    for index, line in enumerate(parsed.lines):
+        block_index = span_of_line.get(index)
+        if block_index is not None:
+            starts_block = index == 0 or span_of_line.get(index - 1) != block_index
+            if starts_block and block_index in polls:
+                content.append(("poll", polls[block_index].public_id))
+            continue
+        if not line or builder.is_chrome(line):
+            continue
+        if not headline_skipped and line == article.title:
+            headline_skipped = True
+            continue
+        content.append(("p", line))
+    return content
+
+
+@bp.get("/")
+@limited
+def index():
+    if not demo_pages_enabled():
+        return not_found("The demo pages are turned off (DEMO_PAGES=false).")
+    articles = db.session.scalars(select(Article).order_by(Article.id)).all()
+    listing = []
+    for article in articles:
+        polls = published_polls_by_block(article)
+        listing.append({"article": article, "polls": [polls[key] for key in sorted(polls)]})
+    return page("embed/index.html", listing=listing)
+
+
+@bp.get("/articles/<slug>")
+@limited
+def article_page(slug: str):
+    if not demo_pages_enabled():
+        return not_found("The demo pages are turned off (DEMO_PAGES=false).")
+    article = db.session.scalar(select(Article).where(Article.slug == slug))
+    if article is None:
+        return not_found(f"No article {slug!r} here.")
+    content = article_content(article)
+    first_poll = next((value for kind, value in content if kind == "poll"), None)
+    return page(
+        "embed/article.html",
+        article=article,
+        content=content,
+        snippet=script_snippet(find_poll(db.session, first_poll)) if first_poll else None,
+    )
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)

@@ -1,0 +1,217 @@
+"""Helpers for the real-browser tests: Debian's Chromium, a host site on another port, a server.
+
+The widget is tested as publishers use it: pollserver runs as a real gunicorn server, and the
+article pages that embed the widget come from a separate little HTTP server on another port, so
+every API call the widget makes is a real cross-origin request.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import uuid
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from pollserver.privacy import hash_token
+
+from conftest import REPO_ROOT, configured_database_url, missing_service
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = REPO_ROOT / "tests" / "artifacts"
+# Chromium reports every 4xx/5xx response and failed fetch as a console "error" of its own; those
+# are the network answers under test, not errors of the page's scripts.
+NETWORK_NOISE = ("Failed to load resource", "net::ERR_")
+
+
+def launch_chromium(playwright):
+    if not os.access(CHROMIUM, os.X_OK):
+        missing_service(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+@contextlib.contextmanager
+def fresh_database_env(request, directory: Path) -> Iterator[dict[str, str]]:
+    """Environment for ``pollserver`` on a brand-new database: PostgreSQL when the run uses it."""
+    env = {
+        "POLLSERVER_INSTANCE_PATH": str(directory / "instance"),
+        # A prefix of its own keeps limit counters apart on a shared Redis.
+        "RATELIMIT_KEY_PREFIX": f"pollserver-browser-{uuid.uuid4().hex[:8]}",
+        "POLLSERVER_WORKERS": "1",
+    }
+    configured = configured_database_url()
+    if configured and configured.startswith("postgresql"):
+        postgres = request.getfixturevalue("postgres_server")
+        env["DATABASE_URL"] = postgres.create_database("pollserver_browser")
+        try:
+            yield env
+        finally:
+            postgres.drop_database(env["DATABASE_URL"])
+        return
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("DATABASE_URL", raising=False)  # the embedded default: SQLite in the instance
+        env["DATABASE_URL"] = ""
+        yield env
+
+
+def database_url_of(env: dict[str, str]) -> str:
+    return env.get("DATABASE_URL") or (
+        f"sqlite:///{Path(env['POLLSERVER_INSTANCE_PATH']) / 'pollserver.sqlite3'}"
+    )
+
+
+@contextlib.contextmanager
+def cli_app(env: dict[str, str]):
+    """An app on the same database as the server, for running ``pollserver`` commands in-process."""
+    from pollserver import create_app
+    from pollserver.extensions import db
+
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in env.items():
+            if value:
+                patch.setenv(name, value)
+            else:
+                patch.delenv(name, raising=False)
+        app = create_app()
+    try:
+        yield app
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+def run_cli(app, *args: str) -> str:
+    """Run a ``pollserver`` command; put ``--`` before a poll id (ids may begin with "-")."""
+    result = app.test_cli_runner().invoke(args=list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+class Database:
+    """Read what the server stored, straight from its database."""
+
+    def __init__(self, url: str):
+        self.engine = create_engine(url)
+
+    def answers_of(self, token: str) -> list[tuple[str, str]]:
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                text(
+                    "SELECT a.node_key, a.value FROM answers a "
+                    "JOIN respondents r ON r.id = a.respondent_id "
+                    "WHERE r.token_hash = :token_hash ORDER BY a.id"
+                ),
+                {"token_hash": hash_token(token)},
+            )
+            return [(node, value) for node, value in rows]
+
+    def respondent_count(self, poll_id: str) -> int:
+        with self.engine.connect() as connection:
+            return connection.execute(
+                text(
+                    "SELECT count(*) FROM respondents r JOIN polls p ON p.id = r.poll_id "
+                    "WHERE p.public_id = :poll_id"
+                ),
+                {"poll_id": poll_id},
+            ).scalar_one()
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+class HostSite:
+    """A publisher's site: pages held in memory, served from 127.0.0.1 on a port of its own."""
+
+    def __init__(self) -> None:
+        self.pages: dict[str, str] = {}
+        site = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                body = site.pages.get(self.path.split("?")[0])
+                if body is None:
+                    self.send_response(204 if self.path == "/favicon.ico" else 404)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                data = body.encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(data)))
+                self.send_header("Cache-Control", "no-store")
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def add(self, path: str, body: str) -> str:
+        self.pages[path] = body
+        return self.base_url + path
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def host_page(body: str, *, head: str = "", title: str = "A publisher's article") -> str:
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{title}</title>{head}</head><body><main>{body}</main></body></html>"
+    )
+
+
+class PageProblems:
+    """Uncaught errors and console errors a page produced (network answers aside)."""
+
+    def __init__(self, page) -> None:
+        self.errors: list[str] = []
+        page.on("pageerror", lambda error: self.errors.append(f"uncaught: {error}"))
+        page.on("console", self._console)
+
+    def _console(self, message) -> None:
+        if message.type == "error" and not message.text.startswith(NETWORK_NOISE):
+            self.errors.append(f"console.error: {message.text}")
+
+
+def shadow_text(page, selector: str) -> str:
+    return page.eval_on_selector(selector, "el => el.shadowRoot ? el.shadowRoot.textContent : ''")
+
+
+def focused_in_widget(page, selector: str) -> str | None:
+    """The text of the element focused inside the widget's shadow root, if any."""
+    return page.eval_on_selector(
+        selector,
+        "el => el.shadowRoot && el.shadowRoot.activeElement"
+        " ? el.shadowRoot.activeElement.textContent : null",
+    )
+
+
+def save_screenshot(locator, name: str) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / name
+    locator.screenshot(path=str(path), animations="disabled")
+    assert path.stat().st_size > 1000, path
+    return path
