@@ -54,7 +54,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
             app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies
         )
 
-    from pollserver import database, errors, health, models  # noqa: F401  (models: metadata)
+    from pollserver import database, errors, health, metrics, models  # noqa: F401  (models: metadata)
     from pollserver.extensions import api, db, limiter, migrate
 
     db.init_app(app)
@@ -69,6 +69,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     limiter.init_app(app)
     api.init_app(app)
     errors.init_app(app)
+    metrics.init_app(app)
 
     app.register_blueprint(health.bp)
     from pollserver import api as api_blueprints

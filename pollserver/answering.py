@@ -21,11 +21,25 @@ from pollserver.tree import PollTree, Walk
 
 
 class AnswerRefused(Exception):
-    def __init__(self, status: int, message: str, details: dict[str, Any] | None = None):
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        details: dict[str, Any] | None = None,
+        retry_after: int | None = None,
+    ):
         super().__init__(message)
         self.status = status
         self.message = message
         self.details = details or {}
+        self.retry_after = retry_after
+
+
+def seconds_until_next_utc_day(now: dt.datetime) -> int:
+    """When the daily cap lifts: the address hash (and its count) start afresh at UTC midnight."""
+    tomorrow = (now.astimezone(dt.UTC) + dt.timedelta(days=1)).date()
+    midnight = dt.datetime.combine(tomorrow, dt.time(), tzinfo=dt.UTC)
+    return max(1, int((midnight - now).total_seconds()))
 
 
 @dataclass
@@ -35,6 +49,7 @@ class RecordedAnswer:
     walk: Walk
     created_respondent: bool
     stored: bool  # False for a retried request that changed nothing
+    kind: str = "retry"  # what was stored: "new_reader", "next" or "changed"
 
 
 def respondent_walk(tree: PollTree, respondent: Respondent) -> Walk:
@@ -114,6 +129,7 @@ def record_answer(
                 "Too many new readers from your network have started this poll today; "
                 "try again tomorrow.",
                 {"limit": f"{respondents_per_address} new readers per address per poll per day"},
+                retry_after=seconds_until_next_utc_day(now),
             )
         token = new_respondent_token()
         respondent = Respondent(
@@ -176,6 +192,12 @@ def record_answer(
         )
         tally.apply_counts(session, poll.id, tally.difference(new_counts, old_counts))
     session.flush()
+    kind = "new_reader" if created else ("changed" if previous is not None else "next")
     return RecordedAnswer(
-        token if created else None, respondent, new_walk, created_respondent=created, stored=True
+        token if created else None,
+        respondent,
+        new_walk,
+        created_respondent=created,
+        stored=True,
+        kind=kind,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -11,6 +12,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 from sqlalchemy import exists, select
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from pollserver import builder
 from pollserver.config import uses_shared_limit_storage
@@ -27,7 +29,21 @@ def create_cli_app() -> Flask:
     return create_app()
 
 
-@click.group(cls=FlaskGroup, create_app=create_cli_app, add_version_option=True)
+class PollserverGroup(FlaskGroup):
+    """The command group; a database problem becomes a one-line message, never a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (OperationalError, ProgrammingError) as error:
+            reason = str(error.orig).strip().splitlines()[0] if error.orig else type(error).__name__
+            raise click.ClickException(
+                f"database error: {reason}. If the schema is missing or old, run: "
+                "pollserver db upgrade"
+            ) from None
+
+
+@click.group(cls=PollserverGroup, create_app=create_cli_app, add_version_option=True)
 def main() -> None:
     """pollserver: reader polls built from the yes/no flowcharts in news articles."""
 
@@ -68,6 +84,7 @@ def serve_command(
     except ValueError as error:
         raise click.UsageError(str(error)) from None
 
+    prepare_shared_metrics(Path(current_app.instance_path) / "metrics")
     upgrade()
     if seed:
         seed_empty_database(Path(config["POLLSERVER_SEEDS_DIR"]))
@@ -85,6 +102,22 @@ def serve_command(
         f"pollserver: serving on http://{options['bind']} with {worker_count} worker(s)", err=True
     )
     PollserverGunicorn(options).run()
+
+
+def prepare_shared_metrics(folder: Path) -> None:
+    """Let every gunicorn worker write its metrics where any worker can report them all."""
+    import shutil
+
+    import prometheus_client.values
+
+    from pollserver.metrics import MULTIPROCESS_ENV
+
+    shutil.rmtree(folder, ignore_errors=True)  # numbers of a previous run are not this run's
+    folder.mkdir(parents=True)
+    os.environ[MULTIPROCESS_ENV] = str(folder)
+    # prometheus_client picks its value storage when first imported (here, before the variable
+    # was set); workers create their metrics after the fork, so pick again now.
+    prometheus_client.values.ValueClass = prometheus_client.values.get_value_class()
 
 
 def seed_empty_database(seeds_dir: Path) -> None:

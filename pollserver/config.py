@@ -137,6 +137,7 @@ def settings_from_environment(instance_path: Path, environ: dict[str, str] | Non
         ),
         "POLLSERVER_SEEDS_DIR": env.get("POLLSERVER_SEEDS_DIR")
         or str(Path(__file__).resolve().parent.parent / "seeds"),
+        "METRICS_TOKEN": env.get("METRICS_TOKEN") or None,
         "DEMO_PAGES": parse_bool("DEMO_PAGES", env.get("DEMO_PAGES", "true")),
         "MAX_CONTENT_LENGTH": parse_int(
             "MAX_CONTENT_LENGTH", env.get("MAX_CONTENT_LENGTH", str(2 * 1024 * 1024 + 64 * 1024))

@@ -107,6 +107,9 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(Exception)
     def handle_unexpected_exception(error: Exception):
         if is_database_unavailable(error):
+            from pollserver.metrics import count_database_error
+
+            count_database_error()
             log.warning("database unavailable: %s", type(error).__name__)
             _discard_failed_session()
             return json_error(

@@ -37,4 +37,13 @@ def client_address() -> str:
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 api = JsonErrorApi()
-limiter = Limiter(client_address)
+
+
+def count_breach(request_limit) -> None:
+    """Count each 429 by the limit that caused it (the response itself is flask-limiter's)."""
+    from pollserver.metrics import count_rate_limited
+
+    count_rate_limited(str(request_limit.limit))
+
+
+limiter = Limiter(client_address, on_breach=count_breach)

@@ -53,6 +53,8 @@ class InvalidTransition(ValueError):
 def new_public_id(session: Session) -> str:
     while True:
         candidate = secrets.token_urlsafe(PUBLIC_ID_BYTES)
+        if candidate.startswith("-"):
+            continue  # it would read as an option on a command line: `polls open -4abc`
         if not session.scalar(select(exists().where(Poll.public_id == candidate))):
             return candidate
 

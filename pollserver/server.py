@@ -64,4 +64,13 @@ def gunicorn_options(*, host: str, port: int, workers: int, threads: int) -> dic
         # A proxy in front sets X-Forwarded-*; ProxyFix (TRUSTED_PROXY_COUNT) decides what to trust.
         "forwarded_allow_ips": "*",
         "proc_name": "pollserver",
+        "child_exit": forget_dead_worker_metrics,
     }
+
+
+def forget_dead_worker_metrics(server, worker) -> None:
+    """A worker that exited (or was killed) must stop counting in live gauges."""
+    from prometheus_client import multiprocess
+
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        multiprocess.mark_process_dead(worker.pid)

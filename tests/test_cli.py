@@ -17,3 +17,20 @@ def test_pollserver_help_lists_its_commands(instance_path):
     commands = result.stdout.split("Commands:", 1)[1]
     for name in ("serve", "db"):
         assert f"\n  {name} " in commands
+
+
+def test_a_database_without_schema_gets_a_message_not_a_traceback(tmp_path, monkeypatch):
+    import os
+
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    result = subprocess.run(
+        [pollserver_executable(), "polls", "list"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "POLLSERVER_INSTANCE_PATH": str(tmp_path / "empty-instance")},
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "database error: no such table: polls" in result.stderr
+    assert "pollserver db upgrade" in result.stderr

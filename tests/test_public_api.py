@@ -434,6 +434,7 @@ def test_new_respondents_per_address_are_capped_per_day(app_config, app, client)
     capped = answer(client, poll_id, "q1", "yes", environ_base=address)
     assert capped.status_code == 429
     assert "Too many new readers from your network" in capped.get_json()["error"]["message"]
+    assert 0 < int(capped.headers["Retry-After"]) <= 24 * 3600
     # Readers who already started can go on; other addresses can start.
     assert answer(client, poll_id, "q2", "yes", tokens[0], environ_base=address).status_code == 200
     other = answer(client, poll_id, "q1", "yes", environ_base={"REMOTE_ADDR": "198.51.100.31"})

@@ -16,6 +16,7 @@ from pollserver.api.cache import current_results, forget_results, tree_of
 from pollserver.database import begin_write_transaction
 from pollserver.errors import ErrorResponseSchema
 from pollserver.extensions import client_address, db, limiter
+from pollserver.metrics import count_answer, count_rate_limited
 from pollserver.models import Poll, PollStatus, Respondent, utcnow
 from pollserver.polls import (
     PUBLIC_STATUSES,
@@ -141,7 +142,8 @@ def respondent_from_header(poll: Poll) -> tuple[str | None, Respondent | None]:
 
 
 def refuse(refusal: AnswerRefused):
-    abort(refusal.status, message=refusal.message, errors=refusal.details)
+    headers = {"Retry-After": str(refusal.retry_after)} if refusal.retry_after else {}
+    abort(refusal.status, message=refusal.message, errors=refusal.details, headers=headers)
 
 
 # --- endpoints --------------------------------------------------------------------------------
@@ -230,10 +232,13 @@ class PollAnswers(MethodView):
             )
         except AnswerRefused as refusal:
             db.session.rollback()
+            if refusal.status == 429:
+                count_rate_limited("respondents_per_address_per_day")
             refuse(refusal)
         db.session.commit()
         if recorded.stored:
             forget_results(poll)
+            count_answer(recorded.kind)
         token = recorded.token or body["respondent"]
         reply = progress_body(poll, token, recorded.respondent, recorded.walk)
         return reply, 201 if recorded.created_respondent else 200

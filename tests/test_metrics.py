@@ -1,0 +1,143 @@
+"""Prometheus metrics: by endpoint, pollserver's own counters, across gunicorn workers."""
+
+from __future__ import annotations
+
+import re
+import urllib.request
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from pollserver import create_app
+from pollserver.extensions import db
+
+from conftest import SEED_WITH_FLOWCHART, open_poll_from_article, served_database_url
+from support import PollserverProcess, http_json
+
+
+def samples(text: str) -> dict[tuple[str, tuple], float]:
+    found = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            found[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return found
+
+
+def value(text: str, name: str, **labels) -> float:
+    return sum(
+        number
+        for (sample, sample_labels), number in samples(text).items()
+        if sample == name and set(labels.items()) <= set(sample_labels)
+    )
+
+
+def scrape(client) -> str:
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    assert response.mimetype == "text/plain"
+    return response.get_data(as_text=True)
+
+
+def test_metrics_count_requests_by_endpoint_and_answers_by_kind(client, seed_poll_id):
+    client.get(f"/api/v1/polls/{seed_poll_id}")
+    reply = client.post(
+        f"/api/v1/polls/{seed_poll_id}/answers",
+        json={"respondent": None, "node": "q1", "answer": "yes"},
+    )
+    token = reply.get_json()["respondent"]
+    client.post(
+        f"/api/v1/polls/{seed_poll_id}/answers",
+        json={"respondent": token, "node": "q2", "answer": "yes"},
+    )
+    client.post(  # a retry: stored nothing, counts nothing
+        f"/api/v1/polls/{seed_poll_id}/answers",
+        json={"respondent": token, "node": "q2", "answer": "yes"},
+    )
+    text = scrape(client)
+    assert value(text, "pollserver_answers_recorded_total", kind="new_reader") == 1
+    assert value(text, "pollserver_answers_recorded_total", kind="next") == 1
+    requests_by_endpoint = "pollserver_http_request_duration_seconds_count"
+    assert value(text, requests_by_endpoint, endpoint="polls.PublicPoll") == 1
+    assert value(text, requests_by_endpoint, endpoint="polls.PollAnswers", status="201") == 1
+    assert value(text, requests_by_endpoint, endpoint="polls.PollAnswers", status="200") == 2
+    assert value(text, "pollserver_http_request_total") >= 4
+    assert seed_poll_id not in text  # grouped by endpoint: no time series per poll
+    assert value(text, "pollserver_limiter_fallback_active") == 0
+
+
+def test_metrics_count_429s_by_limit(app_config):
+    app = create_app(
+        {
+            **app_config,
+            "RATELIMIT_ENABLED": True,
+            "RATELIMIT_ANSWERS": "1/minute",
+            "RATELIMIT_STORAGE_URI": "memory://",
+        }
+    )
+    poll_id = open_poll_from_article(app, SEED_WITH_FLOWCHART)
+    client = app.test_client()
+    for _ in range(3):
+        client.post(
+            f"/api/v1/polls/{poll_id}/answers",
+            json={"respondent": None, "node": "q1", "answer": "yes"},
+        )
+    app.config["RESPONDENTS_PER_ADDRESS_PER_DAY"] = 1
+    text = scrape(client)
+    assert value(text, "pollserver_rate_limited_total", limit="1 per 1 minute") == 2
+    with app.app_context():
+        db.engine.dispose()
+
+
+def test_metrics_count_database_errors(app_config, tmp_path):
+    app = create_app(
+        {**app_config, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'no' / 'such.db'}"}
+    )
+    client = app.test_client()
+    assert client.get("/api/v1/polls/anything").status_code == 503
+    assert value(scrape(client), "pollserver_database_errors_total") == 1
+    with app.app_context():
+        db.engine.dispose()
+
+
+def test_metrics_are_not_cors_open_and_can_need_a_token(app_config):
+    app = create_app({**app_config, "METRICS_TOKEN": "s3cret-metrics"})
+    client = app.test_client()
+    refused = client.get("/metrics", headers={"Origin": "https://news.example"})
+    assert refused.status_code == 401
+    assert refused.get_json()["error"]["code"] == 401
+    allowed = client.get(
+        "/metrics",
+        headers={"Authorization": "Bearer s3cret-metrics", "Origin": "https://news.example"},
+    )
+    assert allowed.status_code == 200
+    assert "Access-Control-Allow-Origin" not in allowed.headers
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.mark.server
+def test_any_worker_reports_the_whole_service(tmp_path, serve_env):
+    env = {**serve_env, "RATELIMIT_ENABLED": "false", "RESPONDENTS_PER_ADDRESS_PER_DAY": "1000"}
+    with PollserverProcess(env, args=("--workers", "2")).start(tmp_path / "serve.log") as server:
+        from sqlalchemy import create_engine, text
+
+        engine = create_engine(served_database_url(env))
+        with engine.connect() as connection:
+            poll_id = connection.execute(
+                text("SELECT public_id FROM polls WHERE status = 'open'")
+            ).scalar_one()
+        engine.dispose()
+        for _ in range(12):
+            status, _, _ = http_json(
+                "POST",
+                f"{server.base_url}/api/v1/polls/{poll_id}/answers",
+                {"respondent": None, "node": "q1", "answer": "no"},
+            )
+            assert status == 201
+        scrapes = []
+        for _ in range(4):  # whichever worker answers, the totals are the service's
+            with urllib.request.urlopen(f"{server.base_url}/metrics", timeout=10) as response:
+                scrapes.append(response.read().decode())
+    for text_body in scrapes:
+        assert value(text_body, "pollserver_answers_recorded_total", kind="new_reader") == 12
+        assert re.search(r'endpoint="polls.PollAnswers"', text_body)
