@@ -79,6 +79,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     embed.init_app(app)
 
+    from pollserver import admin_pages
+
+    admin_pages.init_app(app)
+
     from pollserver import cli
 
     cli.init_app(app)

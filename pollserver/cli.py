@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sys
@@ -101,6 +102,10 @@ def serve_command(
     click.echo(
         f"pollserver: serving on http://{options['bind']} with {worker_count} worker(s)", err=True
     )
+    # Freeze what the master built before gunicorn forks: the workers' collections then never
+    # walk (and copy) those objects, nor run their finalizers while a quit signal is pending.
+    gc.collect()
+    gc.freeze()
     PollserverGunicorn(options).run()
 
 
@@ -346,3 +351,6 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(import_command)
     app.cli.add_command(polls_group)
     app.cli.add_command(results_command)
+    from pollserver.tokens_cli import tokens_group
+
+    app.cli.add_command(tokens_group)

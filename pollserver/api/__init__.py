@@ -8,6 +8,7 @@ from pollserver.extensions import api
 
 
 def init_app(app: Flask) -> None:
-    from pollserver.api import public
+    from pollserver.api import admin, public
 
     api.register_blueprint(public.blp)
+    api.register_blueprint(admin.blp)
