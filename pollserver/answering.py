@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from pollserver import tally
 from pollserver.models import Answer, AnswerValue, Poll, PollStatus, Respondent
+from pollserver.polls import effective_status
 from pollserver.privacy import hash_token, new_respondent_token
 from pollserver.tree import PollTree, Walk
 
@@ -56,16 +57,19 @@ def respondent_walk(tree: PollTree, respondent: Respondent) -> Walk:
     return tree.walk({answer.node_key: str(answer.value) for answer in respondent.answers})
 
 
-def refuse_unless_accepting(poll: Poll) -> None:
-    if poll.status is PollStatus.PAUSED:
+def refuse_unless_accepting(poll: Poll, now: dt.datetime) -> None:
+    # A scheduled close counts from its time on; the status column catches up when a moderator
+    # next touches the poll (writing it here would upgrade the answer's shared lock on the poll).
+    status = effective_status(poll, now)
+    if status is PollStatus.PAUSED:
         raise AnswerRefused(
             409, "This poll is paused: it is not taking answers right now.", {"status": "paused"}
         )
-    if poll.status is PollStatus.CLOSED:
+    if status is PollStatus.CLOSED:
         raise AnswerRefused(
             409, "This poll is closed: it takes no more answers.", {"status": "closed"}
         )
-    if poll.status is not PollStatus.OPEN:
+    if status is not PollStatus.OPEN:
         raise AnswerRefused(404, "No such poll.")
 
 
@@ -107,7 +111,7 @@ def record_answer(
     respondents_per_address: int,
     now: dt.datetime,
 ) -> RecordedAnswer:
-    refuse_unless_accepting(poll)
+    refuse_unless_accepting(poll, now)
     if not tree.is_question(node_key):
         raise AnswerRefused(
             422,
@@ -138,6 +142,7 @@ def record_answer(
             address_hash=address_hash,
             started_at=now,
             current_node_key=tree.root,
+            answers=[],  # known empty: spares a lazy load of a new reader's answers
         )
         session.add(respondent)
         session.flush()

@@ -8,13 +8,21 @@ locked" — so every write path starts with :func:`begin_write_transaction`.
 
 from __future__ import annotations
 
+import threading
+import weakref
+
 from flask import Flask
 from sqlalchemy import Engine, event, text
+from sqlalchemy.orm import Session
 
 from pollserver.extensions import db
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 WRITE_OPTION = "pollserver_write"
+WRITER_LOCK_KEY = "pollserver_sqlite_writer_lock"
+
+# One lock per SQLite engine: the writers of one process take turns before asking SQLite.
+_writer_locks: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
 
 
 def engine_options_for(url: str) -> dict:
@@ -64,7 +72,34 @@ def begin_write_transaction() -> None:
         if session.new or session.dirty or session.deleted:
             raise RuntimeError("begin_write_transaction() called after changes were made")
         session.rollback()
-    session.connection(execution_options={WRITE_OPTION: True})
+    writer_lock = _writer_locks.get(session.get_bind())
+    # Threads of this process queue on the lock, handing it over at once; without it they would
+    # all wait inside SQLite's busy handler, which polls with sleeps of up to 100 ms. The timeout
+    # keeps a lost lock from ever stopping writes: SQLite still serialises them.
+    if (
+        writer_lock is not None
+        and WRITER_LOCK_KEY not in session.info
+        and writer_lock.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
+    ):
+        session.info[WRITER_LOCK_KEY] = writer_lock
+    try:
+        session.connection(execution_options={WRITE_OPTION: True})
+    except BaseException:
+        release_writer_lock(session)
+        raise
+
+
+def release_writer_lock(session: Session) -> None:
+    writer_lock = session.info.pop(WRITER_LOCK_KEY, None)
+    if writer_lock is not None:
+        writer_lock.release()
+
+
+@event.listens_for(Session, "after_transaction_end")
+def release_writer_lock_when_done(session: Session, transaction) -> None:
+    # After the outermost transaction's COMMIT or ROLLBACK has reached the database.
+    if transaction.parent is None:
+        release_writer_lock(session)
 
 
 def check_database() -> None:
@@ -78,3 +113,4 @@ def init_app(app: Flask) -> None:
         engine = db.engine
         if engine.dialect.name == "sqlite":
             configure_sqlite_engine(engine)
+            _writer_locks[engine] = threading.Lock()

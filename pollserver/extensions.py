@@ -34,7 +34,9 @@ def client_address() -> str:
     return request.remote_addr or "unknown"
 
 
-db = SQLAlchemy(model_class=Base)
+# Objects stay readable after commit without a reload query: each request commits once and then
+# only reads what it just wrote to build its reply.
+db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 migrate = Migrate()
 api = JsonErrorApi()
 

@@ -7,6 +7,7 @@ the same rules.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import secrets
 from typing import Any
 
@@ -145,8 +146,21 @@ def change_status(poll: Poll, target: PollStatus, now: dt.datetime | None = None
         poll.closed_at = now
 
 
-def find_poll(session: Session, public_id: str) -> Poll | None:
-    return session.scalar(select(Poll).where(Poll.public_id == public_id))
+PUBLIC_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,16}")
+
+
+def find_poll(session: Session, public_id: str, *, for_share: bool = False) -> Poll | None:
+    """The poll with this public id, or None (also for ids no poll could have, e.g. with NUL).
+
+    ``for_share`` holds a shared lock on PostgreSQL until the transaction ends, so a structural
+    edit cannot slip in between an answer's checks and its write.
+    """
+    if not PUBLIC_ID_PATTERN.fullmatch(public_id):
+        return None
+    query = select(Poll).where(Poll.public_id == public_id)
+    if for_share:
+        query = query.with_for_update(read=True)
+    return session.scalar(query)
 
 
 def effective_status(poll: Poll, now: dt.datetime | None = None) -> PollStatus:

@@ -10,6 +10,7 @@ shards: the cost of a read depends on the tree, never on the number of answers.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import random
 from collections import Counter
 from collections.abc import Iterable
@@ -70,19 +71,23 @@ def apply_counts(session: Session, poll_id: int, deltas: dict[str, int]) -> None
     """Add ``deltas`` to the poll's counters (one upsert, rows in a fixed order: no deadlocks)."""
     if not deltas:
         return
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     shard = random.randrange(SHARDS)
     rows = [
         {"poll_id": poll_id, "counter": key, "shard": shard, "value": deltas[key]}
         for key in sorted(deltas)
     ]
-    statement = insert(ResultCounter).values(rows)
-    statement = statement.on_conflict_do_update(
+    # One statement executed for many rows: compiled once per process, not once per answer.
+    session.execute(_upsert_statement(session.get_bind().dialect.name), rows)
+
+
+@functools.cache
+def _upsert_statement(dialect: str):
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(ResultCounter)
+    return statement.on_conflict_do_update(
         index_elements=["poll_id", "counter", "shard"],
         set_={"value": ResultCounter.value + statement.excluded.value},
     )
-    session.execute(statement)
 
 
 def read_counts(session: Session, poll_id: int) -> dict[str, int]:

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from pollserver.extensions import db
 from pollserver.models import Answer, Poll, PollStatus, Respondent
-from pollserver.polls import change_status, find_poll
+from pollserver.polls import change_status, effective_status, find_poll
 from pollserver.privacy import hash_token
 
 from conftest import SEED_WITH_FLOWCHART, open_poll_from_article
@@ -137,7 +137,9 @@ def test_a_scheduled_close_takes_effect_without_a_job(app, client, seed_poll_id)
     assert refused.status_code == 409
     assert refused.get_json()["error"]["details"] == {"status": "closed"}
     with app.app_context():
-        assert find_poll(db.session, seed_poll_id).status is PollStatus.CLOSED
+        poll = find_poll(db.session, seed_poll_id)
+        assert effective_status(poll) is PollStatus.CLOSED
+        assert db.session.scalar(select(func.count()).select_from(Respondent)) == 0
 
 
 # --- answering --------------------------------------------------------------------------------

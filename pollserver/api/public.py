@@ -20,7 +20,6 @@ from pollserver.metrics import count_answer, count_rate_limited
 from pollserver.models import Poll, PollStatus, Respondent, utcnow
 from pollserver.polls import (
     PUBLIC_STATUSES,
-    close_if_due,
     definition_of,
     effective_status,
     find_poll,
@@ -94,8 +93,8 @@ def allow_cross_origin(response):
 # --- shared steps -----------------------------------------------------------------------------
 
 
-def load_public_poll(poll_id: str) -> Poll:
-    poll = find_poll(db.session, poll_id)
+def load_public_poll(poll_id: str, *, for_share: bool = False) -> Poll:
+    poll = find_poll(db.session, poll_id, for_share=for_share)
     if poll is None or effective_status(poll) not in PUBLIC_STATUSES:
         abort(404, message=f"No poll {poll_id!r} is published here.")
     return poll
@@ -212,12 +211,8 @@ class PollAnswers(MethodView):
     @staticmethod
     def _record(body: dict, poll_id: str):
         begin_write_transaction()
-        poll = load_public_poll(poll_id)
+        poll = load_public_poll(poll_id, for_share=True)
         now = utcnow()
-        if close_if_due(poll, now):
-            db.session.commit()
-            begin_write_transaction()
-            poll = load_public_poll(poll_id)
         try:
             recorded = record_answer(
                 db.session,
