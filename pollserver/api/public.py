@@ -6,9 +6,13 @@ Views stay thin: they load the poll, hand the work to ``pollserver.answering`` /
 
 from __future__ import annotations
 
+import json
+import time
+
 from flask import Response, current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
+from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 
 from pollserver.answering import AnswerRefused, find_respondent, record_answer, respondent_walk
@@ -93,6 +97,43 @@ def allow_cross_origin(response):
 # --- shared steps -----------------------------------------------------------------------------
 
 
+class ShortLivedDocuments:
+    """Rendered JSON documents a process reuses for a moment: the poll every widget fetches is
+    served from memory, not rebuilt from the database, while a change still shows within
+    ``POLL_DOCUMENT_SECONDS`` (shared caches may keep it ``POLL_CACHE_SECONDS``)."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self._documents: dict[str, tuple[float, bytes]] = {}
+
+    def get(self, key: str) -> bytes | None:
+        entry = self._documents.get(key)
+        return entry[1] if entry and entry[0] > time.monotonic() else None
+
+    def forget(self, key: str) -> None:
+        self._documents.pop(key, None)
+
+    def put(self, key: str, body: bytes) -> None:
+        if len(self._documents) > 10_000:  # unknown ids are never stored; this bounds the rest
+            self._documents.clear()
+        self._documents[key] = (time.monotonic() + self.seconds, body)
+
+
+POLL_DOCUMENT_SECONDS = 1.0
+poll_documents = ShortLivedDocuments(POLL_DOCUMENT_SECONDS)
+
+
+@event.listens_for(Poll, "after_update")
+@event.listens_for(Poll, "after_delete")
+def forget_changed_poll_document(mapper, connection, poll: Poll) -> None:
+    # Any change to a poll made in this process shows at once here; elsewhere within a second.
+    poll_documents.forget(poll.public_id)
+
+
+def json_response(body: bytes) -> Response:
+    return Response(body, mimetype="application/json")
+
+
 def load_public_poll(poll_id: str, *, for_share: bool = False) -> Poll:
     poll = find_poll(db.session, poll_id, for_share=for_share)
     if poll is None or effective_status(poll) not in PUBLIC_STATUSES:
@@ -159,20 +200,28 @@ class PublicPoll(MethodView):
 
         Open, paused and closed polls; drafts, archived polls and unknown ids are 404.
         """
+        cached = poll_documents.get(poll_id)
+        if cached is not None:
+            return json_response(cached)
         poll = load_public_poll(poll_id)
         definition = definition_of(poll)
-        return {
-            "id": poll.public_id,
-            "title": definition["title"],
-            "status": str(effective_status(poll)),
-            "root": definition["root"],
-            "nodes": definition["nodes"],
-            "settings": {
-                "results_visibility": poll.settings.get("results_visibility", "after_answer"),
-                "allow_answer_changes": bool(poll.settings.get("allow_answer_changes")),
-                "language": poll.settings.get("language", "en"),
-            },
-        }
+        document = PublicPollSchema().dump(
+            {
+                "id": poll.public_id,
+                "title": definition["title"],
+                "status": str(effective_status(poll)),
+                "root": definition["root"],
+                "nodes": definition["nodes"],
+                "settings": {
+                    "results_visibility": poll.settings.get("results_visibility", "after_answer"),
+                    "allow_answer_changes": bool(poll.settings.get("allow_answer_changes")),
+                    "language": poll.settings.get("language", "en"),
+                },
+            }
+        )
+        body = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+        poll_documents.put(poll_id, body)
+        return json_response(body)
 
 
 @blp.route("/<poll_id>/answers")
