@@ -86,7 +86,7 @@ def run_wrk(url: str, script: str, duration: int, connections: int) -> dict:
         url,
     ]
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    latency = dict(re.findall(r"^\s+(50|99)(?:\.000)?%\s+(\S+)$", output, flags=re.MULTILINE))
+    latency = dict(re.findall(r"^\s+(50|99)(?:\.000)?%\s+(\S+)\s*$", output, flags=re.MULTILINE))
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     socket = re.search(
         r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output

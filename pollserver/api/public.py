@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
 from flask import Response, current_app, request
 from flask.views import MethodView
@@ -70,8 +71,14 @@ def limit_body_size():
 def allowed_origins(poll_id: str | None) -> list[str]:
     if not poll_id:
         return []
+    cached = poll_origins.get(poll_id)
+    if cached is not None:
+        return cached
     poll = find_poll(db.session, poll_id)
-    return list(poll.settings.get("allowed_origins") or []) if poll else []
+    origins = list(poll.settings.get("allowed_origins") or []) if poll else []
+    if poll is not None:
+        poll_origins.put(poll_id, origins)
+    return origins
 
 
 @blp.after_request
@@ -97,30 +104,32 @@ def allow_cross_origin(response):
 # --- shared steps -----------------------------------------------------------------------------
 
 
-class ShortLivedDocuments:
-    """Rendered JSON documents a process reuses for a moment: the poll every widget fetches is
-    served from memory, not rebuilt from the database, while a change still shows within
-    ``POLL_DOCUMENT_SECONDS`` (shared caches may keep it ``POLL_CACHE_SECONDS``)."""
+class ShortLived:
+    """Values about a poll that a process reuses for a moment: the poll document every widget
+    fetches and the poll's allowed origins are served from memory, not the database, while a
+    change still shows within ``POLL_DOCUMENT_SECONDS`` (shared caches may keep the document
+    ``POLL_CACHE_SECONDS``)."""
 
     def __init__(self, seconds: float):
         self.seconds = seconds
-        self._documents: dict[str, tuple[float, bytes]] = {}
+        self._values: dict[str, tuple[float, Any]] = {}
 
-    def get(self, key: str) -> bytes | None:
-        entry = self._documents.get(key)
+    def get(self, key: str) -> Any | None:
+        entry = self._values.get(key)
         return entry[1] if entry and entry[0] > time.monotonic() else None
 
     def forget(self, key: str) -> None:
-        self._documents.pop(key, None)
+        self._values.pop(key, None)
 
-    def put(self, key: str, body: bytes) -> None:
-        if len(self._documents) > 10_000:  # unknown ids are never stored; this bounds the rest
-            self._documents.clear()
-        self._documents[key] = (time.monotonic() + self.seconds, body)
+    def put(self, key: str, value: Any) -> None:
+        if len(self._values) > 10_000:  # unknown ids are never stored; this bounds the rest
+            self._values.clear()
+        self._values[key] = (time.monotonic() + self.seconds, value)
 
 
 POLL_DOCUMENT_SECONDS = 1.0
-poll_documents = ShortLivedDocuments(POLL_DOCUMENT_SECONDS)
+poll_documents = ShortLived(POLL_DOCUMENT_SECONDS)
+poll_origins = ShortLived(POLL_DOCUMENT_SECONDS)
 
 
 @event.listens_for(Poll, "after_update")
@@ -128,6 +137,7 @@ poll_documents = ShortLivedDocuments(POLL_DOCUMENT_SECONDS)
 def forget_changed_poll_document(mapper, connection, poll: Poll) -> None:
     # Any change to a poll made in this process shows at once here; elsewhere within a second.
     poll_documents.forget(poll.public_id)
+    poll_origins.forget(poll.public_id)
 
 
 def json_response(body: bytes) -> Response:
