@@ -38,7 +38,7 @@ from pollserver import auth, moderation
 from pollserver.api.admin import ADDRESS_HASH_PATTERN, PUBLIC_ID_PATTERN
 from pollserver.api.cache import compute_results, forget_results, tree_of
 from pollserver.auth import Actor, Permission
-from pollserver.database import begin_write_transaction
+from pollserver.database import begin_write_transaction, in_write_transaction
 from pollserver.errors import error_payload
 from pollserver.extensions import db
 from pollserver.models import Poll, PollStatus, utcnow
@@ -255,7 +255,8 @@ def polls():
 
 
 def load_poll(poll_id: str) -> Poll:
-    poll = find_poll(db.session, poll_id) if re.match(PUBLIC_ID_PATTERN, poll_id) else None
+    # Writers lock the poll first: an edit must see its answers, and hold them off, to the end.
+    poll = find_poll(db.session, poll_id, for_update=in_write_transaction())
     if poll is None:
         abort(404, description=f"No poll {poll_id!r}.")
     return poll

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 from flask import Flask, current_app
-from flask.cli import FlaskGroup, with_appcontext
+from flask.cli import FlaskGroup, NoAppException, with_appcontext
 from sqlalchemy import exists, select
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
@@ -23,11 +23,18 @@ from pollserver.importing import ImportOutcome, ImportStatus, import_article
 from pollserver.models import Article, Poll, PollStatus
 from pollserver.polls import InvalidTransition, change_status, find_poll
 
+CLI_ACTOR = "cli"  # how the audit log names changes made from the command line
+
 
 def create_cli_app() -> Flask:
     from pollserver import create_app
+    from pollserver.config import ConfigError
 
-    return create_app()
+    try:
+        return create_app()
+    except ConfigError as error:
+        # A bad setting is the operator's to fix: say which, not where in our code it was read.
+        raise NoAppException(f"configuration: {error}") from None
 
 
 class PollserverGroup(FlaskGroup):
@@ -260,12 +267,15 @@ def _lifecycle_command(name: str, target: PollStatus, verb: str):
     @click.argument("poll_id")
     @with_appcontext
     def command(poll_id: str) -> None:
+        from pollserver.moderation import transition_poll
+
         begin_write_transaction()
-        poll = find_poll(db.session, poll_id)
+        poll = find_poll(db.session, poll_id, for_update=True)
         if poll is None:
             raise click.ClickException(f"no poll {poll_id!r} (pollserver polls list shows them)")
         try:
-            change_status(poll, target)
+            # The same rules and audit record as the moderation API; the actor is the shell.
+            transition_poll(db.session, poll, target, CLI_ACTOR)
         except InvalidTransition as error:
             raise click.ClickException(str(error)) from None
         db.session.commit()
@@ -354,3 +364,8 @@ def init_app(app: Flask) -> None:
     from pollserver.tokens_cli import tokens_group
 
     app.cli.add_command(tokens_group)
+
+
+# build reads files and prints JSON: it needs no app, database or instance folder, so it is also
+# on the group itself, where Flask finds it without loading the app (and its settings).
+main.add_command(build_command)

@@ -102,6 +102,14 @@ def release_writer_lock_when_done(session: Session, transaction) -> None:
         release_writer_lock(session)
 
 
+def in_write_transaction() -> bool:
+    """True inside a unit of work begun with :func:`begin_write_transaction`."""
+    session = db.session()
+    if not session.in_transaction():
+        return False
+    return bool(session.connection().get_execution_options().get(WRITE_OPTION))
+
+
 def check_database() -> None:
     """Raise if the database cannot answer a trivial query."""
     db.session.execute(text("SELECT 1"))

@@ -62,6 +62,7 @@ def latest_poll_for_block(session: Session, article: Article, block_index: int) 
         .where(Poll.article_id == article.id, Poll.block_index == block_index)
         .order_by(Poll.version.desc())
         .limit(1)
+        .with_for_update()  # see find_poll: the answer check below must hold while we write
     )
 
 

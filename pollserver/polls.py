@@ -149,16 +149,21 @@ def change_status(poll: Poll, target: PollStatus, now: dt.datetime | None = None
 PUBLIC_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,16}")
 
 
-def find_poll(session: Session, public_id: str, *, for_share: bool = False) -> Poll | None:
+def find_poll(
+    session: Session, public_id: str, *, for_share: bool = False, for_update: bool = False
+) -> Poll | None:
     """The poll with this public id, or None (also for ids no poll could have, e.g. with NUL).
 
-    ``for_share`` holds a shared lock on PostgreSQL until the transaction ends, so a structural
-    edit cannot slip in between an answer's checks and its write.
+    On PostgreSQL, until the transaction ends: ``for_share`` (answers) keeps the poll from being
+    edited between an answer's checks and its write; ``for_update`` (edits, moderation) waits
+    for those answers and keeps new ones out, so "has it answers?" stays true while it acts.
     """
     if not PUBLIC_ID_PATTERN.fullmatch(public_id):
         return None
     query = select(Poll).where(Poll.public_id == public_id)
-    if for_share:
+    if for_update:
+        query = query.with_for_update()
+    elif for_share:
         query = query.with_for_update(read=True)
     return session.scalar(query)
 

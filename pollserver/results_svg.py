@@ -44,6 +44,7 @@ class _Outline:
         self.results = results
         self.rows: list[dict[str, Any]] = []
         self.truncated = False
+        self.drawn: set[str] = set()  # questions already drawn: rejoining branches point back
 
     def add(self, depth: int, kind: str, text: str, **extra: Any) -> None:
         if len(self.rows) >= MAX_ROWS:
@@ -52,7 +53,13 @@ class _Outline:
         self.rows.append({"depth": depth, "kind": kind, "text": text, **extra})
 
     def question(self, key: str, depth: int) -> None:
+        if self.truncated:
+            return  # stop walking, not only drawing: the paths of a DAG can be exponential
         node = self.tree.nodes[key]
+        if key in self.drawn:
+            self.add(depth, "end", f"continues at “{fit(node.text, 0, reserved=WIDTH / 2)}” above")
+            return
+        self.drawn.add(key)
         numbers = self.results["questions"][key]
         self.add(depth, "question", node.text, full=node.text, count=numbers["reached"])
         answered = numbers["yes"] + numbers["no"]

@@ -443,3 +443,32 @@ def test_odd_input_is_refused_politely_never_a_500(app, tokens, seed_poll_id):
         {"action": "hide", "hour": "9999-12-31T23:59:00Z"},
     ):
         assert browser.post(url, data={**form, "csrf_token": csrf}).status_code == 400, form
+
+
+def test_a_tree_whose_branches_rejoin_renders_one_line_per_node(app, tokens):
+    """Yes and No both lead on for 30 questions: 2^30 paths, one line per node on the page."""
+    from pollserver.models import PollStatus
+    from pollserver.polls import change_status, create_poll
+
+    count = 30
+    nodes = [
+        {
+            "id": f"q{number}",
+            "type": "question",
+            "text": f"Question {number}?",
+            "yes": f"q{number + 1}" if number < count else None,
+            "no": f"q{number + 1}" if number < count else None,
+        }
+        for number in range(1, count + 1)
+    ]
+    with app.app_context():
+        poll = create_poll(db.session, {"title": "Rejoining", "root": "q1", "nodes": nodes})
+        change_status(poll, PollStatus.OPEN)
+        db.session.commit()
+        poll_id = poll.public_id
+    browser, _ = sign_in(app, tokens["analyst"])
+    page = browser.get(f"/admin/polls/{poll_id}", headers=HTML)
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert html.count("Question 30?") <= 2  # the tree and the results table
+    assert len(html) < 200_000

@@ -74,3 +74,30 @@ def test_picture_follows_the_results_visibility(app, client):
     assert hidden.status_code == 403
     assert "when the poll closes" in hidden.get_json()["error"]["message"]
     assert client.get("/api/v1/polls/nosuchid/results.svg").status_code == 404
+
+
+def test_a_tree_whose_branches_rejoin_draws_each_question_once(app, client):
+    """Yes and No both lead on: 2^30 paths, but the picture stays small and quick."""
+    count = 30
+    nodes = [
+        {
+            "id": f"q{number}",
+            "type": "question",
+            "text": f"Question {number}?",
+            "yes": f"q{number + 1}" if number < count else "o1",
+            "no": f"q{number + 1}" if number < count else None,
+        }
+        for number in range(1, count + 1)
+    ]
+    nodes.append({"id": "o1", "type": "outcome", "text": "The end", "next": None})
+    definition = {"title": "Rejoining", "root": "q1", "nodes": nodes}
+    with app.app_context():
+        poll = create_poll(db.session, definition, settings={"results_visibility": "public"})
+        change_status(poll, PollStatus.OPEN)
+        db.session.commit()
+        poll_id = poll.public_id
+    response = client.get(f"/api/v1/polls/{poll_id}/results.svg")
+    assert response.status_code == 200
+    texts = picture_texts(response)
+    assert sum(text == f"Question {count}?" for text in texts) <= 1
+    assert len(texts) < 400

@@ -10,7 +10,6 @@ towards a per-address limit (``RATELIMIT_AUTH_FAILURES``). The rules themselves 
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import PurePath
 from typing import Any
@@ -25,7 +24,7 @@ from sqlalchemy import select
 from pollserver import auth, builder, moderation
 from pollserver.api.cache import compute_results, forget_results, tree_of
 from pollserver.auth import Permission
-from pollserver.database import begin_write_transaction
+from pollserver.database import begin_write_transaction, in_write_transaction
 from pollserver.definition import NODE_ID_PATTERN, DefinitionError, validate_definition
 from pollserver.errors import ErrorResponseSchema
 from pollserver.extensions import api, db
@@ -459,7 +458,8 @@ class ActorSchema(ma.Schema):
 
 
 def load_poll(poll_id: str) -> Poll:
-    poll = find_poll(db.session, poll_id) if re.match(PUBLIC_ID_PATTERN, poll_id) else None
+    # Writers lock the poll first: an edit must see its answers, and hold them off, to the end.
+    poll = find_poll(db.session, poll_id, for_update=in_write_transaction())
     if poll is None:
         abort(404, message=f"No poll {poll_id!r}.")
     return poll
