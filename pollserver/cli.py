@@ -13,7 +13,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, NoAppException, with_appcontext
 from sqlalchemy import exists, select
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.exc import DataError, OperationalError, ProgrammingError
 
 from pollserver import builder
 from pollserver.config import uses_shared_limit_storage
@@ -191,8 +191,14 @@ def import_paths(paths: list[str], *, progress: bool) -> list[ImportOutcome]:
                 outcomes.append(ImportOutcome(source, ImportStatus.FAILED, message=str(error)))
                 continue
             begin_write_transaction()
-            outcome = import_article(db.session, parsed)
-            db.session.commit()
+            try:
+                outcome = import_article(db.session, parsed)
+                db.session.commit()
+            except DataError as error:
+                # The database refused a value in this file; the other files go on.
+                db.session.rollback()
+                reason = str(error.orig).strip().splitlines()[0] if error.orig else "bad value"
+                outcome = ImportOutcome(source, ImportStatus.FAILED, message=f"database: {reason}")
             outcomes.append(outcome)
     return outcomes
 

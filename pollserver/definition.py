@@ -62,6 +62,9 @@ class DefinitionError(Exception):
         super().__init__(one_line or "invalid poll definition")
 
 
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
+
+
 class _StrippedString(fields.String):
     """A string kept without its surrounding white space, so limits apply to what readers see."""
 
@@ -80,6 +83,10 @@ class _TextRules(validate.Validator):
             raise ValidationError(f"{self.name} is empty")
         if len(value) > MAX_TEXT_LENGTH:
             raise ValidationError(f"{self.name} is longer than {MAX_TEXT_LENGTH} characters")
+        if _CONTROL_CHARACTER.search(value):
+            # Texts are one line for readers; NUL is refused by PostgreSQL and some controls
+            # are not even allowed in the XML of the results picture.
+            raise ValidationError(f"{self.name} contains a control character")
         return value
 
 

@@ -421,12 +421,19 @@ def index():
     return page("embed/index.html", listing=listing)
 
 
+ARTICLE_SLUG = re.compile(r"[a-z0-9-]{1,120}")
+
+
 @bp.get("/articles/<slug>")
 @limited
 def article_page(slug: str):
     if not demo_pages_enabled():
         return not_found("The demo pages are turned off (DEMO_PAGES=false).")
-    article = db.session.scalar(select(Article).where(Article.slug == slug))
+    article = (
+        db.session.scalar(select(Article).where(Article.slug == slug))
+        if ARTICLE_SLUG.fullmatch(slug)
+        else None  # no slug of ours looks like this (and PostgreSQL refuses a NUL in a query)
+    )
     if article is None:
         return not_found(f"No article {slug!r} here.")
     content = article_content(article)

@@ -16,7 +16,7 @@ from typing import Any
 import marshmallow as ma
 from flask import Flask, jsonify
 from flask_smorest import Api
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -106,6 +106,10 @@ def is_database_unavailable(error: Exception) -> bool:
 def init_app(app: Flask) -> None:
     @app.errorhandler(Exception)
     def handle_unexpected_exception(error: Exception):
+        if isinstance(error, DataError):
+            # A value the database refuses (a NUL byte, a number out of range) is bad input.
+            _discard_failed_session()
+            return json_error(400, "The request holds a value the database cannot store.")
         if is_database_unavailable(error):
             from pollserver.metrics import count_database_error
 

@@ -24,6 +24,7 @@ import hashlib
 import io
 import itertools
 import json
+import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -509,6 +510,8 @@ def update_settings(
 def default_article_source(raw: bytes, filename: str | None) -> str:
     """A source name for an article sent without one: the same bytes give the same article."""
     digest = hashlib.sha256(raw).hexdigest()[:16]
+    if filename:
+        filename = re.sub(r"[\x00-\x1f\x7f]", "", filename)[:200]
     # Keeping the file name at the end lets the builder guess the format from its suffix.
     return f"submitted:{digest}/{filename}" if filename else f"submitted:{digest}"
 

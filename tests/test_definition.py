@@ -318,9 +318,15 @@ def test_the_schema_itself_raises_marshmallow_validation_errors() -> None:
 
 # Random trees -----------------------------------------------------------------------------------
 
+CONTROLS = "".join(map(chr, [*range(0x20), 0x7F]))
 node_ids = st.from_regex(r"[A-Za-z0-9_-]{1,32}", fullmatch=True)
 texts = (
-    st.text(min_size=1, max_size=MAX_TEXT_LENGTH)
+    # Any text a reader could see: every character but the C0 controls and DEL.
+    st.text(
+        alphabet=st.characters(exclude_categories=("Cs",), exclude_characters=CONTROLS),
+        min_size=1,
+        max_size=MAX_TEXT_LENGTH,
+    )
     .map(str.strip)
     .filter(bool)
     .filter(lambda text: len(text) <= MAX_TEXT_LENGTH)
