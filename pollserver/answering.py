@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from pollserver import tally
@@ -126,6 +126,13 @@ def record_answer(
                 409,
                 f"A new reader starts at question {tree.root!r}, not {node_key!r}.",
                 {"expected": tree.root},
+            )
+        if session.get_bind().dialect.name == "postgresql":
+            # Count-then-insert must not run twice at once for one address and poll, or parallel
+            # new readers would all pass the cap; SQLite's single writer already serialises it.
+            session.execute(
+                text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
+                {"key": f"new-reader:{poll.id}:{address_hash}"},
             )
         if count_todays_respondents(session, poll, address_hash) >= respondents_per_address:
             raise AnswerRefused(

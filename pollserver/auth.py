@@ -91,7 +91,7 @@ def hash_api_token(secret: str) -> str:
 
 
 def is_token_name(name: str) -> bool:
-    return re.match(TOKEN_NAME_PATTERN, name) is not None
+    return re.fullmatch(TOKEN_NAME_PATTERN.strip("^$"), name) is not None  # no trailing "\n"
 
 
 def check_token_name(name: str) -> str:

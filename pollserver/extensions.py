@@ -5,7 +5,11 @@ Keeping them module-level lets blueprints import ``db`` or ``limiter`` without i
 
 from __future__ import annotations
 
-from flask import request
+import datetime as dt
+import hashlib
+import hmac
+
+from flask import current_app, request
 from flask_limiter import Limiter
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -30,8 +34,18 @@ class Base(DeclarativeBase):
 
 
 def client_address() -> str:
-    """The address rate limits are keyed by: the peer, or the proxy-reported client via ProxyFix."""
+    """The client's address: the peer, or the proxy-reported client via ProxyFix."""
     return request.remote_addr or "unknown"
+
+
+def rate_limit_key() -> str:
+    """What rate limits count by: the client address, keyed-hashed so that no raw address sits
+    in the limit storage (Redis). The key changes every UTC day and comes from SECRET_KEY;
+    counters live at most a day, so nothing links them to an address for longer."""
+    day = dt.datetime.now(dt.UTC).date().isoformat()
+    secret = current_app.config["SECRET_KEY"].encode()
+    daily_key = hmac.new(secret, f"rate-limit:{day}".encode(), hashlib.sha256).digest()
+    return hmac.new(daily_key, client_address().encode(), hashlib.sha256).hexdigest()[:32]
 
 
 # Objects stay readable after commit without a reload query: each request commits once and then
@@ -48,4 +62,4 @@ def count_breach(request_limit) -> None:
     count_rate_limited(str(request_limit.limit))
 
 
-limiter = Limiter(client_address, on_breach=count_breach)
+limiter = Limiter(rate_limit_key, on_breach=count_breach)

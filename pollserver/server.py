@@ -18,13 +18,13 @@ def choose_worker_count(requested: int, shared_limit_storage: bool, limits_enabl
     Raises ValueError when more than one process is asked for with in-memory limits, because each
     process would count separately and a reader could exceed every limit by that factor.
     """
-    if limits_enabled and not shared_limit_storage:
-        if requested > 1:
+    if not shared_limit_storage:
+        if requested > 1 and limits_enabled:
             raise ValueError(
                 f"{requested} workers need shared rate-limit storage: set "
                 "RATELIMIT_STORAGE_URI=redis://… or run one worker (threads serve concurrency)"
             )
-        return 1
+        return max(requested, 1)
     if requested:
         return requested
     return 2 * (os.cpu_count() or 1)
@@ -61,8 +61,9 @@ def gunicorn_options(*, host: str, port: int, workers: int, threads: int) -> dic
         "access_log_format": ACCESS_LOG_FORMAT,
         "errorlog": "-",
         "loglevel": "info",
-        # A proxy in front sets X-Forwarded-*; ProxyFix (TRUSTED_PROXY_COUNT) decides what to trust.
-        "forwarded_allow_ips": "*",
+        # gunicorn itself trusts no forwarding headers (X-Forwarded-Proto, SCRIPT_NAME) from
+        # anyone: ProxyFix, configured by TRUSTED_PROXY_COUNT, is the one place that decides.
+        "forwarded_allow_ips": "",
         "proc_name": "pollserver",
         "child_exit": forget_dead_worker_metrics,
     }

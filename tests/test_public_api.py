@@ -474,3 +474,35 @@ def test_no_table_holds_the_client_address_or_user_agent(app, client, seed_poll_
         respondent = db.session.scalars(select(Respondent)).one()
         assert len(respondent.address_hash) == 64
         assert db.session.scalar(select(func.count()).select_from(Poll)) == 1
+
+
+def test_rate_limit_storage_holds_no_raw_address(app_config):
+    """Limits count by a keyed hash of the address, in memory and in Redis alike."""
+    import os
+
+    from pollserver import create_app
+    from pollserver.extensions import limiter
+
+    storage = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    app = create_app({**app_config, "RATELIMIT_ENABLED": True, "RATELIMIT_STORAGE_URI": storage})
+    poll_id = open_poll_from_article(app, SEED_WITH_FLOWCHART)
+    address = "203.0.113.99"
+    response = answer(
+        app.test_client(), poll_id, "q1", "yes", environ_base={"REMOTE_ADDR": address}
+    )
+    assert response.status_code == 201
+    if storage.startswith("redis"):
+        import redis
+
+        client = redis.Redis.from_url(storage)
+        keys = [key.decode() for key in client.scan_iter(f"*{app_config['RATELIMIT_KEY_PREFIX']}*")]
+        client.close()
+    else:
+        keys = [str(key) for key in limiter.storage.storage] + [
+            str(key) for key in limiter.storage.events
+        ]
+    assert keys, "the limiter stored nothing: the check below would prove nothing"
+    assert not any(address in key for key in keys)
+    assert not any("203.0.113" in key for key in keys)
+    with app.app_context():
+        db.engine.dispose()
