@@ -67,6 +67,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         compare_type=True,
     )
     limiter.init_app(app)
+    # flask-limiter keeps the first app's RATELIMIT_KEY_PREFIX for good; each app (tests make
+    # many in one process, against one Redis) must count under its own.
+    limiter._key_prefix = app.config.get("RATELIMIT_KEY_PREFIX", "")
     api.init_app(app)
     errors.init_app(app)
     metrics.init_app(app)

@@ -118,3 +118,12 @@ def test_trusted_proxy_count_rewrites_the_client_address(app_config):
         environ_base={"REMOTE_ADDR": "10.0.0.1"},
     )
     assert direct.get_json() == {"address": "10.0.0.1"}
+
+
+def test_each_app_counts_limits_under_its_own_key_prefix(app_config):
+    from pollserver.extensions import limiter
+
+    create_app({**app_config, "RATELIMIT_KEY_PREFIX": "first-app"})
+    assert limiter._key_prefix == "first-app"
+    create_app({**app_config, "RATELIMIT_KEY_PREFIX": "second-app"})
+    assert limiter._key_prefix == "second-app"
