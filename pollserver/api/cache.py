@@ -7,6 +7,7 @@ forgets them at once, other processes within that many seconds.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from typing import Any
@@ -18,12 +19,14 @@ from pollserver.extensions import db
 from pollserver.models import Poll, utcnow
 from pollserver.polls import definition_of
 from pollserver.results import assemble_results
+from pollserver.schemas import ResultsSchema
 from pollserver.tree import PollTree
 
 # Keyed by public id, which is unique across databases too: one process may serve several apps
 # (tests, benchmarks), and internal ids repeat from one database to the next.
 _tree_cache: dict[tuple[str, Any], PollTree] = {}
-_results_cache: dict[str, tuple[float, dict]] = {}
+# public id → (expires, results document, its rendered JSON or None until first asked for)
+_results_cache: dict[str, tuple[float, dict, bytes | None]] = {}
 _cache_lock = threading.Lock()
 
 
@@ -61,8 +64,32 @@ def current_results(poll: Poll) -> dict:
     lifetime = current_app.config["RESULTS_CACHE_SECONDS"]
     if lifetime > 0:
         with _cache_lock:
-            _results_cache[poll.public_id] = (now + lifetime, results)
+            _results_cache[poll.public_id] = (now + lifetime, results, None)
     return results
+
+
+def cached_results_json(public_id: str) -> bytes | None:
+    """The rendered results if this process holds fresh ones: no database needed."""
+    cached = _results_cache.get(public_id)
+    if cached and cached[0] > time.monotonic():
+        return cached[2]
+    return None
+
+
+def current_results_json(poll: Poll) -> bytes:
+    """The results as the API sends them, rendered once per cached document, not per request."""
+    cached = _results_cache.get(poll.public_id)
+    if cached and cached[0] > time.monotonic() and cached[2] is not None:
+        return cached[2]
+    results = current_results(poll)
+    body = json.dumps(
+        ResultsSchema().dump(results), ensure_ascii=False, separators=(",", ":")
+    ).encode()
+    with _cache_lock:
+        entry = _results_cache.get(poll.public_id)
+        if entry is not None and entry[1] is results:
+            _results_cache[poll.public_id] = (entry[0], results, body)
+    return body
 
 
 def forget_results(poll: Poll) -> None:

@@ -6,8 +6,10 @@ Views stay thin: they load the poll, hand the work to ``pollserver.answering`` /
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Response, current_app, request
@@ -17,7 +19,13 @@ from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 
 from pollserver.answering import AnswerRefused, find_respondent, record_answer, respondent_walk
-from pollserver.api.cache import current_results, forget_results, tree_of
+from pollserver.api.cache import (
+    cached_results_json,
+    current_results,
+    current_results_json,
+    forget_results,
+    tree_of,
+)
 from pollserver.database import begin_write_transaction
 from pollserver.errors import ErrorResponseSchema
 from pollserver.extensions import client_address, db, limiter
@@ -130,6 +138,30 @@ class ShortLived:
 POLL_DOCUMENT_SECONDS = 1.0
 poll_documents = ShortLived(POLL_DOCUMENT_SECONDS)
 poll_origins = ShortLived(POLL_DOCUMENT_SECONDS)
+poll_facts = ShortLived(POLL_DOCUMENT_SECONDS)
+
+
+@dataclass(frozen=True)
+class PollFacts:
+    """What a read needs to know about a poll to decide who may see what (not its tree)."""
+
+    id: int
+    public_id: str
+    status: PollStatus
+    close_at: dt.datetime | None
+    settings: dict
+
+
+def public_poll_facts(poll_id: str) -> PollFacts:
+    """The published poll's facts, from memory for a moment (404 for unpublished polls)."""
+    facts = poll_facts.get(poll_id)
+    if facts is None:
+        poll = load_public_poll(poll_id)
+        facts = PollFacts(poll.id, poll.public_id, poll.status, poll.close_at, dict(poll.settings))
+        poll_facts.put(poll_id, facts)
+    elif effective_status(facts) not in PUBLIC_STATUSES:
+        abort(404, message=f"No poll {poll_id!r} is published here.")
+    return facts
 
 
 @event.listens_for(Poll, "after_update")
@@ -138,6 +170,7 @@ def forget_changed_poll_document(mapper, connection, poll: Poll) -> None:
     # Any change to a poll made in this process shows at once here; elsewhere within a second.
     poll_documents.forget(poll.public_id)
     poll_origins.forget(poll.public_id)
+    poll_facts.forget(poll.public_id)
 
 
 def json_response(body: bytes) -> Response:
@@ -151,7 +184,7 @@ def load_public_poll(poll_id: str, *, for_share: bool = False) -> Poll:
     return poll
 
 
-def results_refusal(poll: Poll, respondent: Respondent | None) -> str | None:
+def results_refusal(poll: Poll | PollFacts, respondent: Respondent | None) -> str | None:
     """Why results are hidden from this request, or None when it may see them."""
     visibility = poll.settings.get("results_visibility", "after_answer")
     if visibility == "public":
@@ -181,7 +214,7 @@ def progress_body(poll: Poll, token: str, respondent: Respondent, walk: Walk) ->
     }
 
 
-def respondent_from_header(poll: Poll) -> tuple[str | None, Respondent | None]:
+def respondent_from_header(poll: Poll | PollFacts) -> tuple[str | None, Respondent | None]:
     token = request.headers.get(RESPONDENT_HEADER)
     if not token:
         return None, None
@@ -327,12 +360,14 @@ class PollResults(MethodView):
         Visibility follows the poll's setting; with `after_answer`, send a finished reader's
         token in the `X-Poll-Respondent` header.
         """
-        poll = load_public_poll(poll_id)
-        _, respondent = respondent_from_header(poll)
-        refusal = results_refusal(poll, respondent)
+        facts = public_poll_facts(poll_id)
+        _, respondent = respondent_from_header(facts)
+        refusal = results_refusal(facts, respondent)
         if refusal:
             abort(403, message=refusal)
-        return current_results(poll)
+        # A busy poll's results come from memory: no query, no rendering, until they expire.
+        body = cached_results_json(facts.public_id)
+        return json_response(body or current_results_json(load_public_poll(poll_id)))
 
 
 @blp.route("/<poll_id>/results.svg")
