@@ -114,9 +114,9 @@ def allow_cross_origin(response):
 
 class ShortLived:
     """Values about a poll that a process reuses for a moment: the poll document every widget
-    fetches and the poll's allowed origins are served from memory, not the database, while a
-    change still shows within ``POLL_DOCUMENT_SECONDS`` (shared caches may keep the document
-    ``POLL_CACHE_SECONDS``)."""
+    fetches, the poll's allowed origins and its visibility facts are served from memory, not the
+    database, while a change still shows within ``POLL_DOCUMENT_SECONDS`` (shared caches may
+    keep the document ``POLL_CACHE_SECONDS``)."""
 
     def __init__(self, seconds: float):
         self.seconds = seconds
