@@ -175,6 +175,41 @@ def runner(app):
 
 
 SEED_WITH_FLOWCHART = SEEDS_DIR / "001_3297866220564658.txt"
+# What the builder must make of seeds/001: the definition DESIGN.md shows.
+SEED_DEFINITION = {
+    "title": "A Fragile Alliance Forged in Fire",
+    "root": "q1",
+    "nodes": [
+        {
+            "id": "q1",
+            "type": "question",
+            "text": "Russia allowed North Korean military in Ukraine?",
+            "yes": "q2",
+            "no": None,
+        },
+        {
+            "id": "q2",
+            "type": "question",
+            "text": "Was the operation a good result?",
+            "yes": "o1",
+            "no": "o2",
+        },
+        {"id": "o1", "type": "outcome", "text": "Operation had a good result", "next": "o3"},
+        {"id": "o2", "type": "outcome", "text": "Operation failed", "next": "o4"},
+        {
+            "id": "o3",
+            "type": "outcome",
+            "text": "North Korean military given due recognition",
+            "next": None,
+        },
+        {
+            "id": "o4",
+            "type": "outcome",
+            "text": "North Korean military not given due recognition",
+            "next": None,
+        },
+    ],
+}
 SEED_WITHOUT_FLOWCHART = SEEDS_DIR / "000_1434c06255666429.txt"
 
 
@@ -223,3 +258,33 @@ def served_database_url(env: dict[str, str]) -> str:
     if "DATABASE_URL" in env:
         return normalise_database_url(env["DATABASE_URL"])
     return f"sqlite:///{Path(env['POLLSERVER_INSTANCE_PATH']) / 'pollserver.sqlite3'}"
+
+
+def walk(client, poll_id: str, steps, address: str | None = None, **request_options):
+    """One reader answering ``steps`` through the public API (from ``address`` when given).
+
+    Returns the last reply; its ``respondent`` is the reader's token.
+    """
+    if address is not None:
+        request_options["environ_base"] = {"REMOTE_ADDR": address}
+    token, reply = None, None
+    for node, answer in steps:
+        reply = client.post(
+            f"/api/v1/polls/{poll_id}/answers",
+            json={"respondent": token, "node": node, "answer": answer},
+            **request_options,
+        )
+        assert reply.status_code in (200, 201), reply.get_json()
+        token = reply.get_json()["respondent"]
+    return reply
+
+
+def open_poll_id(database_url: str) -> str:
+    """The one open poll in a served database (the seed poll ``pollserver serve`` opened)."""
+    engine = create_engine(database_url)
+    with engine.connect() as connection:
+        poll_id = connection.execute(
+            text("SELECT public_id FROM polls WHERE status = 'open'")
+        ).scalar_one()
+    engine.dispose()
+    return poll_id

@@ -29,7 +29,7 @@ from pollserver.models import (
     utcnow,
 )
 
-from conftest import SEED_WITH_FLOWCHART, SEED_WITHOUT_FLOWCHART, open_poll_from_article
+from conftest import SEED_WITH_FLOWCHART, SEED_WITHOUT_FLOWCHART, open_poll_from_article, walk
 
 ARTICLES_DIR = SEED_WITH_FLOWCHART.parent.parent / "tests" / "articles"
 YES_YES = [("q1", "yes"), ("q2", "yes")]
@@ -82,20 +82,6 @@ def tokens(app) -> dict[str, str]:
 
 def bearer(secret: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {secret}"}
-
-
-def walk(client, poll_id: str, steps: list[tuple[str, str]], address: str) -> str:
-    """One reader's walk through the public API, from one client address; returns the token."""
-    token = None
-    for node, answer in steps:
-        response = client.post(
-            f"/api/v1/polls/{poll_id}/answers",
-            json={"respondent": token, "node": node, "answer": answer},
-            environ_base={"REMOTE_ADDR": address},
-        )
-        assert response.status_code in (200, 201), response.get_json()
-        token = response.get_json()["respondent"]
-    return token
 
 
 def without_time(results: dict) -> dict:
@@ -776,7 +762,7 @@ def test_hiding_by_respondent_and_by_time_window(client, tokens, seed_poll_id):
 def test_a_hidden_reader_who_goes_on_answering_stays_out_of_the_results(
     client, tokens, seed_poll_id
 ):
-    token = walk(client, seed_poll_id, [("q1", "yes")], "203.0.113.9")
+    token = walk(client, seed_poll_id, [("q1", "yes")], "203.0.113.9").get_json()["respondent"]
     headers = bearer(tokens["moderator"])
     listed = client.get(f"/api/v1/admin/polls/{seed_poll_id}/respondents", headers=headers)
     [respondent] = [entry["respondent"] for entry in listed.get_json()]

@@ -16,7 +16,7 @@ from pollserver import auth
 from pollserver.extensions import db
 from pollserver.models import AuditEvent, Poll, PollStatus, TokenRole
 
-from conftest import SEED_WITH_FLOWCHART
+from conftest import SEED_WITH_FLOWCHART, walk
 
 HTML = {"Accept": "text/html"}
 ANONYMOUS_PAGES = {
@@ -67,18 +67,6 @@ def cookie_payload(cookie: str) -> str:
     data = value.lstrip(".").split(".", 1)[0]
     raw = base64.urlsafe_b64decode(data + "=" * (-len(data) % 4))
     return (zlib.decompress(raw) if compressed else raw).decode()
-
-
-def walk(client, poll_id: str, steps: list[tuple[str, str]], address: str) -> None:
-    token = None
-    for node, answer in steps:
-        response = client.post(
-            f"/api/v1/polls/{poll_id}/answers",
-            json={"respondent": token, "node": node, "answer": answer},
-            environ_base={"REMOTE_ADDR": address},
-        )
-        assert response.status_code in (200, 201), response.get_json()
-        token = response.get_json()["respondent"]
 
 
 def results_without_time(client, poll_id: str) -> dict:

@@ -10,42 +10,7 @@ from sqlalchemy import func, select
 from pollserver.extensions import db
 from pollserver.models import Answer, Article, Poll, PollStatus
 
-from conftest import SEED_WITH_FLOWCHART, SEED_WITHOUT_FLOWCHART, SEEDS_DIR
-
-SEED_DEFINITION = {
-    "title": "A Fragile Alliance Forged in Fire",
-    "root": "q1",
-    "nodes": [
-        {
-            "id": "q1",
-            "type": "question",
-            "text": "Russia allowed North Korean military in Ukraine?",
-            "yes": "q2",
-            "no": None,
-        },
-        {
-            "id": "q2",
-            "type": "question",
-            "text": "Was the operation a good result?",
-            "yes": "o1",
-            "no": "o2",
-        },
-        {"id": "o1", "type": "outcome", "text": "Operation had a good result", "next": "o3"},
-        {"id": "o2", "type": "outcome", "text": "Operation failed", "next": "o4"},
-        {
-            "id": "o3",
-            "type": "outcome",
-            "text": "North Korean military given due recognition",
-            "next": None,
-        },
-        {
-            "id": "o4",
-            "type": "outcome",
-            "text": "North Korean military not given due recognition",
-            "next": None,
-        },
-    ],
-}
+from conftest import SEED_DEFINITION, SEED_WITH_FLOWCHART, SEED_WITHOUT_FLOWCHART, SEEDS_DIR
 
 
 def test_build_prints_the_seed_definition_and_the_seed_error(runner):

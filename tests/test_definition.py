@@ -21,40 +21,9 @@ from pollserver.definition import (
     validate_definition,
 )
 
-ALLIANCE = {
-    "title": "A Fragile Alliance Forged in Fire",
-    "root": "q1",
-    "nodes": [
-        {
-            "id": "q1",
-            "type": "question",
-            "text": "Russia allowed North Korean military in Ukraine?",
-            "yes": "q2",
-            "no": None,
-        },
-        {
-            "id": "q2",
-            "type": "question",
-            "text": "Was the operation a good result?",
-            "yes": "o1",
-            "no": "o2",
-        },
-        {"id": "o1", "type": "outcome", "text": "Operation had a good result", "next": "o3"},
-        {"id": "o2", "type": "outcome", "text": "Operation failed", "next": "o4"},
-        {
-            "id": "o3",
-            "type": "outcome",
-            "text": "North Korean military given due recognition",
-            "next": None,
-        },
-        {
-            "id": "o4",
-            "type": "outcome",
-            "text": "North Korean military not given due recognition",
-            "next": None,
-        },
-    ],
-}
+from conftest import SEED_DEFINITION
+
+ALLIANCE = SEED_DEFINITION  # the definition DESIGN.md shows for seeds/001
 
 
 def alliance() -> dict[str, Any]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import pytest
 from sqlalchemy import create_engine, text
 
-from conftest import missing_service, served_database_url
+from conftest import missing_service, open_poll_id, served_database_url
 from support import OwnPostgres, PollserverProcess, http_json, worker_pids
 
 pytestmark = pytest.mark.server
@@ -100,16 +100,6 @@ def assert_every_acknowledged_answer_stored_once(record: LoadRecord, database_ur
     assert record.acknowledged, "the load produced no acknowledged answers"
     for token in record.acknowledged:
         assert stored[hashlib.sha256(token.encode()).hexdigest()] == 1
-
-
-def open_poll_id(database_url: str) -> str:
-    engine = create_engine(database_url)
-    with engine.connect() as connection:
-        poll_id = connection.execute(
-            text("SELECT public_id FROM polls WHERE status = 'open'")
-        ).scalar_one()
-    engine.dispose()
-    return poll_id
 
 
 def test_a_worker_killed_mid_load_loses_nothing_acknowledged(tmp_path, serve_env):

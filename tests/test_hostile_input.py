@@ -11,8 +11,7 @@ import pytest
 
 from pollserver.definition import DefinitionError, validate_definition
 
-from conftest import SEED_WITH_FLOWCHART
-from test_cli_import import SEED_DEFINITION
+from conftest import SEED_DEFINITION, SEED_WITH_FLOWCHART
 
 
 @pytest.mark.parametrize("character", ["\x00", "\x0b", "\x1b", "\x7f"])

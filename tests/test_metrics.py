@@ -11,7 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from pollserver import create_app
 from pollserver.extensions import db
 
-from conftest import SEED_WITH_FLOWCHART, open_poll_from_article, served_database_url
+from conftest import SEED_WITH_FLOWCHART, open_poll_from_article, open_poll_id, served_database_url
 from support import PollserverProcess, http_json
 
 
@@ -119,14 +119,7 @@ def test_metrics_are_not_cors_open_and_can_need_a_token(app_config):
 def test_any_worker_reports_the_whole_service(tmp_path, serve_env):
     env = {**serve_env, "RATELIMIT_ENABLED": "false", "RESPONDENTS_PER_ADDRESS_PER_DAY": "1000"}
     with PollserverProcess(env, args=("--workers", "2")).start(tmp_path / "serve.log") as server:
-        from sqlalchemy import create_engine, text
-
-        engine = create_engine(served_database_url(env))
-        with engine.connect() as connection:
-            poll_id = connection.execute(
-                text("SELECT public_id FROM polls WHERE status = 'open'")
-            ).scalar_one()
-        engine.dispose()
+        poll_id = open_poll_id(served_database_url(env))
         for _ in range(12):
             status, _, _ = http_json(
                 "POST",

@@ -17,7 +17,7 @@ from pollserver.models import Answer, AuditEvent, Poll, PollStatus, Respondent, 
 from pollserver.moderation import EditKind, ResponseSelection, classify_edit
 from pollserver.polls import definition_of, effective_status, find_poll
 
-from conftest import SEED_WITH_FLOWCHART, open_poll_from_article
+from conftest import SEED_WITH_FLOWCHART, open_poll_from_article, walk
 
 DEFINITION = {
     "title": "Title",
@@ -58,18 +58,6 @@ def changed(**edits) -> dict:
 )  # fmt: skip
 def test_only_title_and_text_changes_count_as_text_fixes(new, kind):
     assert classify_edit(DEFINITION, new) is kind
-
-
-def walk(client, poll_id: str, steps: list[tuple[str, str]], address: str) -> None:
-    token = None
-    for node, answer in steps:
-        response = client.post(
-            f"/api/v1/polls/{poll_id}/answers",
-            json={"respondent": token, "node": node, "answer": answer},
-            environ_base={"REMOTE_ADDR": address},
-        )
-        assert response.status_code in (200, 201), response.get_json()
-        token = response.get_json()["respondent"]
 
 
 def visible_counts(poll_id: int) -> dict[str, int]:

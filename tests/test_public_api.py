@@ -12,7 +12,7 @@ from pollserver.models import Answer, Poll, PollStatus, Respondent
 from pollserver.polls import change_status, effective_status, find_poll
 from pollserver.privacy import hash_token
 
-from conftest import SEED_WITH_FLOWCHART, open_poll_from_article
+from conftest import SEED_WITH_FLOWCHART, open_poll_from_article, walk
 
 
 def answer(client, poll_id, node, value, token=None, **kwargs):
@@ -21,17 +21,6 @@ def answer(client, poll_id, node, value, token=None, **kwargs):
         json={"respondent": token, "node": node, "answer": value},
         **kwargs,
     )
-
-
-def walk(client, poll_id, answers, **kwargs):
-    """Answer along a path; returns the last reply."""
-    token = None
-    reply = None
-    for node, value in answers:
-        reply = answer(client, poll_id, node, value, token, **kwargs)
-        assert reply.status_code in (200, 201), reply.get_json()
-        token = reply.get_json()["respondent"]
-    return reply
 
 
 def stored_answers(app, poll_id) -> list[tuple[str, str]]:

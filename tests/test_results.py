@@ -13,7 +13,7 @@ from pollserver import tally
 from pollserver.results import SELF_SELECTED_NOTE, assemble_results, wilson_interval
 from pollserver.tree import NO, YES, PollTree
 
-from conftest import SEED_WITH_FLOWCHART, open_poll_from_article
+from conftest import SEED_WITH_FLOWCHART, open_poll_from_article, walk
 
 # Five readers take yes/yes, three yes/no, two say no at once, one says yes and stops.
 SCRIPTED_WALKS = (
@@ -84,14 +84,7 @@ ANSWERS_GIVEN = 5 * 2 + 3 * 2 + 2 + 1
 
 def post_walks(client, poll_id, walks):
     for steps in walks:
-        token = None
-        for node, answer in steps:
-            reply = client.post(
-                f"/api/v1/polls/{poll_id}/answers",
-                json={"respondent": token, "node": node, "answer": answer},
-            )
-            assert reply.status_code in (200, 201)
-            token = reply.get_json()["respondent"]
+        walk(client, poll_id, steps)
 
 
 def test_every_number_for_scripted_walks_matches_the_hand_computation(client, seed_poll_id):

@@ -10,22 +10,12 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import create_engine, text
 
-from conftest import configured_database_url, missing_service, served_database_url
+from conftest import configured_database_url, missing_service, open_poll_id, served_database_url
 from support import PollserverProcess, free_port, http_json
 
 pytestmark = pytest.mark.server
 
 CONCURRENT_REQUESTS = 50
-
-
-def open_poll_id(env) -> str:
-    engine = create_engine(served_database_url(env))
-    with engine.connect() as connection:
-        poll_id = connection.execute(
-            text("SELECT public_id FROM polls WHERE status = 'open'")
-        ).scalar_one()
-    engine.dispose()
-    return poll_id
 
 
 def query_one(env, sql: str, **params):
@@ -51,7 +41,7 @@ def test_concurrent_requests_store_each_answer_once_and_each_new_reader(tmp_path
     configured = configured_database_url()
     args = ("--workers", "3") if configured and configured.startswith("postgresql") else ()
     with PollserverProcess(env, args=args).start(tmp_path / "serve.log") as server:
-        poll_id = open_poll_id(env)
+        poll_id = open_poll_id(served_database_url(env))
         status, first, _ = post_answer(server.base_url, poll_id, "q1", "yes")
         assert status == 201
         token = first["respondent"]
@@ -154,7 +144,7 @@ def test_limits_are_shared_across_workers_and_survive_redis_going_away(tmp_path,
     }
     try:
         with PollserverProcess(env, args=("--workers", "3")).start(tmp_path / "s.log") as server:
-            poll_id = open_poll_id(env)
+            poll_id = open_poll_id(served_database_url(env))
 
             # Phase 1: the limit holds across three worker processes.
             statuses = [
