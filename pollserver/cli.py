@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import os
@@ -178,7 +179,7 @@ def import_paths(paths: list[str], *, progress: bool) -> list[ImportOutcome]:
             item_show_func=lambda item: item[0] if item else None,
         )
         if progress and sys.stderr.isatty()
-        else _plain(items) as bar
+        else contextlib.nullcontext(items) as bar
     ):
         for source, item in bar:
             if isinstance(item, builder.ArticleError):
@@ -201,19 +202,6 @@ def import_paths(paths: list[str], *, progress: bool) -> list[ImportOutcome]:
                 outcome = ImportOutcome(source, ImportStatus.FAILED, message=f"database: {reason}")
             outcomes.append(outcome)
     return outcomes
-
-
-class _plain:
-    """Stands in for click's progress bar when output is not a terminal."""
-
-    def __init__(self, items):
-        self.items = items
-
-    def __enter__(self):
-        return self.items
-
-    def __exit__(self, *exc_info):
-        return False
 
 
 @click.command("import")

@@ -6,6 +6,7 @@ Keeping them module-level lets blueprints import ``db`` or ``limiter`` without i
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import hmac
 
@@ -43,9 +44,13 @@ def rate_limit_key() -> str:
     in the limit storage (Redis). The key changes every UTC day and comes from SECRET_KEY;
     counters live at most a day, so nothing links them to an address for longer."""
     day = dt.datetime.now(dt.UTC).date().isoformat()
-    secret = current_app.config["SECRET_KEY"].encode()
-    daily_key = hmac.new(secret, f"rate-limit:{day}".encode(), hashlib.sha256).digest()
+    daily_key = rate_limit_daily_key(current_app.config["SECRET_KEY"], day)
     return hmac.new(daily_key, client_address().encode(), hashlib.sha256).hexdigest()[:32]
+
+
+@functools.lru_cache(maxsize=4)
+def rate_limit_daily_key(secret_key: str, day: str) -> bytes:
+    return hmac.new(secret_key.encode(), f"rate-limit:{day}".encode(), hashlib.sha256).digest()
 
 
 # Objects stay readable after commit without a reload query: each request commits once and then

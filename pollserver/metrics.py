@@ -104,6 +104,7 @@ def init_app(app: Flask) -> None:
         excluded_paths=["^/metrics$", "^/livez$"],
     )
     metrics = PollserverMetrics(registry)
+    metrics.limiter_fallback_active.set(0)
     app.extensions["pollserver-metrics"] = metrics
 
     @app.get("/metrics")
@@ -111,8 +112,13 @@ def init_app(app: Flask) -> None:
     def prometheus_metrics():
         return expose_metrics(registry)
 
+    fallback_reported: list[int] = [0]  # this process's last value: write the gauge on change
+
     @app.after_request
     def report_limiter_fallback(response):
         # flask-limiter keeps no public flag for its fallback; its private one is the truth.
-        metrics.limiter_fallback_active.set(1 if getattr(limiter, "_storage_dead", False) else 0)
+        active = 1 if getattr(limiter, "_storage_dead", False) else 0
+        if active != fallback_reported[0]:
+            metrics.limiter_fallback_active.set(active)
+            fallback_reported[0] = active
         return response

@@ -224,6 +224,16 @@ def respondent_from_header(poll: Poll | PollFacts) -> tuple[str | None, Responde
         return token, None
 
 
+def poll_facts_if_results_visible(poll_id: str) -> PollFacts:
+    """The poll's facts when this request may see its results; 403 saying when it may, if not."""
+    facts = public_poll_facts(poll_id)
+    _, respondent = respondent_from_header(facts)
+    refusal = results_refusal(facts, respondent)
+    if refusal:
+        abort(403, message=refusal)
+    return facts
+
+
 def refuse(refusal: AnswerRefused):
     headers = {"Retry-After": str(refusal.retry_after)} if refusal.retry_after else {}
     abort(refusal.status, message=refusal.message, errors=refusal.details, headers=headers)
@@ -289,16 +299,13 @@ class PollAnswers(MethodView):
         A new reader sends `respondent: null` and gets a token back; afterwards they send the
         token with each answer. Sending the same answer again changes nothing.
         """
-        for attempt in (1, 2):
-            try:
-                return self._record(body, poll_id)
-            except IntegrityError:
-                # Two requests for one reader raced past each other; the second attempt sees
-                # what the first stored and answers as a retry would.
-                db.session.rollback()
-                if attempt == 2:
-                    raise
-        raise AssertionError("unreachable")
+        try:
+            return self._record(body, poll_id)
+        except IntegrityError:
+            # Two requests for one reader raced past each other; a second attempt sees what
+            # the first stored and answers as a retry would.
+            db.session.rollback()
+            return self._record(body, poll_id)
 
     @staticmethod
     def _record(body: dict, poll_id: str):
@@ -360,11 +367,7 @@ class PollResults(MethodView):
         Visibility follows the poll's setting; with `after_answer`, send a finished reader's
         token in the `X-Poll-Respondent` header.
         """
-        facts = public_poll_facts(poll_id)
-        _, respondent = respondent_from_header(facts)
-        refusal = results_refusal(facts, respondent)
-        if refusal:
-            abort(403, message=refusal)
+        facts = poll_facts_if_results_visible(poll_id)
         # A busy poll's results come from memory: no query, no rendering, until they expire.
         body = cached_results_json(facts.public_id)
         return json_response(body or current_results_json(load_public_poll(poll_id)))
@@ -387,11 +390,8 @@ class PollResultsPicture(MethodView):
 
         Same visibility rules as the JSON results.
         """
+        poll_facts_if_results_visible(poll_id)
         poll = load_public_poll(poll_id)
-        _, respondent = respondent_from_header(poll)
-        refusal = results_refusal(poll, respondent)
-        if refusal:
-            abort(403, message=refusal)
         picture = render_results_svg(tree_of(poll), poll.title, current_results(poll))
         return Response(picture, mimetype="image/svg+xml")
 
