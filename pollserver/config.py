@@ -155,7 +155,9 @@ def settings_from_environment(instance_path: Path, environ: dict[str, str] | Non
         "RATELIMIT_ENABLED": True,
         "RATELIMIT_STORAGE_URI": "memory://",
         "RATELIMIT_STRATEGY": "moving-window",
-        "RATELIMIT_HEADERS_ENABLED": True,
+        # Off: X-RateLimit-* headers cost a storage round trip per request; 429s still say
+        # Retry-After (pollserver.errors).
+        "RATELIMIT_HEADERS_ENABLED": False,
         "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
         "RATELIMIT_SWALLOW_ERRORS": True,
         "RATELIMIT_KEY_PREFIX": "pollserver",

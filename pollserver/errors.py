@@ -94,6 +94,10 @@ class JsonErrorApi(Api):
                 out.headers[name] = value
         for name, value in headers.items():
             out.headers[name] = value
+        if out.status_code == 429 and "Retry-After" not in out.headers:
+            from pollserver.extensions import seconds_until_limit_resets
+
+            out.headers["Retry-After"] = str(seconds_until_limit_resets())
         return out
 
 

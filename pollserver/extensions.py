@@ -9,6 +9,8 @@ import datetime as dt
 import functools
 import hashlib
 import hmac
+import math
+import time
 
 from flask import current_app, request
 from flask_limiter import Limiter
@@ -17,6 +19,7 @@ from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
+from pollserver import rate_limit_storage  # noqa: F401  (registers the memory:// storage)
 from pollserver.errors import JsonErrorApi
 
 # Named constraints so Alembic can drop and alter them on every backend
@@ -68,3 +71,13 @@ def count_breach(request_limit) -> None:
 
 
 limiter = Limiter(rate_limit_key, on_breach=count_breach)
+
+
+def seconds_until_limit_resets() -> int:
+    """Retry-After for the limit this request broke. flask-limiter only sends it along with its
+    X-RateLimit-* headers, which cost a second storage round trip on every request."""
+    breached = limiter.current_limit
+    if breached is None:
+        return 60
+    reset_time, _remaining = breached.window
+    return max(1, math.ceil(reset_time - time.time()))

@@ -496,3 +496,53 @@ def test_rate_limit_storage_holds_no_raw_address(app_config):
     assert not any("203.0.113" in key for key in keys)
     with app.app_context():
         db.engine.dispose()
+
+
+def test_public_limit_counts_reads_that_reach_the_database_not_reads_from_memory(
+    app_config, monkeypatch
+):
+    from pollserver import create_app
+    from pollserver.api import public
+
+    app_config.update(
+        RATELIMIT_ENABLED=True, RATELIMIT_STORAGE_URI="memory://", RATELIMIT_PUBLIC="4/minute"
+    )
+    app = create_app(app_config)
+    client = app.test_client()
+    poll_id = open_poll_from_article(app, SEED_WITH_FLOWCHART)
+    with app.app_context():
+        db.session.get(Poll, find_poll(db.session, poll_id).id).settings = {
+            "results_visibility": "public"
+        }
+        db.session.commit()
+    # Entries stay for the whole test, however slow the machine: which reads count must not
+    # depend on timing here.
+    for cache in (public.poll_documents, public.poll_facts):
+        monkeypatch.setattr(cache, "seconds", 3600)
+    address = {"REMOTE_ADDR": "198.51.100.40"}
+    # Each endpoint counts on its own. The first poll read and the first results read go to
+    # the database and count (1 of 4 each); the next twenty of each come from memory.
+    for _ in range(21):
+        assert client.get(f"/api/v1/polls/{poll_id}", environ_base=address).status_code == 200
+        results = client.get(f"/api/v1/polls/{poll_id}/results", environ_base=address)
+        assert results.status_code == 200
+    # Unknown ids always reach the database: three more fit under the limit, the fourth not.
+    for number in range(3):
+        unknown = client.get(f"/api/v1/polls/NOSUCH0{number}", environ_base=address)
+        assert unknown.status_code == 404
+    refused = client.get("/api/v1/polls/NOSUCH03", environ_base=address)
+    assert refused.status_code == 429
+    assert refused.get_json()["error"]["code"] == 429
+    assert 0 < int(refused.headers["Retry-After"]) <= 60
+    # Reads sent with a reader's token look the reader up, so they count too.
+    reader = {"X-Poll-Respondent": "x" * 32}
+    for _ in range(3):
+        results = client.get(
+            f"/api/v1/polls/{poll_id}/results", headers=reader, environ_base=address
+        )
+        assert results.status_code == 200
+    limited = client.get(f"/api/v1/polls/{poll_id}/results", headers=reader, environ_base=address)
+    assert limited.status_code == 429
+    # Another address has its own allowance.
+    other = client.get("/api/v1/polls/NOSUCH04", environ_base={"REMOTE_ADDR": "198.51.100.41"})
+    assert other.status_code == 404

@@ -61,7 +61,28 @@ def answers_limit() -> str:
     return current_app.config["RATELIMIT_ANSWERS"]
 
 
-limiter.limit(public_limit)(blp)
+def answered_from_memory() -> bool:
+    """True for a read this process answers from memory, without the database.
+
+    The public limit guards the database. A read that memory answers costs what ``/widget.js``
+    costs (neither is counted); counting it would cost more than serving it (bench/RESULTS.md).
+    Reads that reach the database are counted: unknown ids, expired entries, progress, pictures
+    and anything sent with a reader's token.
+    """
+    if request.method != "GET" or request.headers.get(RESPONDENT_HEADER):
+        return False
+    poll_id = (request.view_args or {}).get("poll_id") or ""
+    if request.endpoint == "polls.PublicPoll":
+        return poll_documents.get(poll_id) is not None
+    if request.endpoint == "polls.PollResults":
+        facts = poll_facts.get(poll_id)
+        return facts is not None and (
+            results_refusal(facts, None) is not None or cached_results_json(poll_id) is not None
+        )
+    return False
+
+
+limiter.limit(public_limit, exempt_when=answered_from_memory)(blp)
 
 # An answer is a few dozen bytes; refusing big bodies early keeps junk out of the parser.
 ANSWER_BODY_LIMIT_BYTES = 2048

@@ -1,0 +1,38 @@
+"""The memory:// rate-limit storage: limits' own, with its expiry scan once a second."""
+
+from __future__ import annotations
+
+import time
+
+from limits import parse
+from limits.storage import storage_from_string
+from limits.strategies import MovingWindowRateLimiter
+
+from pollserver.rate_limit_storage import EXPIRY_SCAN_SECONDS, MemoryStorageScannedEverySecond
+
+
+def test_memory_uri_gives_the_storage_that_scans_once_a_second():
+    storage = storage_from_string("memory://")
+    assert isinstance(storage, MemoryStorageScannedEverySecond)
+    storage.timer.join()  # the first scan, which limits starts with the storage, has run
+    limiter = MovingWindowRateLimiter(storage)
+    assert limiter.hit(parse("2/second"), "reader")
+    # The override is the method limits calls before every write: the new timer proves it ran.
+    assert storage.timer.interval == EXPIRY_SCAN_SECONDS
+    assert storage.timer.daemon
+
+
+def test_counting_is_exact_and_expired_counters_are_freed():
+    storage = storage_from_string("memory://")
+    limiter = MovingWindowRateLimiter(storage)
+    one_per_second = parse("2/second")
+    assert limiter.hit(one_per_second, "reader")
+    assert limiter.hit(one_per_second, "reader")
+    assert not limiter.hit(one_per_second, "reader")  # third within the second: refused
+    assert limiter.hit(one_per_second, "another reader")
+    time.sleep(1.05)
+    assert limiter.hit(one_per_second, "reader")  # the window moved on before any scan
+    deadline = time.monotonic() + 5
+    while "another reader" in str(list(storage.events)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any("another reader" in key for key in storage.events)
