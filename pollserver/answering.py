@@ -1,24 +1,62 @@
 """Recording a reader's answer: the rules of a walk, idempotent retries, changes, and the tallies.
 
-Plain Python over a SQLAlchemy ``Session``; the caller owns the transaction (and, on SQLite,
+Plain Python over a SQLAlchemy ``Connection``; the caller owns the transaction (and, on SQLite,
 begins it as a writer). Every refusal is an :class:`AnswerRefused` carrying the HTTP status the
 API gives it, so the view stays a thin translation.
+
+This is the busiest write in the service, so it speaks Core SQL, not the ORM: a new reader is
+one count, two inserts and one tally upsert; a returning reader one locked read (reader and
+answers together), one insert, one update and the upsert. Each statement is compiled once per
+process (SQLAlchemy's statement cache), and no objects are tracked between them.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
-from sqlalchemy import func, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, text, update
 
 from pollserver import tally
-from pollserver.models import Answer, AnswerValue, Poll, PollStatus, Respondent
-from pollserver.polls import effective_status
+from pollserver.models import Answer, AnswerValue, PollStatus, Respondent
+from pollserver.polls import PollFacts, effective_status
 from pollserver.privacy import hash_token, new_respondent_token
 from pollserver.tree import PollTree, Walk
+
+respondents = Respondent.__table__
+answers = Answer.__table__
+
+# The statements are built once, with named parameters: building one costs as much as running it.
+READER_WITH_ANSWERS = (
+    select(
+        respondents.c.id,
+        respondents.c.finished_at,
+        respondents.c.hidden,
+        answers.c.node_key,
+        answers.c.value,
+        answers.c.answered_at,
+    )
+    .outerjoin(answers, answers.c.respondent_id == respondents.c.id)
+    .where(
+        respondents.c.token_hash == bindparam("token_hash"),
+        respondents.c.poll_id == bindparam("poll_id"),
+    )
+    .order_by(answers.c.id)
+)
+# Serialises concurrent requests for one reader on PostgreSQL (SQLite's write lock does).
+READER_WITH_ANSWERS_FOR_UPDATE = READER_WITH_ANSWERS.with_for_update(of=respondents)
+RESPONDENTS_FROM_ADDRESS = (
+    select(func.count())
+    .select_from(respondents)
+    .where(
+        respondents.c.poll_id == bindparam("poll_id"),
+        respondents.c.address_hash == bindparam("address_hash"),
+    )
+)
+INSERT_RESPONDENT = insert(respondents)
+INSERT_ANSWER = insert(answers)
+UPDATE_READER = update(respondents).where(respondents.c.id == bindparam("reader_id"))
 
 
 class AnswerRefused(Exception):
@@ -43,21 +81,41 @@ def seconds_until_next_utc_day(now: dt.datetime) -> int:
     return max(1, int((midnight - now).total_seconds()))
 
 
+class GivenAnswer(NamedTuple):
+    node_key: str
+    value: AnswerValue
+    answered_at: dt.datetime
+
+
+@dataclass
+class Reader:
+    """A respondent as the public API sees them: their state and the answers they gave."""
+
+    id: int
+    finished_at: dt.datetime | None
+    hidden: bool
+    answers: list[GivenAnswer] = field(default_factory=list)
+
+
 @dataclass
 class RecordedAnswer:
     token: str | None  # set for a new respondent: the only time the token exists in clear
-    respondent: Respondent
+    reader: Reader
     walk: Walk
     created_respondent: bool
     stored: bool  # False for a retried request that changed nothing
     kind: str = "retry"  # what was stored: "new_reader", "next" or "changed"
 
 
-def respondent_walk(tree: PollTree, respondent: Respondent) -> Walk:
-    return tree.walk({answer.node_key: str(answer.value) for answer in respondent.answers})
+def walk_of(tree: PollTree, given: list[GivenAnswer] | list[Answer]) -> Walk:
+    return tree.walk({answer.node_key: str(answer.value) for answer in given})
 
 
-def refuse_unless_accepting(poll: Poll, now: dt.datetime) -> None:
+def respondent_walk(tree: PollTree, respondent: Reader | Respondent) -> Walk:
+    return walk_of(tree, respondent.answers)
+
+
+def refuse_unless_accepting(poll: PollFacts, now: dt.datetime) -> None:
     # A scheduled close counts from its time on; the status column catches up when a moderator
     # next touches the poll (writing it here would upgrade the answer's shared lock on the poll).
     status = effective_status(poll, now)
@@ -73,35 +131,37 @@ def refuse_unless_accepting(poll: Poll, now: dt.datetime) -> None:
         raise AnswerRefused(404, "No such poll.")
 
 
-def find_respondent(session: Session, poll: Poll, token: str, *, for_update: bool) -> Respondent:
-    query = select(Respondent).where(
-        Respondent.token_hash == hash_token(token), Respondent.poll_id == poll.id
+def find_reader(
+    connection: Connection, poll_id: int, token: str, *, for_update: bool
+) -> Reader | None:
+    """The reader with this token in this poll, with their answers (one statement), or None."""
+    query = READER_WITH_ANSWERS_FOR_UPDATE if for_update else READER_WITH_ANSWERS
+    rows = connection.execute(query, {"token_hash": hash_token(token), "poll_id": poll_id}).all()
+    if not rows:
+        return None
+    first = rows[0]
+    given = [GivenAnswer(row.node_key, row.value, row.answered_at) for row in rows if row.node_key]
+    return Reader(first.id, first.finished_at, first.hidden, given)
+
+
+def unknown_token() -> AnswerRefused:
+    return AnswerRefused(
+        422,
+        "This respondent token is not known for this poll; start again without one.",
+        {"respondent": ["unknown token for this poll"]},
     )
-    if for_update:
-        # Serialises concurrent requests for one reader on PostgreSQL (SQLite's write lock does).
-        query = query.with_for_update()
-    respondent = session.scalar(query)
-    if respondent is None:
-        raise AnswerRefused(
-            422,
-            "This respondent token is not known for this poll; start again without one.",
-            {"respondent": ["unknown token for this poll"]},
-        )
-    return respondent
 
 
-def count_todays_respondents(session: Session, poll: Poll, address_hash: str) -> int:
+def count_todays_respondents(connection: Connection, poll_id: int, address_hash: str) -> int:
     # The address hash changes with the daily salt, so equal hashes are the same address today.
-    return session.scalar(
-        select(func.count())
-        .select_from(Respondent)
-        .where(Respondent.poll_id == poll.id, Respondent.address_hash == address_hash)
-    )
+    return connection.execute(
+        RESPONDENTS_FROM_ADDRESS, {"poll_id": poll_id, "address_hash": address_hash}
+    ).scalar_one()
 
 
 def record_answer(
-    session: Session,
-    poll: Poll,
+    connection: Connection,
+    poll: PollFacts,
     tree: PollTree,
     *,
     token: str | None,
@@ -118,58 +178,87 @@ def record_answer(
             f"Node {node_key!r} is not a question of this poll.",
             {"node": [f"not a question of this poll: {node_key!r}"]},
         )
-
-    created = token is None
-    if created:
-        if node_key != tree.root:
-            raise AnswerRefused(
-                409,
-                f"A new reader starts at question {tree.root!r}, not {node_key!r}.",
-                {"expected": tree.root},
-            )
-        if session.get_bind().dialect.name == "postgresql":
-            # Count-then-insert must not run twice at once for one address and poll, or parallel
-            # new readers would all pass the cap; SQLite's single writer already serialises it.
-            session.execute(
-                text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
-                {"key": f"new-reader:{poll.id}:{address_hash}"},
-            )
-        if count_todays_respondents(session, poll, address_hash) >= respondents_per_address:
-            raise AnswerRefused(
-                429,
-                "Too many new readers from your network have started this poll today; "
-                "try again tomorrow.",
-                {"limit": f"{respondents_per_address} new readers per address per poll per day"},
-                retry_after=seconds_until_next_utc_day(now),
-            )
-        token = new_respondent_token()
-        respondent = Respondent(
-            poll_id=poll.id,
-            token_hash=hash_token(token),
-            address_hash=address_hash,
-            started_at=now,
-            current_node_key=tree.root,
-            answers=[],  # known empty: spares a lazy load of a new reader's answers
+    if token is None:
+        return _record_new_reader(
+            connection, poll, tree, node_key, answer, address_hash, respondents_per_address, now
         )
-        session.add(respondent)
-        session.flush()
-        old_walk = None
-    else:
-        respondent = find_respondent(session, poll, token, for_update=True)
-        old_walk = respondent_walk(tree, respondent)
+    return _record_next_answer(connection, poll, tree, token, node_key, answer, now)
 
-    existing = {row.node_key: row for row in respondent.answers}
-    previous = existing.get(node_key)
-    if previous is not None and str(previous.value) == answer:
-        # A retried request: the same answer again counts nothing twice.
-        return RecordedAnswer(None, respondent, old_walk, created_respondent=False, stored=False)
 
-    old_counts = (
-        tally.walk_contributions(old_walk, [row.answered_at for row in respondent.answers])
-        if old_walk is not None and not respondent.hidden
-        else tally.Counter()
+def _record_new_reader(
+    connection: Connection,
+    poll: PollFacts,
+    tree: PollTree,
+    node_key: str,
+    answer: str,
+    address_hash: str,
+    respondents_per_address: int,
+    now: dt.datetime,
+) -> RecordedAnswer:
+    if node_key != tree.root:
+        raise AnswerRefused(
+            409,
+            f"A new reader starts at question {tree.root!r}, not {node_key!r}.",
+            {"expected": tree.root},
+        )
+    if connection.dialect.name == "postgresql":
+        # Count-then-insert must not run twice at once for one address and poll, or parallel
+        # new readers would all pass the cap; SQLite's single writer already serialises it.
+        connection.execute(
+            text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
+            {"key": f"new-reader:{poll.id}:{address_hash}"},
+        )
+    if count_todays_respondents(connection, poll.id, address_hash) >= respondents_per_address:
+        raise AnswerRefused(
+            429,
+            "Too many new readers from your network have started this poll today; "
+            "try again tomorrow.",
+            {"limit": f"{respondents_per_address} new readers per address per poll per day"},
+            retry_after=seconds_until_next_utc_day(now),
+        )
+    given = [GivenAnswer(node_key, AnswerValue(answer), now)]
+    walk = walk_of(tree, given)
+    token = new_respondent_token()
+    finished_at = now if walk.finished else None
+    respondent_id = connection.execute(
+        INSERT_RESPONDENT,
+        {
+            "poll_id": poll.id,
+            "token_hash": hash_token(token),
+            "address_hash": address_hash,
+            "started_at": now,
+            "finished_at": finished_at,
+            "current_node_key": walk.current,
+            "hidden": False,
+        },
+    ).inserted_primary_key[0]
+    _insert_answer(connection, poll.id, respondent_id, given[0])
+    tally.apply_counts(connection, poll.id, tally.walk_contributions(walk, [now]))
+    reader = Reader(respondent_id, finished_at, False, given)
+    return RecordedAnswer(
+        token, reader, walk, created_respondent=True, stored=True, kind="new_reader"
     )
 
+
+def _record_next_answer(
+    connection: Connection,
+    poll: PollFacts,
+    tree: PollTree,
+    token: str,
+    node_key: str,
+    answer: str,
+    now: dt.datetime,
+) -> RecordedAnswer:
+    reader = find_reader(connection, poll.id, token, for_update=True)
+    if reader is None:
+        raise unknown_token()
+    old_walk = respondent_walk(tree, reader)
+    previous = next((given for given in reader.answers if given.node_key == node_key), None)
+    if previous is not None and str(previous.value) == answer:
+        # A retried request: the same answer again counts nothing twice.
+        return RecordedAnswer(None, reader, old_walk, created_respondent=False, stored=False)
+
+    kept = reader.answers
     if previous is not None:
         if not poll.settings.get("allow_answer_changes"):
             raise AnswerRefused(
@@ -179,37 +268,62 @@ def record_answer(
                 {"node": node_key, "answer": str(previous.value)},
             )
         # Changing an answer replaces it and everything below it on the reader's path.
-        for key in [node_key, *old_walk.keys_below(node_key)]:
-            row = existing.pop(key)
-            respondent.answers.remove(row)
-            session.delete(row)
-        session.flush()
-    elif old_walk is not None and node_key != old_walk.current:
+        replaced = {node_key, *old_walk.keys_below(node_key)}
+        connection.execute(
+            delete(answers).where(
+                answers.c.respondent_id == reader.id, answers.c.node_key.in_(sorted(replaced))
+            )
+        )
+        kept = [given for given in reader.answers if given.node_key not in replaced]
+    elif node_key != old_walk.current:
         if old_walk.current is None:
             message = "Your path through this poll has ended; there is nothing more to answer."
         else:
             message = f"The next question for you is {old_walk.current!r}, not {node_key!r}."
         raise AnswerRefused(409, message, {"expected": old_walk.current})
 
-    respondent.answers.append(
-        Answer(poll_id=poll.id, node_key=node_key, value=AnswerValue(answer), answered_at=now)
+    new_answer = GivenAnswer(node_key, AnswerValue(answer), now)
+    _insert_answer(connection, poll.id, reader.id, new_answer)
+    given = [*kept, new_answer]
+    new_walk = walk_of(tree, given)
+    finished_at = (reader.finished_at or now) if new_walk.finished else None
+    updated = Reader(reader.id, finished_at, reader.hidden, given)
+    connection.execute(
+        UPDATE_READER,
+        {
+            "reader_id": reader.id,
+            "current_node_key": new_walk.current,
+            "finished_at": updated.finished_at,
+        },
     )
-    new_walk = respondent_walk(tree, respondent)
-    respondent.current_node_key = new_walk.current
-    respondent.finished_at = (respondent.finished_at or now) if new_walk.finished else None
-
-    if not respondent.hidden:
-        new_counts = tally.walk_contributions(
-            new_walk, [row.answered_at for row in respondent.answers]
+    if not reader.hidden:
+        old_counts = tally.walk_contributions(
+            old_walk, [given.answered_at for given in reader.answers]
         )
-        tally.apply_counts(session, poll.id, tally.difference(new_counts, old_counts))
-    session.flush()
-    kind = "new_reader" if created else ("changed" if previous is not None else "next")
+        new_counts = tally.walk_contributions(
+            new_walk, [given.answered_at for given in updated.answers]
+        )
+        tally.apply_counts(connection, poll.id, tally.difference(new_counts, old_counts))
     return RecordedAnswer(
-        token if created else None,
-        respondent,
+        None,
+        updated,
         new_walk,
-        created_respondent=created,
+        created_respondent=False,
         stored=True,
-        kind=kind,
+        kind="changed" if previous is not None else "next",
+    )
+
+
+def _insert_answer(
+    connection: Connection, poll_id: int, respondent_id: int, given: GivenAnswer
+) -> None:
+    connection.execute(
+        INSERT_ANSWER,
+        {
+            "respondent_id": respondent_id,
+            "poll_id": poll_id,
+            "node_key": given.node_key,
+            "value": given.value,
+            "answered_at": given.answered_at,
+        },
     )

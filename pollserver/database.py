@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import threading
 import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from flask import Flask
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy.orm import Session
 
 from pollserver.extensions import db
@@ -87,6 +89,25 @@ def begin_write_transaction() -> None:
     except BaseException:
         release_writer_lock(session)
         raise
+
+
+@contextmanager
+def write_transaction() -> Iterator[Connection]:
+    """A Core connection in a write transaction, committed when the block ends, rolled back if
+    it raises. For the hottest write (an answer), which needs no ORM ``Session``; the same
+    rules as :func:`begin_write_transaction`: on SQLite, BEGIN IMMEDIATE behind the process's
+    writer lock, released only after COMMIT or ROLLBACK."""
+    engine = db.engine
+    writer_lock = _writer_locks.get(engine)
+    locked = writer_lock is not None and writer_lock.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
+    try:
+        with engine.connect() as connection:
+            connection.execution_options(**{WRITE_OPTION: True})
+            with connection.begin():
+                yield connection
+    finally:
+        if locked:
+            writer_lock.release()
 
 
 def release_writer_lock(session: Session) -> None:

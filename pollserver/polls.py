@@ -9,9 +9,10 @@ from __future__ import annotations
 import datetime as dt
 import re
 import secrets
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import Connection, bindparam, exists, select
 from sqlalchemy.orm import Session
 
 from pollserver.models import Answer, Article, Node, NodeType, Poll, PollStatus, utcnow
@@ -168,7 +169,46 @@ def find_poll(
     return session.scalar(query)
 
 
-def effective_status(poll: Poll, now: dt.datetime | None = None) -> PollStatus:
+@dataclass(frozen=True)
+class PollFacts:
+    """What the public reads and the answer path need of a poll: one row, no nodes, no ORM.
+
+    ``updated_at`` names the version of the poll's tree (see ``pollserver.api.cache.tree_of``).
+    """
+
+    id: int
+    public_id: str
+    status: PollStatus
+    close_at: dt.datetime | None
+    settings: dict
+    updated_at: dt.datetime
+
+
+_polls = Poll.__table__
+# Built once with a named parameter: building a statement costs as much as running it.
+POLL_FACTS = select(
+    _polls.c.id,
+    _polls.c.public_id,
+    _polls.c.status,
+    _polls.c.close_at,
+    _polls.c.settings,
+    _polls.c.updated_at,
+).where(_polls.c.public_id == bindparam("public_id"))
+POLL_FACTS_FOR_SHARE = POLL_FACTS.with_for_update(read=True)
+
+
+def find_poll_facts(
+    connection: Connection, public_id: str, *, for_share: bool = False
+) -> PollFacts | None:
+    """:func:`find_poll` for the hot paths: one Core statement, no ORM objects."""
+    if not PUBLIC_ID_PATTERN.fullmatch(public_id):
+        return None
+    query = POLL_FACTS_FOR_SHARE if for_share else POLL_FACTS
+    row = connection.execute(query, {"public_id": public_id}).one_or_none()
+    return PollFacts(*row) if row is not None else None
+
+
+def effective_status(poll: Poll | PollFacts, now: dt.datetime | None = None) -> PollStatus:
     """The status a reader sees: a poll past its scheduled close time is closed."""
     now = now or utcnow()
     if (

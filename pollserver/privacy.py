@@ -15,9 +15,8 @@ import hmac
 import secrets
 import threading
 
-from sqlalchemy import delete, select
+from sqlalchemy import Connection, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
 
 from pollserver.models import AddressSalt
 
@@ -41,26 +40,24 @@ def address_hash(address: str, salt: bytes) -> str:
     return hmac.new(salt, address.encode(), hashlib.sha256).hexdigest()
 
 
-def salt_for_day(session: Session, day: dt.date) -> bytes:
-    """The day's salt, created by whichever worker needs it first."""
+def salt_for_day(connection: Connection, day: dt.date) -> bytes:
+    """The day's salt, created by whichever worker needs it first (in the caller's transaction)."""
     cached = _salt_cache.get(day)
     if cached is not None:
         return cached
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    salts = AddressSalt.__table__
     # Two workers may race to create it: ON CONFLICT DO NOTHING, then everyone reads the winner.
-    created = session.execute(
-        insert(AddressSalt)
+    created = connection.execute(
+        insert(salts)
         .values(day=day, salt=secrets.token_hex(SALT_BYTES))
         .on_conflict_do_nothing(index_elements=["day"])
     ).rowcount
     salt = bytes.fromhex(
-        session.scalars(select(AddressSalt.salt).where(AddressSalt.day == day)).one()
+        connection.execute(select(salts.c.salt).where(salts.c.day == day)).scalar_one()
     )
     if created:
-        session.execute(
-            delete(AddressSalt).where(AddressSalt.day <= day - dt.timedelta(SALT_DAYS_KEPT))
-        )
+        connection.execute(delete(salts).where(salts.c.day <= day - dt.timedelta(SALT_DAYS_KEPT)))
         # Not cached yet: this transaction may still roll back, and the salt with it.
         return salt
     with _salt_cache_lock:
@@ -70,5 +67,5 @@ def salt_for_day(session: Session, day: dt.date) -> bytes:
     return salt
 
 
-def hash_client_address(session: Session, address: str, now: dt.datetime) -> str:
-    return address_hash(address, salt_for_day(session, now.astimezone(dt.UTC).date()))
+def hash_client_address(connection: Connection, address: str, now: dt.datetime) -> str:
+    return address_hash(address, salt_for_day(connection, now.astimezone(dt.UTC).date()))

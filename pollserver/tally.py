@@ -15,9 +15,9 @@ import random
 from collections import Counter
 from collections.abc import Iterable
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, scoped_session
 
 from pollserver.models import ResultCounter
 from pollserver.tree import Walk
@@ -67,7 +67,9 @@ def difference(new: Counter[str], old: Counter[str]) -> dict[str, int]:
     return {key: new[key] - old[key] for key in keys if new[key] != old[key]}
 
 
-def apply_counts(session: Session, poll_id: int, deltas: dict[str, int]) -> None:
+def apply_counts(
+    executor: Connection | Session | scoped_session, poll_id: int, deltas: dict[str, int]
+) -> None:
     """Add ``deltas`` to the poll's counters (one upsert, rows in a fixed order: no deadlocks)."""
     if not deltas:
         return
@@ -76,24 +78,33 @@ def apply_counts(session: Session, poll_id: int, deltas: dict[str, int]) -> None
         {"poll_id": poll_id, "counter": key, "shard": shard, "value": deltas[key]}
         for key in sorted(deltas)
     ]
-    # One statement executed for many rows: compiled once per process, not once per answer.
-    session.execute(_upsert_statement(session.get_bind().dialect.name), rows)
+    # One Core statement executed for many rows (the table's, not the ORM's bulk-insert path,
+    # which cost more than the write itself), compiled once per process.
+    connection = connection_of(executor)
+    connection.execute(_upsert_statement(connection.dialect.name), rows)
+
+
+def connection_of(executor: Connection | Session | scoped_session) -> Connection:
+    """The Core connection to run on: the given one, or the session's (in its transaction)."""
+    return executor if isinstance(executor, Connection) else executor.connection()
 
 
 @functools.cache
 def _upsert_statement(dialect: str):
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(ResultCounter)
+    counters = ResultCounter.__table__
+    statement = insert(counters)
     return statement.on_conflict_do_update(
         index_elements=["poll_id", "counter", "shard"],
-        set_={"value": ResultCounter.value + statement.excluded.value},
+        set_={"value": counters.c.value + statement.excluded.value},
     )
 
 
-def read_counts(session: Session, poll_id: int) -> dict[str, int]:
-    rows = session.execute(
-        select(ResultCounter.counter, func.sum(ResultCounter.value))
-        .where(ResultCounter.poll_id == poll_id)
-        .group_by(ResultCounter.counter)
+def read_counts(executor: Connection | Session | scoped_session, poll_id: int) -> dict[str, int]:
+    counters = ResultCounter.__table__
+    rows = connection_of(executor).execute(
+        select(counters.c.counter, func.sum(counters.c.value))
+        .where(counters.c.poll_id == poll_id)
+        .group_by(counters.c.counter)
     )
     return {counter: int(total) for counter, total in rows if total}

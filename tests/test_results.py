@@ -87,7 +87,9 @@ def post_walks(client, poll_id, walks):
         walk(client, poll_id, steps)
 
 
-def test_every_number_for_scripted_walks_matches_the_hand_computation(client, seed_poll_id):
+def test_every_number_for_scripted_walks_matches_the_hand_computation(app, client, seed_poll_id):
+    # Sum the tallies on every read: the last walk does not finish, so it does not renew a cache.
+    app.config["RESULTS_CACHE_SECONDS"] = 0
     post_walks(client, seed_poll_id, SCRIPTED_WALKS)
     response = client.get(f"/api/v1/polls/{seed_poll_id}/results")
     assert response.status_code == 200
@@ -122,11 +124,44 @@ def test_results_have_an_etag_and_a_brief_cache(client, seed_poll_id):
         f"/api/v1/polls/{seed_poll_id}/results", headers={"If-None-Match": first.headers["ETag"]}
     )
     assert again.status_code == 304
-    # An answer in this process forgets the cached document at once.
+    # A reader who finishes in this process renews the cached document at once.
     post_walks(client, seed_poll_id, SCRIPTED_WALKS[:1])
     fresh = client.get(f"/api/v1/polls/{seed_poll_id}/results")
     assert fresh.get_json()["respondents"] == 2
     assert fresh.headers["ETag"] != first.headers["ETag"]
+
+
+def test_an_answer_that_does_not_finish_leaves_the_cached_results_until_they_expire(
+    client, seed_poll_id
+):
+    post_walks(client, seed_poll_id, SCRIPTED_WALKS[:1])
+    first = client.get(f"/api/v1/polls/{seed_poll_id}/results")
+    assert first.get_json()["respondents"] == 1
+    # A new reader who has not finished: the cache is neither emptied nor renewed, so a busy
+    # poll's answers never force every read to sum the tallies again.
+    walk(client, seed_poll_id, [("q1", "yes")])
+    cached = client.get(f"/api/v1/polls/{seed_poll_id}/results")
+    assert cached.get_json()["respondents"] == 1
+    assert cached.headers["ETag"] == first.headers["ETag"]
+    # The reader who finishes sees themselves and the one before them counted.
+    finished = walk(client, seed_poll_id, [("q1", "no")]).get_json()
+    assert finished["results"]["respondents"] == 3
+    assert client.get(f"/api/v1/polls/{seed_poll_id}/results").get_json()["respondents"] == 3
+
+
+def test_documents_sent_without_marshmallow_are_exactly_what_their_schemas_dump(
+    client, seed_poll_id
+):
+    from pollserver.schemas import ProgressSchema, ResultsSchema
+
+    post_walks(client, seed_poll_id, SCRIPTED_WALKS)
+    results = client.get(f"/api/v1/polls/{seed_poll_id}/results").get_json()
+    assert ResultsSchema().dump(results) == results
+    assert ResultsSchema().validate(results) == {}
+    progress = walk(client, seed_poll_id, [("q1", "yes"), ("q2", "no")]).get_json()
+    assert progress["results"] is not None
+    assert ProgressSchema().dump(progress) == progress
+    assert ProgressSchema().validate(progress) == {}
 
 
 def test_results_command_prints_the_same_numbers(app, client, runner, seed_poll_id):

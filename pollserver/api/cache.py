@@ -1,8 +1,9 @@
 """Per-process caches for the hottest reads: a poll's tree and its assembled results.
 
 Trees are keyed by the poll's ``updated_at``, so any edit or status change builds a new one.
-Results live for ``RESULTS_CACHE_SECONDS`` (config); the process that records an answer or hides one
-forgets them at once, other processes within that many seconds.
+Results live for ``RESULTS_CACHE_SECONDS`` (config); a reader who finishes renews them, a moderator
+who hides answers empties them at once in their process, in other processes within that many
+seconds.
 """
 
 from __future__ import annotations
@@ -17,9 +18,8 @@ from flask import current_app
 from pollserver import tally
 from pollserver.extensions import db
 from pollserver.models import Poll, utcnow
-from pollserver.polls import definition_of
+from pollserver.polls import PollFacts, definition_of
 from pollserver.results import assemble_results
-from pollserver.schemas import ResultsSchema
 from pollserver.tree import PollTree
 
 # Keyed by public id, which is unique across databases too: one process may serve several apps
@@ -30,12 +30,13 @@ _results_cache: dict[str, tuple[float, dict, bytes | None]] = {}
 _cache_lock = threading.Lock()
 
 
-def tree_of(poll: Poll) -> PollTree:
+def tree_of(poll: Poll | PollFacts) -> PollTree:
     """The poll's tree, built once per version of the poll and process."""
     key = (poll.public_id, poll.updated_at)
     tree = _tree_cache.get(key)
     if tree is None:
-        tree = PollTree.from_definition(definition_of(poll))
+        stored = poll if isinstance(poll, Poll) else db.session.get(Poll, poll.id)
+        tree = PollTree.from_definition(definition_of(stored))
         with _cache_lock:
             for stale in [cached for cached in _tree_cache if cached[0] == poll.public_id]:
                 del _tree_cache[stale]
@@ -43,7 +44,7 @@ def tree_of(poll: Poll) -> PollTree:
     return tree
 
 
-def compute_results(poll: Poll) -> dict:
+def compute_results(poll: Poll | PollFacts) -> dict:
     """Results straight from the tallies, ignoring visibility (callers decide who may see them)."""
     return assemble_results(
         tree_of(poll),
@@ -54,11 +55,15 @@ def compute_results(poll: Poll) -> dict:
     )
 
 
-def current_results(poll: Poll) -> dict:
-    """Assembled results, reused for a moment so a busy poll is not summed on every request."""
+def current_results(poll: Poll | PollFacts, *, fresh: bool = False) -> dict:
+    """Assembled results, reused for a moment so a busy poll is not summed on every request.
+
+    ``fresh`` sums the tallies now and keeps the outcome for the next readers: a reader who has
+    just finished sees themselves counted, and the other readers' cache is renewed, not emptied.
+    """
     now = time.monotonic()
     cached = _results_cache.get(poll.public_id)
-    if cached and cached[0] > now:
+    if cached and cached[0] > now and not fresh:
         return cached[1]
     results = compute_results(poll)
     lifetime = current_app.config["RESULTS_CACHE_SECONDS"]
@@ -76,15 +81,13 @@ def cached_results_json(public_id: str) -> bytes | None:
     return None
 
 
-def current_results_json(poll: Poll) -> bytes:
+def current_results_json(poll: Poll | PollFacts) -> bytes:
     """The results as the API sends them, rendered once per cached document, not per request."""
     cached = _results_cache.get(poll.public_id)
     if cached and cached[0] > time.monotonic() and cached[2] is not None:
         return cached[2]
     results = current_results(poll)
-    body = json.dumps(
-        ResultsSchema().dump(results), ensure_ascii=False, separators=(",", ":")
-    ).encode()
+    body = json_body(results)
     with _cache_lock:
         entry = _results_cache.get(poll.public_id)
         if entry is not None and entry[1] is results:
@@ -92,6 +95,16 @@ def current_results_json(poll: Poll) -> bytes:
     return body
 
 
-def forget_results(poll: Poll) -> None:
+def json_body(document: dict) -> bytes:
+    """A document the API returns, as compact UTF-8 JSON.
+
+    Documents are built in exactly the shape of their schema (``ResultsSchema``,
+    ``ProgressSchema``; tests/test_results.py holds them to it), so the hot paths skip
+    marshmallow's dump; the schemas still describe them in the OpenAPI document.
+    """
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def forget_results(poll: Poll | PollFacts) -> None:
     with _cache_lock:
         _results_cache.pop(poll.public_id, None)

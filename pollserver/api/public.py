@@ -6,11 +6,9 @@ Views stay thin: they load the poll, hand the work to ``pollserver.answering`` /
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import time
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Response, current_app, request
 from flask.views import MethodView
@@ -18,24 +16,33 @@ from flask_smorest import Blueprint, abort
 from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 
-from pollserver.answering import AnswerRefused, find_respondent, record_answer, respondent_walk
+from pollserver.answering import (
+    AnswerRefused,
+    Reader,
+    RecordedAnswer,
+    find_reader,
+    record_answer,
+    respondent_walk,
+)
 from pollserver.api.cache import (
     cached_results_json,
     current_results,
     current_results_json,
-    forget_results,
+    json_body,
     tree_of,
 )
-from pollserver.database import begin_write_transaction
+from pollserver.database import write_transaction
 from pollserver.errors import ErrorResponseSchema
 from pollserver.extensions import client_address, db, limiter
 from pollserver.metrics import count_answer, count_rate_limited
-from pollserver.models import Poll, PollStatus, Respondent, utcnow
+from pollserver.models import Poll, PollStatus, utcnow
 from pollserver.polls import (
     PUBLIC_STATUSES,
+    PollFacts,
     definition_of,
     effective_status,
     find_poll,
+    find_poll_facts,
 )
 from pollserver.privacy import hash_client_address
 from pollserver.results_svg import render_results_svg
@@ -162,27 +169,23 @@ poll_origins = ShortLived(POLL_DOCUMENT_SECONDS)
 poll_facts = ShortLived(POLL_DOCUMENT_SECONDS)
 
 
-@dataclass(frozen=True)
-class PollFacts:
-    """What a read needs to know about a poll to decide who may see what (not its tree)."""
-
-    id: int
-    public_id: str
-    status: PollStatus
-    close_at: dt.datetime | None
-    settings: dict
-
-
 def public_poll_facts(poll_id: str) -> PollFacts:
     """The published poll's facts, from memory for a moment (404 for unpublished polls)."""
     facts = poll_facts.get(poll_id)
     if facts is None:
-        poll = load_public_poll(poll_id)
-        facts = PollFacts(poll.id, poll.public_id, poll.status, poll.close_at, dict(poll.settings))
+        facts = published(find_poll_facts(db.session.connection(), poll_id), poll_id)
         poll_facts.put(poll_id, facts)
-    elif effective_status(facts) not in PUBLIC_STATUSES:
+    return published(facts, poll_id)
+
+
+PublishedPoll = TypeVar("PublishedPoll", Poll, PollFacts)
+
+
+def published(poll: PublishedPoll | None, poll_id: str) -> PublishedPoll:
+    """The poll if readers may see it; otherwise a 404 that says no more than that."""
+    if poll is None or effective_status(poll) not in PUBLIC_STATUSES:
         abort(404, message=f"No poll {poll_id!r} is published here.")
-    return facts
+    return poll
 
 
 @event.listens_for(Poll, "after_update")
@@ -198,14 +201,11 @@ def json_response(body: bytes) -> Response:
     return Response(body, mimetype="application/json")
 
 
-def load_public_poll(poll_id: str, *, for_share: bool = False) -> Poll:
-    poll = find_poll(db.session, poll_id, for_share=for_share)
-    if poll is None or effective_status(poll) not in PUBLIC_STATUSES:
-        abort(404, message=f"No poll {poll_id!r} is published here.")
-    return poll
+def load_public_poll(poll_id: str) -> Poll:
+    return published(find_poll(db.session, poll_id), poll_id)
 
 
-def results_refusal(poll: Poll | PollFacts, respondent: Respondent | None) -> str | None:
+def results_refusal(poll: Poll | PollFacts, respondent: Reader | None) -> str | None:
     """Why results are hidden from this request, or None when it may see them."""
     visibility = poll.settings.get("results_visibility", "after_answer")
     if visibility == "public":
@@ -221,10 +221,13 @@ def results_refusal(poll: Poll | PollFacts, respondent: Respondent | None) -> st
     return "Results of this poll are for the newsroom only."
 
 
-def progress_body(poll: Poll, token: str, respondent: Respondent, walk: Walk) -> dict:
+def progress_body(
+    poll: PollFacts, token: str, reader: Reader, walk: Walk, *, fresh_results: bool = False
+) -> dict:
+    """Where the reader stands, shaped as ``ProgressSchema``; results once they may see them."""
     results = None
-    if walk.finished and results_refusal(poll, respondent) is None:
-        results = current_results(poll)
+    if walk.finished and results_refusal(poll, reader) is None:
+        results = current_results(poll, fresh=fresh_results)
     return {
         "respondent": token,
         "path": [{"node": key, "answer": answer} for key, answer in walk.path],
@@ -235,14 +238,11 @@ def progress_body(poll: Poll, token: str, respondent: Respondent, walk: Walk) ->
     }
 
 
-def respondent_from_header(poll: Poll | PollFacts) -> tuple[str | None, Respondent | None]:
+def respondent_from_header(poll: PollFacts) -> tuple[str | None, Reader | None]:
     token = request.headers.get(RESPONDENT_HEADER)
     if not token:
         return None, None
-    try:
-        return token, find_respondent(db.session, poll, token, for_update=False)
-    except AnswerRefused:
-        return token, None
+    return token, find_reader(db.session.connection(), poll.id, token, for_update=False)
 
 
 def poll_facts_if_results_visible(poll_id: str) -> PollFacts:
@@ -321,42 +321,46 @@ class PollAnswers(MethodView):
         token with each answer. Sending the same answer again changes nothing.
         """
         try:
-            return self._record(body, poll_id)
-        except IntegrityError:
-            # Two requests for one reader raced past each other; a second attempt sees what
-            # the first stored and answers as a retry would.
+            try:
+                poll, recorded = self._record(body, poll_id)
+            except IntegrityError:
+                # Two requests for one reader raced past each other; a second attempt sees
+                # what the first stored and answers as a retry would.
+                poll, recorded = self._record(body, poll_id)
+        except AnswerRefused as refusal:
+            if refusal.status == 429:
+                count_rate_limited("respondents_per_address_per_day")
+            refuse(refusal)
+        if recorded.stored:
+            count_answer(recorded.kind)
+            # The session may hold a read snapshot from before the answer (a tree loaded on a
+            # cache miss); results read after this must see the answer.
             db.session.rollback()
-            return self._record(body, poll_id)
+        token = recorded.token or body["respondent"]
+        reply = progress_body(
+            poll, token, recorded.reader, recorded.walk, fresh_results=recorded.stored
+        )
+        status = 201 if recorded.created_respondent else 200
+        return Response(json_body(reply), status=status, mimetype="application/json")
 
     @staticmethod
-    def _record(body: dict, poll_id: str):
-        begin_write_transaction()
-        poll = load_public_poll(poll_id, for_share=True)
+    def _record(body: dict, poll_id: str) -> tuple[PollFacts, RecordedAnswer]:
         now = utcnow()
-        try:
+        with write_transaction() as connection:
+            poll = published(find_poll_facts(connection, poll_id, for_share=True), poll_id)
+            address_hash = hash_client_address(connection, client_address(), now)
             recorded = record_answer(
-                db.session,
+                connection,
                 poll,
                 tree_of(poll),
                 token=body["respondent"],
                 node_key=body["node"],
                 answer=body["answer"],
-                address_hash=hash_client_address(db.session, client_address(), now),
+                address_hash=address_hash,
                 respondents_per_address=current_app.config["RESPONDENTS_PER_ADDRESS_PER_DAY"],
                 now=now,
             )
-        except AnswerRefused as refusal:
-            db.session.rollback()
-            if refusal.status == 429:
-                count_rate_limited("respondents_per_address_per_day")
-            refuse(refusal)
-        db.session.commit()
-        if recorded.stored:
-            forget_results(poll)
-            count_answer(recorded.kind)
-        token = recorded.token or body["respondent"]
-        reply = progress_body(poll, token, recorded.respondent, recorded.walk)
-        return reply, 201 if recorded.created_respondent else 200
+        return poll, recorded
 
 
 @blp.route("/<poll_id>/progress")
@@ -365,15 +369,15 @@ class ReaderProgress(MethodView):
     @blp.alt_response(404, schema=ErrorResponseSchema, description="Unknown poll or reader")
     def get(self, poll_id: str):
         """Where a returning reader stands (send the token in the `X-Poll-Respondent` header)."""
-        poll = load_public_poll(poll_id)
-        token, respondent = respondent_from_header(poll)
-        if respondent is None:
+        poll = public_poll_facts(poll_id)
+        token, reader = respondent_from_header(poll)
+        if reader is None:
             abort(
                 404,
                 message="No reader with this token has started this poll.",
                 errors={"respondent": "unknown"},
             )
-        return progress_body(poll, token, respondent, respondent_walk(tree_of(poll), respondent))
+        return progress_body(poll, token, reader, respondent_walk(tree_of(poll), reader))
 
 
 @blp.route("/<poll_id>/results")
@@ -390,8 +394,7 @@ class PollResults(MethodView):
         """
         facts = poll_facts_if_results_visible(poll_id)
         # A busy poll's results come from memory: no query, no rendering, until they expire.
-        body = cached_results_json(facts.public_id)
-        return json_response(body or current_results_json(load_public_poll(poll_id)))
+        return json_response(cached_results_json(facts.public_id) or current_results_json(facts))
 
 
 @blp.route("/<poll_id>/results.svg")
@@ -411,9 +414,9 @@ class PollResultsPicture(MethodView):
 
         Same visibility rules as the JSON results.
         """
-        poll_facts_if_results_visible(poll_id)
+        facts = poll_facts_if_results_visible(poll_id)
         poll = load_public_poll(poll_id)
-        picture = render_results_svg(tree_of(poll), poll.title, current_results(poll))
+        picture = render_results_svg(tree_of(poll), poll.title, current_results(facts))
         return Response(picture, mimetype="image/svg+xml")
 
 
