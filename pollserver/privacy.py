@@ -48,15 +48,14 @@ def salt_for_day(connection: Connection, day: dt.date) -> bytes:
     insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
     salts = AddressSalt.__table__
     # Two workers may race to create it: ON CONFLICT DO NOTHING, then everyone reads the winner.
-    created = connection.execute(
-        insert(salts)
-        .values(day=day, salt=secrets.token_hex(SALT_BYTES))
-        .on_conflict_do_nothing(index_elements=["day"])
-    ).rowcount
-    salt = bytes.fromhex(
-        connection.execute(select(salts.c.salt).where(salts.c.day == day)).scalar_one()
+    # (Whether this one won is told by the salt read back: psycopg reports no row count here.)
+    candidate = secrets.token_hex(SALT_BYTES)
+    connection.execute(
+        insert(salts).values(day=day, salt=candidate).on_conflict_do_nothing(index_elements=["day"])
     )
-    if created:
+    stored = connection.execute(select(salts.c.salt).where(salts.c.day == day)).scalar_one()
+    salt = bytes.fromhex(stored)
+    if stored == candidate:
         connection.execute(delete(salts).where(salts.c.day <= day - dt.timedelta(SALT_DAYS_KEPT)))
         # Not cached yet: this transaction may still roll back, and the salt with it.
         return salt

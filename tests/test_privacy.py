@@ -1,0 +1,43 @@
+"""The daily address salt: created once, then served from memory on every backend."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import func, select
+
+from pollserver import privacy
+from pollserver.extensions import db
+from pollserver.models import AddressSalt
+
+
+def test_the_days_salt_is_created_once_then_comes_from_memory(app, monkeypatch):
+    monkeypatch.setattr(privacy, "_salt_cache", {})
+    day = dt.date(2031, 5, 17)
+    with app.app_context():
+        with db.engine.begin() as connection:
+            created = privacy.salt_for_day(connection, day)
+        # The transaction that created it might have rolled back: not cached yet.
+        assert day not in privacy._salt_cache
+        with db.engine.begin() as connection:
+            assert privacy.salt_for_day(connection, day) == created
+        assert privacy._salt_cache[day] == created
+        # From memory now: even with the table emptied, the same salt comes back.
+        with db.engine.begin() as connection:
+            connection.execute(AddressSalt.__table__.delete())
+            assert privacy.salt_for_day(connection, day) == created
+            stored = connection.execute(select(func.count()).select_from(AddressSalt)).scalar()
+            assert stored == 0
+        assert len(created) == privacy.SALT_BYTES
+
+
+def test_a_new_days_salt_deletes_those_older_than_two_days(app, monkeypatch):
+    monkeypatch.setattr(privacy, "_salt_cache", {})
+    first = dt.date(2031, 5, 1)
+    with app.app_context():
+        for offset in range(4):
+            with db.engine.begin() as connection:
+                privacy.salt_for_day(connection, first + dt.timedelta(days=offset))
+        with db.engine.connect() as connection:
+            days = connection.execute(select(AddressSalt.day).order_by(AddressSalt.day)).scalars()
+            assert list(days) == [first + dt.timedelta(days=2), first + dt.timedelta(days=3)]
