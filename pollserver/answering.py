@@ -105,6 +105,9 @@ class RecordedAnswer:
     created_respondent: bool
     stored: bool  # False for a retried request that changed nothing
     kind: str = "retry"  # what was stored: "new_reader", "next" or "changed"
+    # What the answer adds to the poll's tallies; the caller applies them in the same
+    # transaction (pollserver.answer_writer sums a whole batch into one upsert).
+    tally_deltas: dict[str, int] = field(default_factory=dict)
 
 
 def walk_of(tree: PollTree, given: list[GivenAnswer] | list[Answer]) -> Walk:
@@ -233,10 +236,15 @@ def _record_new_reader(
         },
     ).inserted_primary_key[0]
     _insert_answer(connection, poll.id, respondent_id, given[0])
-    tally.apply_counts(connection, poll.id, tally.walk_contributions(walk, [now]))
     reader = Reader(respondent_id, finished_at, False, given)
     return RecordedAnswer(
-        token, reader, walk, created_respondent=True, stored=True, kind="new_reader"
+        token,
+        reader,
+        walk,
+        created_respondent=True,
+        stored=True,
+        kind="new_reader",
+        tally_deltas=dict(tally.walk_contributions(walk, [now])),
     )
 
 
@@ -296,6 +304,7 @@ def _record_next_answer(
             "finished_at": updated.finished_at,
         },
     )
+    deltas = {}
     if not reader.hidden:
         old_counts = tally.walk_contributions(
             old_walk, [given.answered_at for given in reader.answers]
@@ -303,7 +312,7 @@ def _record_next_answer(
         new_counts = tally.walk_contributions(
             new_walk, [given.answered_at for given in updated.answers]
         )
-        tally.apply_counts(connection, poll.id, tally.difference(new_counts, old_counts))
+        deltas = tally.difference(new_counts, old_counts)
     return RecordedAnswer(
         None,
         updated,
@@ -311,6 +320,7 @@ def _record_next_answer(
         created_respondent=False,
         stored=True,
         kind="changed" if previous is not None else "next",
+        tally_deltas=deltas,
     )
 
 

@@ -15,7 +15,7 @@ import random
 from collections import Counter
 from collections.abc import Iterable
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import BigInteger, Connection, Integer, String, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, scoped_session
 
@@ -74,14 +74,26 @@ def apply_counts(
     if not deltas:
         return
     shard = random.randrange(SHARDS)
-    rows = [
-        {"poll_id": poll_id, "counter": key, "shard": shard, "value": deltas[key]}
-        for key in sorted(deltas)
-    ]
-    # One Core statement executed for many rows (the table's, not the ORM's bulk-insert path,
-    # which cost more than the write itself), compiled once per process.
+    counters = sorted(deltas)
     connection = connection_of(executor)
-    connection.execute(_upsert_statement(connection.dialect.name), rows)
+    if connection.dialect.name == "postgresql":
+        # One statement whatever the number of rows: the rows travel as four arrays.
+        connection.execute(
+            _postgresql_upsert(),
+            {
+                "poll_ids": [poll_id] * len(counters),
+                "counters": counters,
+                "shards": [shard] * len(counters),
+                "values": [deltas[counter] for counter in counters],
+            },
+        )
+    else:
+        # sqlite3 runs executemany in C, in-process: no round trips to save.
+        rows = [
+            {"poll_id": poll_id, "counter": counter, "shard": shard, "value": deltas[counter]}
+            for counter in counters
+        ]
+        connection.execute(_sqlite_upsert(), rows)
 
 
 def connection_of(executor: Connection | Session | scoped_session) -> Connection:
@@ -89,14 +101,39 @@ def connection_of(executor: Connection | Session | scoped_session) -> Connection
     return executor if isinstance(executor, Connection) else executor.connection()
 
 
+# Core statements on the table, not the ORM's bulk-insert path (which cost more than the write),
+# built and compiled once per process.
+_counters = ResultCounter.__table__
+
+
 @functools.cache
-def _upsert_statement(dialect: str):
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    counters = ResultCounter.__table__
-    statement = insert(counters)
+def _postgresql_upsert():
+    rows = (
+        func.unnest(
+            bindparam("poll_ids", type_=postgresql.ARRAY(Integer)),
+            bindparam("counters", type_=postgresql.ARRAY(String)),
+            bindparam("shards", type_=postgresql.ARRAY(Integer)),
+            bindparam("values", type_=postgresql.ARRAY(BigInteger)),
+        )
+        .table_valued("poll_id", "counter", "shard", "value")
+        .render_derived(name="new_counts")
+    )
+    statement = postgresql.insert(_counters).from_select(
+        ["poll_id", "counter", "shard", "value"],
+        select(rows.c.poll_id, rows.c.counter, rows.c.shard, rows.c.value),
+    )
+    return _adding_on_conflict(statement)
+
+
+@functools.cache
+def _sqlite_upsert():
+    return _adding_on_conflict(sqlite.insert(_counters))
+
+
+def _adding_on_conflict(statement):
     return statement.on_conflict_do_update(
         index_elements=["poll_id", "counter", "shard"],
-        set_={"value": counters.c.value + statement.excluded.value},
+        set_={"value": _counters.c.value + statement.excluded.value},
     )
 
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 import threading
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 from flask import current_app
+from werkzeug.http import generate_etag
 
 from pollserver import tally
 from pollserver.extensions import db
@@ -25,8 +26,35 @@ from pollserver.tree import PollTree
 # Keyed by public id, which is unique across databases too: one process may serve several apps
 # (tests, benchmarks), and internal ids repeat from one database to the next.
 _tree_cache: dict[tuple[str, Any], PollTree] = {}
-# public id → (expires, results document, its rendered JSON or None until first asked for)
-_results_cache: dict[str, tuple[float, dict, bytes | None]] = {}
+
+
+class Rendered(NamedTuple):
+    """A document as sent: its JSON and the ETag of that JSON, both computed once."""
+
+    body: bytes
+    etag: str
+
+
+def render(document: dict) -> Rendered:
+    """A document the API returns, as compact UTF-8 JSON.
+
+    Documents are built in exactly the shape of their schema (``ResultsSchema``,
+    ``ProgressSchema``; tests/test_results.py holds them to it), so the hot paths skip
+    marshmallow's dump; the schemas still describe them in the OpenAPI document.
+    """
+    body = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+    return Rendered(body, generate_etag(body))
+
+
+class CachedResults(NamedTuple):
+    expires: float  # time.monotonic()
+    summed_at: float  # time.monotonic() just before the tallies were read
+    results: dict
+    rendered: Rendered | None  # None until a request asks for the JSON
+
+
+# public id → its cached results
+_results_cache: dict[str, CachedResults] = {}
 _cache_lock = threading.Lock()
 
 
@@ -45,64 +73,67 @@ def tree_of(poll: Poll | PollFacts) -> PollTree:
 
 
 def compute_results(poll: Poll | PollFacts) -> dict:
-    """Results straight from the tallies, ignoring visibility (callers decide who may see them)."""
+    """Results straight from the tallies, ignoring visibility (callers decide who may see them).
+
+    The tallies are read on a connection of their own, so the sum is as of now, never as of an
+    older snapshot the request's session may hold (see ``current_results``).
+    """
+    tree = tree_of(poll)
+    with db.engine.connect() as connection:
+        counts = tally.read_counts(connection, poll.id)
     return assemble_results(
-        tree_of(poll),
-        tally.read_counts(db.session, poll.id),
+        tree,
+        counts,
         poll_id=poll.public_id,
         min_respondents=current_app.config["RESULTS_MIN_RESPONDENTS"],
         as_of=utcnow(),
     )
 
 
-def current_results(poll: Poll | PollFacts, *, fresh: bool = False) -> dict:
+def current_results(poll: Poll | PollFacts, *, counting_since: float | None = None) -> dict:
     """Assembled results, reused for a moment so a busy poll is not summed on every request.
 
-    ``fresh`` sums the tallies now and keeps the outcome for the next readers: a reader who has
-    just finished sees themselves counted, and the other readers' cache is renewed, not emptied.
+    ``counting_since`` (a ``time.monotonic()`` after some commit) asks for results that count
+    what was committed by then: a reader who has just finished sees themselves counted. Cached
+    results summed later serve; otherwise the tallies are summed now and the cache renewed
+    (not emptied), so the readers of the same batch share one sum.
     """
     now = time.monotonic()
     cached = _results_cache.get(poll.public_id)
-    if cached and cached[0] > now and not fresh:
-        return cached[1]
+    if (
+        cached
+        and cached.expires > now
+        and (counting_since is None or cached.summed_at >= counting_since)
+    ):
+        return cached.results
     results = compute_results(poll)
     lifetime = current_app.config["RESULTS_CACHE_SECONDS"]
     if lifetime > 0:
         with _cache_lock:
-            _results_cache[poll.public_id] = (now + lifetime, results, None)
+            _results_cache[poll.public_id] = CachedResults(now + lifetime, now, results, None)
     return results
 
 
-def cached_results_json(public_id: str) -> bytes | None:
+def cached_results_json(public_id: str) -> Rendered | None:
     """The rendered results if this process holds fresh ones: no database needed."""
     cached = _results_cache.get(public_id)
-    if cached and cached[0] > time.monotonic():
-        return cached[2]
+    if cached and cached.expires > time.monotonic():
+        return cached.rendered
     return None
 
 
-def current_results_json(poll: Poll | PollFacts) -> bytes:
+def current_results_json(poll: Poll | PollFacts) -> Rendered:
     """The results as the API sends them, rendered once per cached document, not per request."""
     cached = _results_cache.get(poll.public_id)
-    if cached and cached[0] > time.monotonic() and cached[2] is not None:
-        return cached[2]
+    if cached and cached.expires > time.monotonic() and cached.rendered is not None:
+        return cached.rendered
     results = current_results(poll)
-    body = json_body(results)
+    body = render(results)
     with _cache_lock:
         entry = _results_cache.get(poll.public_id)
-        if entry is not None and entry[1] is results:
-            _results_cache[poll.public_id] = (entry[0], results, body)
+        if entry is not None and entry.results is results:
+            _results_cache[poll.public_id] = entry._replace(rendered=body)
     return body
-
-
-def json_body(document: dict) -> bytes:
-    """A document the API returns, as compact UTF-8 JSON.
-
-    Documents are built in exactly the shape of their schema (``ResultsSchema``,
-    ``ProgressSchema``; tests/test_results.py holds them to it), so the hot paths skip
-    marshmallow's dump; the schemas still describe them in the OpenAPI document.
-    """
-    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def forget_results(poll: Poll | PollFacts) -> None:
