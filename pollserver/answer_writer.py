@@ -73,8 +73,10 @@ class AnswerWriter:
         write_transaction: Callable[[], AbstractContextManager[Connection]],
         tree_of: Callable[[PollFacts], PollTree],
         respondents_per_address: Callable[[], int],
+        on_batch_written: Callable[[int], None] = lambda size: None,
     ):
         self._write_transaction = write_transaction
+        self._on_batch_written = on_batch_written
         self._tree_of = tree_of
         self._respondents_per_address = respondents_per_address
         self._lock = threading.Lock()
@@ -175,6 +177,7 @@ class AnswerWriter:
                     connection, poll_id, {key: value for key, value in poll_deltas.items() if value}
                 )
         committed_at = time.monotonic()
+        self._on_batch_written(len(batch))
         for pending in batch:
             if pending.recorded is not None:
                 pending.written = WrittenAnswer(pending.poll, pending.recorded, committed_at)

@@ -18,6 +18,7 @@ from prometheus_client import (
     CollectorRegistry,
     Counter,
     Gauge,
+    Histogram,
     generate_latest,
     multiprocess,
 )
@@ -51,6 +52,12 @@ class PollserverMetrics:
             registry=registry,
             multiprocess_mode="max",
         )
+        self.answer_batch_size = Histogram(
+            "pollserver_answer_batch_size",
+            "Answers written per transaction (answers arriving together share one)",
+            buckets=(1, 2, 4, 8, 16, 32, 64),
+            registry=registry,
+        )
         self.database_errors = Counter(
             "pollserver_database_errors_total",
             "Requests that met an unreachable or failing database",
@@ -78,6 +85,12 @@ def count_answer(kind: str) -> None:
     metrics = metrics_of()
     if metrics:
         metrics.answers_recorded.labels(kind=kind).inc()
+
+
+def count_answer_batch(size: int) -> None:
+    metrics = metrics_of()
+    if metrics:
+        metrics.answer_batch_size.observe(size)
 
 
 def expose_metrics(registry: CollectorRegistry) -> Response:

@@ -32,7 +32,7 @@ from pollserver.api.cache import (
 from pollserver.database import write_transaction
 from pollserver.errors import ErrorResponseSchema
 from pollserver.extensions import client_address, db, limiter
-from pollserver.metrics import count_answer, count_rate_limited
+from pollserver.metrics import count_answer, count_answer_batch, count_rate_limited
 from pollserver.models import Poll, PollStatus, utcnow
 from pollserver.polls import (
     PUBLIC_STATUSES,
@@ -398,6 +398,7 @@ def answer_writer() -> AnswerWriter:
                 write_transaction,
                 tree_of,
                 respondents_per_address=lambda: config["RESPONDENTS_PER_ADDRESS_PER_DAY"],
+                on_batch_written=count_answer_batch,
             ),
         )
     return writer

@@ -1,0 +1,169 @@
+"""Group commit: answers that arrive together share a transaction and lose nothing.
+
+These drive a real AnswerWriter on the test's database (SQLite or PostgreSQL). To make a batch
+form deterministically, the first transaction is held open until the other answers are queued.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
+
+from pollserver import tally
+from pollserver.answer_writer import AnswerRequest, AnswerWriter
+from pollserver.answering import AnswerRefused
+from pollserver.api.cache import tree_of
+from pollserver.database import write_transaction
+from pollserver.extensions import db
+from pollserver.models import Answer, Respondent
+from pollserver.polls import find_poll
+
+from conftest import SEED_WITH_FLOWCHART, open_poll_from_article
+
+WAIT_SECONDS = 10
+
+
+class HeldWriter:
+    """An AnswerWriter whose first transaction waits for ``release`` before it begins."""
+
+    def __init__(self, app, *, cap: int = 50, fail_transaction: int | None = None):
+        self.app = app
+        self.release = threading.Event()
+        self.first_started = threading.Event()
+        self.batches: list[int] = []
+        self.transactions = 0
+        self.fail_transaction = fail_transaction  # which one (1 = the first) fails at COMMIT
+        self.writer = AnswerWriter(
+            self._transaction,
+            tree_of,
+            respondents_per_address=lambda: cap,
+            on_batch_written=self.batches.append,
+        )
+        self.outcomes: dict[str, object] = {}
+
+    @contextmanager
+    def _transaction(self):
+        if not self.first_started.is_set():
+            self.first_started.set()
+            assert self.release.wait(WAIT_SECONDS)
+        self.transactions += 1
+        with write_transaction() as connection:
+            yield connection
+            if self.transactions == self.fail_transaction:
+                # What PostgreSQL does to a transaction it picks as a deadlock victim.
+                raise OperationalError("COMMIT", {}, Exception("deadlock detected (injected)"))
+
+    def submit(self, name: str, request: AnswerRequest) -> threading.Thread:
+        def run():
+            with self.app.app_context():
+                try:
+                    self.outcomes[name] = self.writer.write(request)
+                except AnswerRefused as refusal:
+                    self.outcomes[name] = refusal
+
+        thread = threading.Thread(target=run, name=name)
+        thread.start()
+        return thread
+
+
+def new_reader(poll_id: str, answer: str = "yes", address: str = "198.51.100.7") -> AnswerRequest:
+    return AnswerRequest(
+        poll_id=poll_id,
+        token=None,
+        node_key="q1",
+        answer=answer,
+        client_address=address,
+        now=dt.datetime.now(dt.UTC),
+    )
+
+
+def queued(held: HeldWriter, count: int) -> None:
+    deadline = time.monotonic() + WAIT_SECONDS
+    while len(held.writer._queue) < count:
+        assert time.monotonic() < deadline, "answers did not queue"
+        time.sleep(0.005)
+
+
+def counts(app, poll_id: str) -> tuple[int, int, dict[str, int]]:
+    with app.app_context():
+        poll = find_poll(db.session, poll_id)
+        respondents = db.session.scalar(
+            select(func.count()).select_from(Respondent).where(Respondent.poll_id == poll.id)
+        )
+        answers = db.session.scalar(
+            select(func.count()).select_from(Answer).where(Answer.poll_id == poll.id)
+        )
+        return respondents, answers, tally.read_counts(db.session, poll.id)
+
+
+@pytest.fixture
+def poll_id(app):
+    return open_poll_from_article(app, SEED_WITH_FLOWCHART)
+
+
+def test_answers_queued_behind_a_batch_are_written_together_in_arrival_order(app, poll_id):
+    held = HeldWriter(app, cap=3)
+    first = held.submit("first", new_reader(poll_id, address="198.51.100.1"))
+    assert held.first_started.wait(WAIT_SECONDS)
+    # While the first batch is held, five more arrive: three new readers from one address
+    # (the cap is three, and "first" came from another), one over the cap, one unknown poll.
+    threads = []
+    for number, request in enumerate(
+        [
+            new_reader(poll_id, "yes"),
+            new_reader(poll_id, "no"),
+            new_reader(poll_id, "yes"),
+            new_reader(poll_id, "yes"),  # the fourth from 198.51.100.7 today: over the cap
+            new_reader("NOSUCHID"),
+        ]
+    ):
+        threads.append(held.submit(f"queued-{number}", request))
+        queued(held, number + 1)
+    held.release.set()
+    for thread in [first, *threads]:
+        thread.join(WAIT_SECONDS)
+    assert held.batches == [1, 5]
+    for name in ("first", "queued-0", "queued-1", "queued-2"):
+        assert held.outcomes[name].recorded.created_respondent, name
+    over_cap = held.outcomes["queued-3"]
+    assert isinstance(over_cap, AnswerRefused) and over_cap.status == 429
+    unknown = held.outcomes["queued-4"]
+    assert isinstance(unknown, AnswerRefused) and unknown.status == 404
+    # One "no" ends the poll: the batch's readers share one commit time.
+    assert held.outcomes["queued-1"].recorded.walk.finished
+    assert held.outcomes["queued-0"].committed_at == held.outcomes["queued-1"].committed_at
+    respondents, answers, tallies = counts(app, poll_id)
+    assert (respondents, answers) == (4, 4)
+    assert tallies["started"] == 4
+    assert tallies["yes:q1"] == 3 and tallies["no:q1"] == 1
+    assert tallies["finished"] == 1
+
+
+def test_a_batch_the_database_fails_is_written_again_answer_by_answer(app, poll_id):
+    held = HeldWriter(app, fail_transaction=2)
+    first = held.submit("first", new_reader(poll_id, address="198.51.100.1"))
+    assert held.first_started.wait(WAIT_SECONDS)
+    threads = []
+    for number in range(4):
+        threads.append(
+            held.submit(
+                f"queued-{number}", new_reader(poll_id, address=f"198.51.100.{20 + number}")
+            )
+        )
+        queued(held, number + 1)
+    held.release.set()
+    for thread in [first, *threads]:
+        thread.join(WAIT_SECONDS)
+    # The batch of four failed as a whole (rolled back), then each answer was written alone.
+    assert held.transactions == 6
+    assert held.batches == [1, 1, 1, 1, 1]
+    assert all(not isinstance(outcome, Exception) for outcome in held.outcomes.values())
+    respondents, answers, tallies = counts(app, poll_id)
+    assert (respondents, answers) == (5, 5)  # nothing lost, nothing twice
+    assert tallies["started"] == 5 and tallies["yes:q1"] == 5
