@@ -154,7 +154,10 @@ def settings_from_environment(instance_path: Path, environ: dict[str, str] | Non
         # flask-limiter defaults; every RATELIMIT_* key below can be overridden by the environment.
         "RATELIMIT_ENABLED": True,
         "RATELIMIT_STORAGE_URI": "memory://",
-        "RATELIMIT_STRATEGY": "moving-window",
+        # Two counters per limit and address (a moving window keeps a timestamp per request:
+        # 600 per address per day in Redis), and the cheapest check after fixed windows,
+        # which let twice the limit through across a window boundary.
+        "RATELIMIT_STRATEGY": "sliding-window-counter",
         # Off: X-RateLimit-* headers cost a storage round trip per request; 429s still say
         # Retry-After (pollserver.errors).
         "RATELIMIT_HEADERS_ENABLED": False,
