@@ -15,6 +15,10 @@ measures, in the same run:
 
 It prints requests/s, p50 and p99 latency, non-2xx and socket errors, and each throughput as a
 ratio of the ceiling. Targets (2-core machine): answers ≥ 0.4×, reads ≥ 0.8×. Not a test.
+
+The machine is shared and its speed drifts from minute to minute, so every figure is measured
+in several interleaved rounds (ceiling, poll, widget, results, answers; ceiling, poll, …) and
+the table gives each figure's median round; its ratio is to the ceiling's median.
 """
 
 from __future__ import annotations
@@ -72,7 +76,7 @@ def to_ms(value: str) -> float:
     return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
 
 
-def run_wrk(url: str, script: str, duration: int, connections: int) -> dict:
+def run_wrk(url: str, script: str, duration: int, connections: int, round_number: int = 0) -> dict:
     command = [
         "wrk",
         "-t2",
@@ -84,6 +88,8 @@ def run_wrk(url: str, script: str, duration: int, connections: int) -> dict:
         "-s",
         str(BENCH / "wrk" / script),
         url,
+        "--",
+        str(round_number),  # the scripts draw each round's addresses from their own range
     ]
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     latency = dict(re.findall(r"^\s+(50|99)(?:\.000)?%\s+(\S+)\s*$", output, flags=re.MULTILINE))
@@ -161,7 +167,34 @@ class Backend:
             self._admin.dispose()
 
 
-def measure_backend(name: str, duration: int, connections: int, workdir: Path) -> list[Figure]:
+def measure_rounds(
+    base_url: str, plan: list[tuple[str, str, str]], rounds: int, duration: int, connections: int
+) -> dict[str, list[dict]]:
+    """Run every (name, path, script) of the plan once per round, in order; warm up first."""
+    for _, path, script in plan:
+        run_wrk(f"{base_url}{path}", script, 2, connections, round_number=99)
+    runs: dict[str, list[dict]] = {name: [] for name, _, _ in plan}
+    for round_number in range(rounds):
+        for name, path, script in plan:
+            runs[name].append(
+                run_wrk(f"{base_url}{path}", script, duration, connections, round_number)
+            )
+    return runs
+
+
+def median_run(runs: list[dict]) -> dict:
+    """The round with the median throughput, with every round's errors added up."""
+    middle = sorted(runs, key=lambda run: run["rps"])[len(runs) // 2]
+    return {
+        **middle,
+        "non_2xx": sum(run["non_2xx"] for run in runs),
+        "socket_errors": sum(run["socket_errors"] for run in runs),
+    }
+
+
+def measure_backend(
+    name: str, rounds: int, duration: int, connections: int, workdir: Path
+) -> list[Figure]:
     backend = Backend(name, workdir)
     env = backend.env()
     base_env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
@@ -170,60 +203,53 @@ def measure_backend(name: str, duration: int, connections: int, workdir: Path) -
         server = PollserverProcess({**base_env, **env}).start(workdir / f"{name}.log")
         try:
             poll_id = make_poll_results_public(backend.database_url)
-            base = server.base_url
-
-            def wrk(path: str, script: str = "get.lua") -> dict:
-                run_wrk(f"{base}{path}", script, 2, connections)  # warm-up, discarded
-                return run_wrk(f"{base}{path}", script, duration, connections)
-
-            ceiling = wrk("/livez")
-            figures.append(figure("ceiling: GET /livez", ceiling, ceiling["rps"], None))
-            figures.append(
-                figure(
-                    "GET /api/v1/polls/{id}",
-                    wrk(f"/api/v1/polls/{poll_id}"),
-                    ceiling["rps"],
-                    READ_TARGET,
-                )
-            )
-            widget = wrk("/widget.js")
-            figures.append(figure("GET /widget.js", widget, ceiling["rps"], READ_TARGET))
-            figures.append(
-                figure(
-                    "GET …/results (warm)",
-                    wrk(f"/api/v1/polls/{poll_id}/results"),
-                    ceiling["rps"],
-                    READ_TARGET,
-                )
-            )
-            figures.append(
-                figure(
-                    "POST …/answers",
-                    wrk(f"/api/v1/polls/{poll_id}/answers", "answers.lua"),
-                    ceiling["rps"],
-                    ANSWER_TARGET,
-                )
-            )
+            polls = f"/api/v1/polls/{poll_id}"
+            plan = [
+                ("ceiling: GET /livez", "/livez", "get.lua"),
+                ("GET /api/v1/polls/{id}", polls, "get.lua"),
+                ("GET /widget.js", "/widget.js", "get.lua"),
+                ("GET …/results (warm)", f"{polls}/results", "get.lua"),
+                ("POST …/answers", f"{polls}/answers", "answers.lua"),
+            ]
+            runs = measure_rounds(server.base_url, plan, rounds, duration, connections)
         finally:
             server.stop()
+        ceiling = median_run(runs["ceiling: GET /livez"])["rps"]
+        for figure_name, _, script in plan:
+            target = None
+            if not figure_name.startswith("ceiling"):
+                target = ANSWER_TARGET if script == "answers.lua" else READ_TARGET
+            figures.append(figure(figure_name, median_run(runs[figure_name]), ceiling, target))
 
         cold_env = {**base_env, **env, "RESULTS_CACHE_SECONDS": "0"}
         cold_server = PollserverProcess(cold_env).start(workdir / f"{name}-cold.log")
         try:
-            base = cold_server.base_url
-            run_wrk(f"{base}/livez", "get.lua", 2, connections)
-            cold_ceiling = run_wrk(f"{base}/livez", "get.lua", duration, connections)
-            url = f"{base}/api/v1/polls/{poll_id}/results"
-            run_wrk(url, "get.lua", 2, connections)
-            cold = run_wrk(url, "get.lua", duration, connections)
-            figures.append(
-                figure("ceiling (cache-off server)", cold_ceiling, cold_ceiling["rps"], None)
-            )
-            figures.append(
-                figure("GET …/results (just invalidated)", cold, cold_ceiling["rps"], READ_TARGET)
+            cold_plan = [
+                ("ceiling (cache-off server)", "/livez", "get.lua"),
+                ("GET …/results (just invalidated)", f"{polls}/results", "get.lua"),
+            ]
+            cold_runs = measure_rounds(
+                cold_server.base_url, cold_plan, rounds, duration, connections
             )
         finally:
             cold_server.stop()
+        cold_ceiling = median_run(cold_runs["ceiling (cache-off server)"])["rps"]
+        figures.append(
+            figure(
+                "ceiling (cache-off server)",
+                median_run(cold_runs[cold_plan[0][0]]),
+                cold_ceiling,
+                None,
+            )
+        )
+        figures.append(
+            figure(
+                "GET …/results (just invalidated)",
+                median_run(cold_runs[cold_plan[1][0]]),
+                cold_ceiling,
+                READ_TARGET,
+            )
+        )
     finally:
         backend.drop()
     return figures
@@ -244,7 +270,8 @@ def figure(name: str, result: dict, ceiling: float, target: float | None) -> Fig
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=int, default=8, help="seconds per figure")
+    parser.add_argument("--duration", type=int, default=5, help="seconds per figure and round")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per figure")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--backends", nargs="+", default=["sqlite", "postgresql"])
     options = parser.parse_args()
@@ -253,7 +280,10 @@ def main() -> None:
 
     print(f"pollserver load benchmark — {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC")
     print(f"machine: {machine_description()}")
-    print(f"commit {git_commit()}; wrk -t2 -c{options.connections} -d{options.duration}s")
+    print(
+        f"commit {git_commit()}; wrk -t2 -c{options.connections} -d{options.duration}s, "
+        f"median of {options.rounds} interleaved rounds"
+    )
     print()
     print(
         "| backend | figure | req/s | p50 ms | p99 ms | non-2xx | socket errors | × ceiling "
@@ -263,7 +293,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="pollserver-load-") as workdir:
         for name in options.backends:
             label = "SQLite, 1 worker" if name == "sqlite" else "PostgreSQL + Redis, 4 workers"
-            for item in measure_backend(name, options.duration, options.connections, Path(workdir)):
+            figures = measure_backend(
+                name, options.rounds, options.duration, options.connections, Path(workdir)
+            )
+            for item in figures:
                 verdict = ""
                 if item.target is not None:
                     met = item.ratio >= item.target

@@ -8,6 +8,7 @@ may only be framed by the poll's ``allowed_origins`` when the poll names any.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import json
@@ -31,6 +32,7 @@ from flask import (
 )
 from markupsafe import Markup, escape
 from sqlalchemy import select
+from werkzeug.http import parse_accept_header, quote_etag
 
 from pollserver import builder
 from pollserver.errors import json_error
@@ -115,32 +117,51 @@ def widget_url(**kwargs) -> str:
 @bp.get("/widget.js")
 def widget_js():
     asset = widget_asset()
-    compressed = request.accept_encodings["gzip"] > 0
+    compressed = accepts_gzip(request.headers.get("Accept-Encoding", ""))
+    versioned = request.args.get("v") == asset.version
     # One strong ETag per representation; either one proves the client has this content.
-    tags = (f"{asset.version}-gzip", asset.version)
-    tag = tags[0] if compressed else tags[1]
-    if request.args.get("v") == asset.version:
+    client_has_it = "If-None-Match" in request.headers and any(
+        request.if_none_match.contains_weak(candidate)
+        for candidate in (f"{asset.version}-gzip", asset.version)
+    )
+    body = asset.gzipped if compressed else asset.body
+    return Response(
+        b"" if client_has_it else body,
+        status=304 if client_has_it else 200,
+        headers=widget_headers(asset.version, compressed, versioned, client_has_it),
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def accepts_gzip(accept_encoding: str) -> bool:
+    """Whether a client takes gzip; browsers send a handful of distinct headers, parsed once."""
+    return parse_accept_header(accept_encoding)["gzip"] > 0
+
+
+@functools.lru_cache(maxsize=16)
+def widget_headers(
+    version: str, compressed: bool, versioned: bool, not_modified: bool
+) -> tuple[tuple[str, str], ...]:
+    """The widget's response headers, built once per version and variant, not per request."""
+    if versioned:
         cache_control = f"public, max-age={IMMUTABLE_MAX_AGE}, immutable"
     else:
         cache_control = (
             f"public, max-age={WIDGET_MAX_AGE}, stale-while-revalidate={WIDGET_STALE_SECONDS}"
         )
-    if any(request.if_none_match.contains_weak(candidate) for candidate in tags):
-        response = Response(status=304)
-    else:
-        response = Response(
-            asset.gzipped if compressed else asset.body,
-            mimetype="text/javascript",
-        )
+    headers = [
+        ("ETag", quote_etag(f"{version}-gzip" if compressed else version)),
+        ("Cache-Control", cache_control),
+        ("Vary", "Accept-Encoding"),
+        ("Access-Control-Allow-Origin", "*"),
+        ("Cross-Origin-Resource-Policy", "cross-origin"),
+        ("X-Content-Type-Options", "nosniff"),
+    ]
+    if not not_modified:
+        headers.append(("Content-Type", "text/javascript; charset=utf-8"))
         if compressed:
-            response.headers["Content-Encoding"] = "gzip"
-    response.set_etag(tag)
-    response.headers["Cache-Control"] = cache_control
-    response.vary.add("Accept-Encoding")
-    response.headers["Access-Control-Allow-Origin"] = "*"
-    response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
+            headers.append(("Content-Encoding", "gzip"))
+    return tuple(headers)
 
 
 # --- helpers for the pages ----------------------------------------------------------------------

@@ -90,6 +90,16 @@ def test_widget_js_is_served_gzipped_to_clients_that_accept_it(client):
         assert response.headers["Access-Control-Allow-Origin"] == "*"
     # One tag per representation, both from the content hash.
     assert plain.headers["ETag"] != packed.headers["ETag"]
+    # A client that refuses gzip (q=0) gets the plain script, whatever else it lists.
+    refused = client.get("/widget.js", headers={"Accept-Encoding": "br;q=1.0, gzip;q=0"})
+    assert "Content-Encoding" not in refused.headers
+    assert refused.data == plain.data
+    assert (
+        client.get("/widget.js", headers={"Accept-Encoding": "GZIP;q=0.5"}).headers[
+            "Content-Encoding"
+        ]
+        == "gzip"
+    )
 
 
 def test_widget_js_etag_is_a_content_hash_and_revalidates_with_304(client):

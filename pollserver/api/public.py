@@ -338,7 +338,9 @@ class PublicPoll(MethodView):
 class PollAnswers(MethodView):
     decorators = (limiter.limit(answers_limit, methods=["POST"], override_defaults=True),)
 
-    @blp.arguments(AnswerRequestSchema)
+    # An instance, not the class: webargs would build (and deep-copy the fields of) a new
+    # schema for every answer.
+    @blp.arguments(AnswerRequestSchema())
     @described_only(
         blp.response(200, ProgressSchema, description="Answer recorded (or a retry of one)"),
         blp.alt_response(201, schema=ProgressSchema, description="A new reader: token issued"),
