@@ -7,11 +7,12 @@ hand their answers to an :class:`AnswerWriter`. The first thread to find no batc
 writes everything queued so far in one transaction and wakes the others; answers that arrive
 meanwhile form the next batch. One answer alone is a batch of one, with no waiting.
 
-Each answer in a batch follows exactly the rules of :func:`pollserver.answering.record_answer`,
-in arrival order, so later answers see the earlier ones (two new readers from one address count
-against the daily cap together). A refusal refuses that answer only: refusals come before any
-write. If the database fails the whole transaction (a constraint race, a deadlock), every answer
-of the batch is written again on its own, so one bad answer never fails the others.
+Each answer in a batch follows exactly the rules of ``pollserver.answering``: new readers of a
+poll are started together, in arrival order (two new readers from one address count against the
+daily cap together), and returning readers' answers follow one by one. A refusal refuses that
+answer only: refusals come before any write. If the database fails the whole transaction (a
+constraint race, a deadlock), every answer of the batch is written again on its own, so one bad
+answer never fails the others.
 
 Plain Python: no Flask here. The caller supplies the write transaction and the poll trees.
 """
@@ -30,7 +31,13 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from pollserver import tally
-from pollserver.answering import AnswerRefused, RecordedAnswer, record_answer
+from pollserver.answering import (
+    AnswerRefused,
+    FirstAnswer,
+    RecordedAnswer,
+    record_new_readers,
+    record_next_answer,
+)
 from pollserver.polls import PUBLIC_STATUSES, PollFacts, effective_status, find_poll_facts
 from pollserver.privacy import hash_client_address
 from pollserver.tree import PollTree
@@ -137,41 +144,72 @@ class AnswerWriter:
             pending.done = True
 
     def _write_together(self, batch: list[_Pending]) -> None:
-        polls: dict[str, PollFacts | None] = {}
-        deltas: dict[int, Counter[str]] = {}
         for pending in batch:
             pending.error, pending.recorded, pending.poll = None, None, None
         with self._write_transaction() as connection:
+            polls: dict[str, PollFacts | None] = {}
+            new_readers: dict[str, list[_Pending]] = {}
+            returning: list[_Pending] = []
             for pending in batch:
+                poll_id = pending.request.poll_id
+                if poll_id not in polls:
+                    polls[poll_id] = find_poll_facts(connection, poll_id, for_share=True)
+                poll = polls[poll_id]
+                if poll is None or effective_status(poll) not in PUBLIC_STATUSES:
+                    pending.error = AnswerRefused(404, f"No poll {poll_id!r} is published here.")
+                    continue
+                pending.poll = poll
+                if pending.request.token is None:
+                    new_readers.setdefault(poll_id, []).append(pending)
+                else:
+                    returning.append(pending)
+            # New readers of a poll are started together (they only meet through the daily cap,
+            # which counts them in arrival order); returning readers one by one, in order.
+            for poll_id, arrivals in new_readers.items():
+                poll = polls[poll_id]
+                outcomes = record_new_readers(
+                    connection,
+                    poll,
+                    self._tree_of(poll),
+                    [
+                        FirstAnswer(
+                            pending.request.node_key,
+                            pending.request.answer,
+                            hash_client_address(
+                                connection, pending.request.client_address, pending.request.now
+                            ),
+                            pending.request.now,
+                        )
+                        for pending in arrivals
+                    ],
+                    respondents_per_address=self._respondents_per_address(),
+                )
+                for pending, outcome in zip(arrivals, outcomes, strict=True):
+                    if isinstance(outcome, AnswerRefused):
+                        pending.error = outcome
+                    else:
+                        pending.recorded = outcome
+            for pending in returning:
                 request = pending.request
-                if request.poll_id not in polls:
-                    polls[request.poll_id] = find_poll_facts(
-                        connection, request.poll_id, for_share=True
-                    )
-                poll = polls[request.poll_id]
                 try:
-                    if poll is None or effective_status(poll) not in PUBLIC_STATUSES:
-                        raise AnswerRefused(404, f"No poll {request.poll_id!r} is published here.")
-                    recorded = record_answer(
+                    pending.recorded = record_next_answer(
                         connection,
-                        poll,
-                        self._tree_of(poll),
+                        pending.poll,
+                        self._tree_of(pending.poll),
                         token=request.token,
                         node_key=request.node_key,
                         answer=request.answer,
-                        address_hash=hash_client_address(
-                            connection, request.client_address, request.now
-                        ),
-                        respondents_per_address=self._respondents_per_address(),
                         now=request.now,
                     )
                 except AnswerRefused as refusal:
                     pending.error = refusal
-                    continue
-                pending.poll, pending.recorded = poll, recorded
-                deltas.setdefault(poll.id, Counter()).update(recorded.tally_deltas)
             # One upsert per poll for the whole batch: fewer statements, and every transaction
             # locks the counter rows it touches in one sorted pass (no deadlocks between them).
+            deltas: dict[int, Counter[str]] = {}
+            for pending in batch:
+                if pending.recorded is not None:
+                    counts = deltas.setdefault(pending.poll.id, Counter())
+                    counts.update(pending.recorded.tally_deltas)
             for poll_id, poll_deltas in deltas.items():
                 tally.apply_counts(
                     connection, poll_id, {key: value for key, value in poll_deltas.items() if value}

@@ -46,15 +46,21 @@ READER_WITH_ANSWERS = (
 )
 # Serialises concurrent requests for one reader on PostgreSQL (SQLite's write lock does).
 READER_WITH_ANSWERS_FOR_UPDATE = READER_WITH_ANSWERS.with_for_update(of=respondents)
-RESPONDENTS_FROM_ADDRESS = (
-    select(func.count())
-    .select_from(respondents)
+RESPONDENTS_FROM_ADDRESSES = (
+    select(respondents.c.address_hash, func.count())
     .where(
         respondents.c.poll_id == bindparam("poll_id"),
-        respondents.c.address_hash == bindparam("address_hash"),
+        respondents.c.address_hash.in_(bindparam("address_hashes", expanding=True)),
     )
+    .group_by(respondents.c.address_hash)
 )
-INSERT_RESPONDENT = insert(respondents)
+LOCK_NEW_READER_ADDRESSES = text(
+    "SELECT pg_advisory_xact_lock(hashtext(key)) FROM unnest(CAST(:keys AS text[])) AS key"
+)
+# Many readers in one statement, their ids returned in the order the rows were given.
+INSERT_RESPONDENTS_RETURNING_IDS = insert(respondents).returning(
+    respondents.c.id, sort_by_parameter_order=True
+)
 INSERT_ANSWER = insert(answers)
 UPDATE_READER = update(respondents).where(respondents.c.id == bindparam("reader_id"))
 
@@ -155,25 +161,7 @@ def unknown_token() -> AnswerRefused:
     )
 
 
-def count_todays_respondents(connection: Connection, poll_id: int, address_hash: str) -> int:
-    # The address hash changes with the daily salt, so equal hashes are the same address today.
-    return connection.execute(
-        RESPONDENTS_FROM_ADDRESS, {"poll_id": poll_id, "address_hash": address_hash}
-    ).scalar_one()
-
-
-def record_answer(
-    connection: Connection,
-    poll: PollFacts,
-    tree: PollTree,
-    *,
-    token: str | None,
-    node_key: str,
-    answer: str,
-    address_hash: str,
-    respondents_per_address: int,
-    now: dt.datetime,
-) -> RecordedAnswer:
+def refuse_unless_a_question(poll: PollFacts, tree: PollTree, node_key: str, now: dt.datetime):
     refuse_unless_accepting(poll, now)
     if not tree.is_question(node_key):
         raise AnswerRefused(
@@ -181,71 +169,136 @@ def record_answer(
             f"Node {node_key!r} is not a question of this poll.",
             {"node": [f"not a question of this poll: {node_key!r}"]},
         )
-    if token is None:
-        return _record_new_reader(
-            connection, poll, tree, node_key, answer, address_hash, respondents_per_address, now
-        )
-    return _record_next_answer(connection, poll, tree, token, node_key, answer, now)
 
 
-def _record_new_reader(
+@dataclass
+class FirstAnswer:
+    """A new reader's first answer, as it arrived."""
+
+    node_key: str
+    answer: str
+    address_hash: str
+    now: dt.datetime
+
+
+def record_new_readers(
     connection: Connection,
     poll: PollFacts,
     tree: PollTree,
-    node_key: str,
-    answer: str,
-    address_hash: str,
+    arrivals: list[FirstAnswer],
+    *,
     respondents_per_address: int,
-    now: dt.datetime,
-) -> RecordedAnswer:
-    if node_key != tree.root:
-        raise AnswerRefused(
-            409,
-            f"A new reader starts at question {tree.root!r}, not {node_key!r}.",
-            {"expected": tree.root},
-        )
-    if connection.dialect.name == "postgresql":
+) -> list[RecordedAnswer | AnswerRefused]:
+    """Start a new reader for each first answer, in order; one outcome per answer.
+
+    Set-based, so that many new readers cost what one does: one lock statement, one count, one
+    insert of the readers and one of their answers. The daily cap counts earlier arrivals of the
+    same list too.
+    """
+    outcomes: list[RecordedAnswer | AnswerRefused | None] = [None] * len(arrivals)
+    candidates = []
+    for number, arrival in enumerate(arrivals):
+        try:
+            refuse_unless_a_question(poll, tree, arrival.node_key, arrival.now)
+            if arrival.node_key != tree.root:
+                raise AnswerRefused(
+                    409,
+                    f"A new reader starts at question {tree.root!r}, not {arrival.node_key!r}.",
+                    {"expected": tree.root},
+                )
+        except AnswerRefused as refusal:
+            outcomes[number] = refusal
+        else:
+            candidates.append(number)
+    addresses = sorted({arrivals[number].address_hash for number in candidates})
+    if addresses and connection.dialect.name == "postgresql":
         # Count-then-insert must not run twice at once for one address and poll, or parallel
         # new readers would all pass the cap; SQLite's single writer already serialises it.
+        # Sorted keys: two transactions take their locks in the same order, so never deadlock.
         connection.execute(
-            text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
-            {"key": f"new-reader:{poll.id}:{address_hash}"},
+            LOCK_NEW_READER_ADDRESSES,
+            {"keys": [f"new-reader:{poll.id}:{address}" for address in addresses]},
         )
-    if count_todays_respondents(connection, poll.id, address_hash) >= respondents_per_address:
-        raise AnswerRefused(
-            429,
-            "Too many new readers from your network have started this poll today; "
-            "try again tomorrow.",
-            {"limit": f"{respondents_per_address} new readers per address per poll per day"},
-            retry_after=seconds_until_next_utc_day(now),
-        )
-    given = [GivenAnswer(node_key, AnswerValue(answer), now)]
-    walk = walk_of(tree, given)
-    token = new_respondent_token()
-    finished_at = now if walk.finished else None
-    respondent_id = connection.execute(
-        INSERT_RESPONDENT,
-        {
-            "poll_id": poll.id,
-            "token_hash": hash_token(token),
-            "address_hash": address_hash,
-            "started_at": now,
-            "finished_at": finished_at,
-            "current_node_key": walk.current,
-            "hidden": False,
-        },
-    ).inserted_primary_key[0]
-    _insert_answer(connection, poll.id, respondent_id, given[0])
-    reader = Reader(respondent_id, finished_at, False, given)
-    return RecordedAnswer(
-        token,
-        reader,
-        walk,
-        created_respondent=True,
-        stored=True,
-        kind="new_reader",
-        tally_deltas=dict(tally.walk_contributions(walk, [now])),
+    # The address hash changes with the daily salt, so equal hashes are the same address today.
+    started_today = dict(
+        connection.execute(
+            RESPONDENTS_FROM_ADDRESSES, {"poll_id": poll.id, "address_hashes": addresses}
+        ).all()
+        if addresses
+        else []
     )
+    readers, tokens = [], []
+    for number in candidates:
+        arrival = arrivals[number]
+        if started_today.get(arrival.address_hash, 0) >= respondents_per_address:
+            outcomes[number] = AnswerRefused(
+                429,
+                "Too many new readers from your network have started this poll today; "
+                "try again tomorrow.",
+                {"limit": f"{respondents_per_address} new readers per address per poll per day"},
+                retry_after=seconds_until_next_utc_day(arrival.now),
+            )
+            continue
+        started_today[arrival.address_hash] = started_today.get(arrival.address_hash, 0) + 1
+        given = GivenAnswer(arrival.node_key, AnswerValue(arrival.answer), arrival.now)
+        walk = walk_of(tree, [given])
+        readers.append((number, given, walk))
+        tokens.append(new_respondent_token())
+    if not readers:
+        return outcomes
+    ids = (
+        connection.execute(
+            INSERT_RESPONDENTS_RETURNING_IDS,
+            [
+                {
+                    "poll_id": poll.id,
+                    "token_hash": hash_token(token),
+                    "address_hash": arrivals[number].address_hash,
+                    "started_at": given.answered_at,
+                    "finished_at": given.answered_at if walk.finished else None,
+                    "current_node_key": walk.current,
+                    "hidden": False,
+                }
+                for token, (number, given, walk) in zip(tokens, readers, strict=True)
+            ],
+        )
+        .scalars()
+        .all()
+    )
+    connection.execute(
+        INSERT_ANSWER,
+        [
+            answer_row(poll.id, respondent_id, given)
+            for respondent_id, (_, given, _) in zip(ids, readers, strict=True)
+        ],
+    )
+    for token, respondent_id, (number, given, walk) in zip(tokens, ids, readers, strict=True):
+        finished_at = given.answered_at if walk.finished else None
+        outcomes[number] = RecordedAnswer(
+            token,
+            Reader(respondent_id, finished_at, False, [given]),
+            walk,
+            created_respondent=True,
+            stored=True,
+            kind="new_reader",
+            tally_deltas=dict(tally.walk_contributions(walk, [given.answered_at])),
+        )
+    return outcomes
+
+
+def record_next_answer(
+    connection: Connection,
+    poll: PollFacts,
+    tree: PollTree,
+    *,
+    token: str,
+    node_key: str,
+    answer: str,
+    now: dt.datetime,
+) -> RecordedAnswer:
+    """A returning reader's answer: the next question, a retry, or a change."""
+    refuse_unless_a_question(poll, tree, node_key, now)
+    return _record_next_answer(connection, poll, tree, token, node_key, answer, now)
 
 
 def _record_next_answer(
@@ -291,7 +344,7 @@ def _record_next_answer(
         raise AnswerRefused(409, message, {"expected": old_walk.current})
 
     new_answer = GivenAnswer(node_key, AnswerValue(answer), now)
-    _insert_answer(connection, poll.id, reader.id, new_answer)
+    connection.execute(INSERT_ANSWER, answer_row(poll.id, reader.id, new_answer))
     given = [*kept, new_answer]
     new_walk = walk_of(tree, given)
     finished_at = (reader.finished_at or now) if new_walk.finished else None
@@ -324,16 +377,11 @@ def _record_next_answer(
     )
 
 
-def _insert_answer(
-    connection: Connection, poll_id: int, respondent_id: int, given: GivenAnswer
-) -> None:
-    connection.execute(
-        INSERT_ANSWER,
-        {
-            "respondent_id": respondent_id,
-            "poll_id": poll_id,
-            "node_key": given.node_key,
-            "value": given.value,
-            "answered_at": given.answered_at,
-        },
-    )
+def answer_row(poll_id: int, respondent_id: int, given: GivenAnswer) -> dict:
+    return {
+        "respondent_id": respondent_id,
+        "poll_id": poll_id,
+        "node_key": given.node_key,
+        "value": given.value,
+        "answered_at": given.answered_at,
+    }

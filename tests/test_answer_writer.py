@@ -72,11 +72,13 @@ class HeldWriter:
         return thread
 
 
-def new_reader(poll_id: str, answer: str = "yes", address: str = "198.51.100.7") -> AnswerRequest:
+def new_reader(
+    poll_id: str, answer: str = "yes", address: str = "198.51.100.7", node_key: str = "q1"
+) -> AnswerRequest:
     return AnswerRequest(
         poll_id=poll_id,
         token=None,
-        node_key="q1",
+        node_key=node_key,
         answer=answer,
         client_address=address,
         now=dt.datetime.now(dt.UTC),
@@ -111,8 +113,9 @@ def test_answers_queued_behind_a_batch_are_written_together_in_arrival_order(app
     held = HeldWriter(app, cap=3)
     first = held.submit("first", new_reader(poll_id, address="198.51.100.1"))
     assert held.first_started.wait(WAIT_SECONDS)
-    # While the first batch is held, five more arrive: three new readers from one address
-    # (the cap is three, and "first" came from another), one over the cap, one unknown poll.
+    # While the first batch is held, six more arrive: three new readers from one address
+    # (the cap is three, and "first" came from another), one over the cap, one unknown poll,
+    # and one new reader who does not start at the first question.
     threads = []
     for number, request in enumerate(
         [
@@ -121,6 +124,7 @@ def test_answers_queued_behind_a_batch_are_written_together_in_arrival_order(app
             new_reader(poll_id, "yes"),
             new_reader(poll_id, "yes"),  # the fourth from 198.51.100.7 today: over the cap
             new_reader("NOSUCHID"),
+            new_reader(poll_id, node_key="q2", address="198.51.100.8"),
         ]
     ):
         threads.append(held.submit(f"queued-{number}", request))
@@ -128,13 +132,16 @@ def test_answers_queued_behind_a_batch_are_written_together_in_arrival_order(app
     held.release.set()
     for thread in [first, *threads]:
         thread.join(WAIT_SECONDS)
-    assert held.batches == [1, 5]
+    assert held.batches == [1, 6]
     for name in ("first", "queued-0", "queued-1", "queued-2"):
         assert held.outcomes[name].recorded.created_respondent, name
     over_cap = held.outcomes["queued-3"]
     assert isinstance(over_cap, AnswerRefused) and over_cap.status == 429
     unknown = held.outcomes["queued-4"]
     assert isinstance(unknown, AnswerRefused) and unknown.status == 404
+    wrong_start = held.outcomes["queued-5"]
+    assert isinstance(wrong_start, AnswerRefused) and wrong_start.status == 409
+    assert wrong_start.details == {"expected": "q1"}
     # One "no" ends the poll: the batch's readers share one commit time.
     assert held.outcomes["queued-1"].recorded.walk.finished
     assert held.outcomes["queued-0"].committed_at == held.outcomes["queued-1"].committed_at

@@ -1,7 +1,8 @@
 """The public poll API the widget talks to: CORS-open, no credentials, rate limited.
 
-Views stay thin: they load the poll, hand the work to ``pollserver.answering`` /
-``pollserver.results`` and translate refusals into the one JSON error shape.
+Views stay thin: they hand answers to ``pollserver.answer_writer`` (which applies the rules of
+``pollserver.answering``), read results through ``pollserver.api.cache``, and translate
+refusals into the one JSON error shape. The hottest reads come from memory (see ShortLived).
 """
 
 from __future__ import annotations
