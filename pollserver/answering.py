@@ -4,10 +4,12 @@ Plain Python over a SQLAlchemy ``Connection``; the caller owns the transaction (
 begins it as a writer). Every refusal is an :class:`AnswerRefused` carrying the HTTP status the
 API gives it, so the view stays a thin translation.
 
-This is the busiest write in the service, so it speaks Core SQL, not the ORM: a new reader is
-one count, two inserts and one tally upsert; a returning reader one locked read (reader and
-answers together), one insert, one update and the upsert. Each statement is compiled once per
-process (SQLAlchemy's statement cache), and no objects are tracked between them.
+This is the busiest write in the service, so it speaks Core SQL, not the ORM. New readers are
+started set-based: however many arrive together, one lock statement (PostgreSQL), one count,
+one insert of readers and one of their answers. A returning reader is one locked read (reader
+and answers together), one insert and one update. The tallies' changes are returned, for the
+caller to apply once per transaction (``pollserver.answer_writer``). Statements are built once
+and compiled once per process, and no objects are tracked between them.
 """
 
 from __future__ import annotations
@@ -298,18 +300,6 @@ def record_next_answer(
 ) -> RecordedAnswer:
     """A returning reader's answer: the next question, a retry, or a change."""
     refuse_unless_a_question(poll, tree, node_key, now)
-    return _record_next_answer(connection, poll, tree, token, node_key, answer, now)
-
-
-def _record_next_answer(
-    connection: Connection,
-    poll: PollFacts,
-    tree: PollTree,
-    token: str,
-    node_key: str,
-    answer: str,
-    now: dt.datetime,
-) -> RecordedAnswer:
     reader = find_reader(connection, poll.id, token, for_update=True)
     if reader is None:
         raise unknown_token()
