@@ -137,11 +137,13 @@ def _adding_on_conflict(statement):
     )
 
 
+_SUMS_BY_COUNTER = (
+    select(_counters.c.counter, func.sum(_counters.c.value))
+    .where(_counters.c.poll_id == bindparam("poll_id"))
+    .group_by(_counters.c.counter)
+)
+
+
 def read_counts(executor: Connection | Session | scoped_session, poll_id: int) -> dict[str, int]:
-    counters = ResultCounter.__table__
-    rows = connection_of(executor).execute(
-        select(counters.c.counter, func.sum(counters.c.value))
-        .where(counters.c.poll_id == poll_id)
-        .group_by(counters.c.counter)
-    )
+    rows = connection_of(executor).execute(_SUMS_BY_COUNTER, {"poll_id": poll_id})
     return {counter: int(total) for counter, total in rows if total}
