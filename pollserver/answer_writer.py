@@ -119,9 +119,9 @@ class AnswerWriter:
             try:
                 self._write_together(batch)
             except SQLAlchemyError:
-                if len(batch) == 1:
-                    raise
-                for pending in batch:  # one at a time, so each meets only its own failure
+                # Again one at a time, so each answer meets only its own failure (a lone
+                # answer too: a connection the database dropped is replaced for the retry).
+                for pending in batch:
                     self._write_alone(pending)
         except BaseException as error:
             for pending in batch:

@@ -174,3 +174,13 @@ def test_a_batch_the_database_fails_is_written_again_answer_by_answer(app, poll_
     respondents, answers, tallies = counts(app, poll_id)
     assert (respondents, answers) == (5, 5)  # nothing lost, nothing twice
     assert tallies["started"] == 5 and tallies["yes:q1"] == 5
+
+
+def test_a_lone_answer_whose_transaction_fails_is_tried_once_more(app, poll_id):
+    held = HeldWriter(app, fail_transaction=1)
+    held.release.set()
+    held.submit("alone", new_reader(poll_id)).join(WAIT_SECONDS)
+    assert held.transactions == 2
+    assert held.outcomes["alone"].recorded.created_respondent
+    respondents, answers, tallies = counts(app, poll_id)
+    assert (respondents, answers, tallies["started"]) == (1, 1, 1)
