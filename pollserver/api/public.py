@@ -87,7 +87,11 @@ def answered_from_memory() -> bool:
     return False
 
 
-limiter.limit(public_limit)(blp)
+# Both limits are the blueprint's, told apart by method (answers are its only POST): one check
+# per request in flask-limiter's middleware, where a limit on the view itself was checked there
+# and again by its decorator.
+limiter.limit(public_limit, methods=["GET", "HEAD"])(blp)
+limiter.limit(answers_limit, methods=["POST"])(blp)
 # A request filter, not an exemption on the limit: filters run before flask-limiter resolves any
 # limit, so a read from memory costs nothing to let through.
 limiter.request_filter(answered_from_memory)
@@ -337,8 +341,6 @@ class PublicPoll(MethodView):
 
 @blp.route("/<poll_id>/answers")
 class PollAnswers(MethodView):
-    decorators = (limiter.limit(answers_limit, methods=["POST"], override_defaults=True),)
-
     # An instance, not the class: webargs would build (and deep-copy the fields of) a new
     # schema for every answer.
     @blp.arguments(AnswerRequestSchema())
