@@ -10,16 +10,21 @@ meanwhile form the next batch. One answer alone is a batch of one, with no waiti
 Each answer in a batch follows exactly the rules of ``pollserver.answering``: new readers of a
 poll are started together, in arrival order (two new readers from one address count against the
 daily cap together), and returning readers' answers follow one by one. A refusal refuses that
-answer only: refusals come before any write. If the database fails the whole transaction (a
-constraint race, a deadlock), every answer of the batch is written again on its own, so one bad
-answer never fails the others.
+answer only: refusals come before any write. If the database refuses the whole transaction for
+a reason one answer may have caused (a unique-key race, a deadlock or serialization failure),
+every answer of the batch is written again on its own, so one bad answer never fails the others;
+any other failure (the database unreachable, a timeout) fails the batch at once: trying each
+answer again would only multiply the wait. Locks are taken in a fixed order (polls by id, then
+readers and addresses sorted), so two batches never wait for each other in a cycle.
 
-Plain Python: no Flask here. The caller supplies the write transaction and the poll trees.
+No Flask here, but the callables the caller supplies (the write transaction, the poll trees,
+the metric) run in the thread that writes the batch, which is one of the waiting requests.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 import time
 from collections import Counter
@@ -28,7 +33,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 
 from sqlalchemy import Connection
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
 from pollserver import tally
 from pollserver.answering import (
@@ -39,8 +44,10 @@ from pollserver.answering import (
     record_next_answer,
 )
 from pollserver.polls import PUBLIC_STATUSES, PollFacts, effective_status, find_poll_facts
-from pollserver.privacy import hash_client_address
+from pollserver.privacy import address_hash, hash_token, remember_salt, salt_for_day
 from pollserver.tree import PollTree
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -78,7 +85,7 @@ class AnswerWriter:
     def __init__(
         self,
         write_transaction: Callable[[], AbstractContextManager[Connection]],
-        tree_of: Callable[[PollFacts], PollTree],
+        tree_of: Callable[[PollFacts, Connection], PollTree],
         respondents_per_address: Callable[[], int],
         on_batch_written: Callable[[int], None] = lambda size: None,
     ):
@@ -118,9 +125,9 @@ class AnswerWriter:
         try:
             try:
                 self._write_together(batch)
-            except SQLAlchemyError:
-                # Again one at a time, so each answer meets only its own failure (a lone
-                # answer too: a connection the database dropped is replaced for the retry).
+            except SQLAlchemyError as error:
+                if not one_answer_may_be_the_cause(error):
+                    raise
                 for pending in batch:
                     self._write_alone(pending)
         except BaseException as error:
@@ -139,49 +146,56 @@ class AnswerWriter:
                 # Two requests for one reader raced past each other in different processes; a
                 # second attempt sees what the first stored and answers as a retry would.
                 self._write_together([pending])
-        except SQLAlchemyError as error:
+        except Exception as error:
             pending.error = error
             pending.done = True
 
     def _write_together(self, batch: list[_Pending]) -> None:
         for pending in batch:
             pending.error, pending.recorded, pending.poll = None, None, None
+        salts: dict[dt.date, bytes] = {}
         with self._write_transaction() as connection:
             polls: dict[str, PollFacts | None] = {}
-            new_readers: dict[str, list[_Pending]] = {}
+            for public_id in sorted({pending.request.poll_id for pending in batch}):
+                polls[public_id] = find_poll_facts(connection, public_id, for_share=True)
+            new_readers: dict[int, list[_Pending]] = {}
             returning: list[_Pending] = []
             for pending in batch:
-                poll_id = pending.request.poll_id
-                if poll_id not in polls:
-                    polls[poll_id] = find_poll_facts(connection, poll_id, for_share=True)
-                poll = polls[poll_id]
+                poll = polls[pending.request.poll_id]
                 if poll is None or effective_status(poll) not in PUBLIC_STATUSES:
-                    pending.error = AnswerRefused(404, f"No poll {poll_id!r} is published here.")
+                    pending.error = AnswerRefused(
+                        404, f"No poll {pending.request.poll_id!r} is published here."
+                    )
                     continue
                 pending.poll = poll
                 if pending.request.token is None:
-                    new_readers.setdefault(poll_id, []).append(pending)
+                    new_readers.setdefault(poll.id, []).append(pending)
                 else:
                     returning.append(pending)
             # New readers of a poll are started together (they only meet through the daily cap,
-            # which counts them in arrival order); returning readers one by one, in order.
-            for poll_id, arrivals in new_readers.items():
-                poll = polls[poll_id]
-                outcomes = record_new_readers(
-                    connection,
-                    poll,
-                    self._tree_of(poll),
-                    [
+            # which counts them in arrival order); returning readers one by one, sorted by
+            # reader (a stable sort: one reader's answers keep their order).
+            for poll_id in sorted(new_readers):
+                arrivals = new_readers[poll_id]
+                poll = arrivals[0].poll
+                first_answers = []
+                for pending in arrivals:
+                    day = pending.request.now.astimezone(dt.UTC).date()
+                    if day not in salts:
+                        salts[day] = salt_for_day(connection, day)
+                    first_answers.append(
                         FirstAnswer(
                             pending.request.node_key,
                             pending.request.answer,
-                            hash_client_address(
-                                connection, pending.request.client_address, pending.request.now
-                            ),
+                            address_hash(pending.request.client_address, salts[day]),
                             pending.request.now,
                         )
-                        for pending in arrivals
-                    ],
+                    )
+                outcomes = record_new_readers(
+                    connection,
+                    poll,
+                    self._tree_of(poll, connection),
+                    first_answers,
                     respondents_per_address=self._respondents_per_address(),
                 )
                 for pending, outcome in zip(arrivals, outcomes, strict=True):
@@ -189,13 +203,13 @@ class AnswerWriter:
                         pending.error = outcome
                     else:
                         pending.recorded = outcome
-            for pending in returning:
+            for pending in sorted(returning, key=lambda item: hash_token(item.request.token)):
                 request = pending.request
                 try:
                     pending.recorded = record_next_answer(
                         connection,
                         pending.poll,
-                        self._tree_of(pending.poll),
+                        self._tree_of(pending.poll, connection),
                         token=request.token,
                         node_key=request.node_key,
                         answer=request.answer,
@@ -203,20 +217,33 @@ class AnswerWriter:
                     )
                 except AnswerRefused as refusal:
                     pending.error = refusal
-            # One upsert per poll for the whole batch: fewer statements, and every transaction
-            # locks the counter rows it touches in one sorted pass (no deadlocks between them).
+            # One upsert per poll for the whole batch, polls in id order, each upsert's rows
+            # sorted: every transaction takes its counter-row locks in the same order.
             deltas: dict[int, Counter[str]] = {}
             for pending in batch:
                 if pending.recorded is not None:
                     counts = deltas.setdefault(pending.poll.id, Counter())
                     counts.update(pending.recorded.tally_deltas)
-            for poll_id, poll_deltas in deltas.items():
-                tally.apply_counts(
-                    connection, poll_id, {key: value for key, value in poll_deltas.items() if value}
-                )
+            for poll_id in sorted(deltas):
+                changed = {key: value for key, value in deltas[poll_id].items() if value}
+                tally.apply_counts(connection, poll_id, changed)
         committed_at = time.monotonic()
-        self._on_batch_written(len(batch))
+        for day, salt in salts.items():
+            remember_salt(day, salt)  # committed now: safe to keep
         for pending in batch:
             if pending.recorded is not None:
                 pending.written = WrittenAnswer(pending.poll, pending.recorded, committed_at)
             pending.done = True
+        try:
+            self._on_batch_written(len(batch))
+        except Exception:  # a metric must never turn stored answers into errors
+            log.exception("recording the batch size failed")
+
+
+def one_answer_may_be_the_cause(error: SQLAlchemyError) -> bool:
+    """Whether writing each answer on its own might succeed where the batch failed."""
+    if isinstance(error, IntegrityError):
+        return True
+    # PostgreSQL's deadlock (40P01) and serialization failure (40001): a transaction to retry.
+    sqlstate = getattr(getattr(error, "orig", None), "sqlstate", None)
+    return isinstance(error, DBAPIError) and sqlstate in {"40001", "40P01"}

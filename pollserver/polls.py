@@ -78,6 +78,35 @@ def nodes_from_definition(definition: dict[str, Any]) -> list[Node]:
     return nodes
 
 
+def definition_on(connection: Connection, poll_id: int) -> tuple[dt.datetime, dict[str, Any]]:
+    """The poll's version (``updated_at``) and definition, read on ``connection`` (Core)."""
+    polls, nodes = Poll.__table__, Node.__table__
+    title, root, updated_at = connection.execute(
+        select(polls.c.title, polls.c.root_key, polls.c.updated_at).where(polls.c.id == poll_id)
+    ).one()
+    rows = connection.execute(
+        select(
+            nodes.c.key,
+            nodes.c.type,
+            nodes.c.text,
+            nodes.c.yes_key,
+            nodes.c.no_key,
+            nodes.c.next_key,
+        )
+        .where(nodes.c.poll_id == poll_id)
+        .order_by(nodes.c.position)
+    )
+    specs = []
+    for key, node_type, text, yes, no, following in rows:
+        spec: dict[str, Any] = {"id": key, "type": str(node_type), "text": text}
+        if node_type is NodeType.QUESTION:
+            spec.update(yes=yes, no=no)
+        else:
+            spec["next"] = following
+        specs.append(spec)
+    return updated_at, {"title": title, "root": root, "nodes": specs}
+
+
 def definition_of(poll: Poll) -> dict[str, Any]:
     """The poll's canonical definition, as the schema in ``pollserver.definition`` describes it."""
     nodes = []

@@ -41,7 +41,12 @@ def address_hash(address: str, salt: bytes) -> str:
 
 
 def salt_for_day(connection: Connection, day: dt.date) -> bytes:
-    """The day's salt, created by whichever worker needs it first (in the caller's transaction)."""
+    """The day's salt: from memory once a committed transaction has used it, otherwise from the
+    database, created by whichever worker needs it first (in the caller's transaction).
+
+    Nothing read here is kept in memory: the caller's transaction may still roll back, and a
+    salt created in it with it. Call :func:`remember_salt` once that transaction has committed.
+    """
     cached = _salt_cache.get(day)
     if cached is not None:
         return cached
@@ -54,17 +59,16 @@ def salt_for_day(connection: Connection, day: dt.date) -> bytes:
         insert(salts).values(day=day, salt=candidate).on_conflict_do_nothing(index_elements=["day"])
     )
     stored = connection.execute(select(salts.c.salt).where(salts.c.day == day)).scalar_one()
-    salt = bytes.fromhex(stored)
     if stored == candidate:
         connection.execute(delete(salts).where(salts.c.day <= day - dt.timedelta(SALT_DAYS_KEPT)))
-        # Not cached yet: this transaction may still roll back, and the salt with it.
-        return salt
+    return bytes.fromhex(stored)
+
+
+def remember_salt(day: dt.date, salt: bytes) -> None:
+    """Keep the day's salt in memory, now that a committed transaction has stored or read it."""
+    if _salt_cache.get(day) == salt:
+        return
     with _salt_cache_lock:
         for stale in [cached_day for cached_day in _salt_cache if cached_day < day]:
             del _salt_cache[stale]
         _salt_cache[day] = salt
-    return salt
-
-
-def hash_client_address(connection: Connection, address: str, now: dt.datetime) -> str:
-    return address_hash(address, salt_for_day(connection, now.astimezone(dt.UTC).date()))

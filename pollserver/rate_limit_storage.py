@@ -43,15 +43,22 @@ class MemoryStorageScannedEverySecond(MemoryStorage):
             with lock:
                 events = self.events.get(key)
                 if events:
-                    # Entries are newest first; keep those whose expiry is still ahead.
+                    # Entries are newest first; keep those whose expiry is still ahead, in a new
+                    # list (readers bisect the old one without the lock).
                     live = bisect.bisect_left(events, -now, key=lambda entry: -entry.expiry)
-                    del events[live:]
+                    if live < len(events):
+                        events = self.events[key] = events[:live]
                 if not events:
                     self.events.pop(key, None)
                     if self.locks.get(key) is lock:
                         del self.locks[key]
         for key in list(self.expirations):
-            if self.expirations.get(key, now) <= now:
-                self.storage.pop(key, None)
-                self.expirations.pop(key, None)
-                self.locks.pop(key, None)
+            lock = self.locks[key]
+            with lock:
+                expiry = self.expirations.get(key)
+                # No expiry: a writer is between reading and counting again; leave it be.
+                if expiry is not None and expiry <= now:
+                    self.storage.pop(key, None)
+                    self.expirations.pop(key, None)
+                    if self.locks.get(key) is lock:
+                        del self.locks[key]

@@ -15,13 +15,13 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
-from pollserver import tally
+from pollserver import privacy, tally
 from pollserver.answer_writer import AnswerRequest, AnswerWriter
 from pollserver.answering import AnswerRefused
 from pollserver.api.cache import tree_of
 from pollserver.database import write_transaction
 from pollserver.extensions import db
-from pollserver.models import Answer, Respondent
+from pollserver.models import AddressSalt, Answer, Respondent
 from pollserver.polls import find_poll
 
 from conftest import SEED_WITH_FLOWCHART, open_poll_from_article
@@ -29,16 +29,30 @@ from conftest import SEED_WITH_FLOWCHART, open_poll_from_article
 WAIT_SECONDS = 10
 
 
+class DeadlockDetected(Exception):
+    """What psycopg raises for a transaction PostgreSQL picks as a deadlock victim."""
+
+    sqlstate = "40P01"
+
+
 class HeldWriter:
     """An AnswerWriter whose first transaction waits for ``release`` before it begins."""
 
-    def __init__(self, app, *, cap: int = 50, fail_transaction: int | None = None):
+    def __init__(
+        self,
+        app,
+        *,
+        cap: int = 50,
+        fail_transaction: int | None = None,
+        failure: Exception | None = None,
+    ):
         self.app = app
         self.release = threading.Event()
         self.first_started = threading.Event()
         self.batches: list[int] = []
         self.transactions = 0
         self.fail_transaction = fail_transaction  # which one (1 = the first) fails at COMMIT
+        self.failure = failure or OperationalError("COMMIT", {}, DeadlockDetected())
         self.writer = AnswerWriter(
             self._transaction,
             tree_of,
@@ -56,15 +70,14 @@ class HeldWriter:
         with write_transaction() as connection:
             yield connection
             if self.transactions == self.fail_transaction:
-                # What PostgreSQL does to a transaction it picks as a deadlock victim.
-                raise OperationalError("COMMIT", {}, Exception("deadlock detected (injected)"))
+                raise self.failure
 
     def submit(self, name: str, request: AnswerRequest) -> threading.Thread:
         def run():
             with self.app.app_context():
                 try:
                     self.outcomes[name] = self.writer.write(request)
-                except AnswerRefused as refusal:
+                except (AnswerRefused, OperationalError) as refusal:
                     self.outcomes[name] = refusal
 
         thread = threading.Thread(target=run, name=name)
@@ -176,7 +189,9 @@ def test_a_batch_the_database_fails_is_written_again_answer_by_answer(app, poll_
     assert tallies["started"] == 5 and tallies["yes:q1"] == 5
 
 
-def test_a_lone_answer_whose_transaction_fails_is_tried_once_more(app, poll_id):
+def test_a_lone_answer_whose_transaction_fails_is_tried_once_more(app, poll_id, monkeypatch):
+    # The day's salt is created by the transaction that fails: memory must not keep that one.
+    monkeypatch.setattr(privacy, "_salt_cache", {})
     held = HeldWriter(app, fail_transaction=1)
     held.release.set()
     held.submit("alone", new_reader(poll_id)).join(WAIT_SECONDS)
@@ -184,3 +199,27 @@ def test_a_lone_answer_whose_transaction_fails_is_tried_once_more(app, poll_id):
     assert held.outcomes["alone"].recorded.created_respondent
     respondents, answers, tallies = counts(app, poll_id)
     assert (respondents, answers, tallies["started"]) == (1, 1, 1)
+    with app.app_context():
+        day, salt = db.session.execute(select(AddressSalt.day, AddressSalt.salt)).one()
+    assert privacy._salt_cache == {day: bytes.fromhex(salt)}
+
+
+def test_a_batch_the_database_cannot_take_fails_at_once_without_a_retry_per_answer(app, poll_id):
+    unreachable = OperationalError("BEGIN", {}, Exception("server closed the connection"))
+    held = HeldWriter(app, fail_transaction=2, failure=unreachable)
+    first = held.submit("first", new_reader(poll_id, address="198.51.100.1"))
+    assert held.first_started.wait(WAIT_SECONDS)
+    threads = []
+    for number in range(3):
+        threads.append(
+            held.submit(f"queued-{number}", new_reader(poll_id, address=f"10.0.0.{number}"))
+        )
+        queued(held, number + 1)
+    held.release.set()
+    for thread in [first, *threads]:
+        thread.join(WAIT_SECONDS)
+    assert held.transactions == 2  # the failed batch was not tried again answer by answer
+    for number in range(3):
+        assert held.outcomes[f"queued-{number}"] is unreachable
+    respondents, answers, _ = counts(app, poll_id)
+    assert (respondents, answers) == (1, 1)

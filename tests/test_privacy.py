@@ -1,4 +1,4 @@
-"""The daily address salt: created once, then served from memory on every backend."""
+"""The daily address salt: created once, kept in memory once committed, on every backend."""
 
 from __future__ import annotations
 
@@ -11,17 +11,23 @@ from pollserver.extensions import db
 from pollserver.models import AddressSalt
 
 
-def test_the_days_salt_is_created_once_then_comes_from_memory(app, monkeypatch):
+def test_the_days_salt_is_created_once_and_kept_in_memory_only_once_committed(app, monkeypatch):
     monkeypatch.setattr(privacy, "_salt_cache", {})
     day = dt.date(2031, 5, 17)
     with app.app_context():
+        with db.engine.connect() as connection, connection.begin() as transaction:
+            rolled_back = privacy.salt_for_day(connection, day)
+            transaction.rollback()
         with db.engine.begin() as connection:
             created = privacy.salt_for_day(connection, day)
-        # The transaction that created it might have rolled back: not cached yet.
+            # Read again in the same transaction: the same salt, still not in memory.
+            assert privacy.salt_for_day(connection, day) == created
+        assert created != rolled_back
         assert day not in privacy._salt_cache
         with db.engine.begin() as connection:
-            assert privacy.salt_for_day(connection, day) == created
-        assert privacy._salt_cache[day] == created
+            assert privacy.salt_for_day(connection, day) == created  # read, not created again
+        privacy.remember_salt(day, created)
+        assert privacy._salt_cache == {day: created}
         # From memory now: even with the table emptied, the same salt comes back.
         with db.engine.begin() as connection:
             connection.execute(AddressSalt.__table__.delete())

@@ -14,12 +14,13 @@ import time
 from typing import Any, NamedTuple
 
 from flask import current_app
+from sqlalchemy import Connection
 from werkzeug.http import generate_etag
 
 from pollserver import tally
 from pollserver.extensions import db
 from pollserver.models import Poll, utcnow
-from pollserver.polls import PollFacts, definition_of
+from pollserver.polls import PollFacts, definition_of, definition_on
 from pollserver.results import assemble_results
 from pollserver.tree import PollTree
 
@@ -58,13 +59,23 @@ _results_cache: dict[str, CachedResults] = {}
 _cache_lock = threading.Lock()
 
 
-def tree_of(poll: Poll | PollFacts) -> PollTree:
-    """The poll's tree, built once per version of the poll and process."""
+def tree_of(poll: Poll | PollFacts, connection: Connection | None = None) -> PollTree:
+    """The poll's tree, built once per version of the poll and process.
+
+    For ``PollFacts`` the definition is read on ``connection`` (the request session's by
+    default) and kept only if it is the version the facts name: facts may come from a moment
+    ago, or from another transaction.
+    """
     key = (poll.public_id, poll.updated_at)
     tree = _tree_cache.get(key)
-    if tree is None:
-        stored = poll if isinstance(poll, Poll) else db.session.get(Poll, poll.id)
-        tree = PollTree.from_definition(definition_of(stored))
+    if tree is not None:
+        return tree
+    if isinstance(poll, Poll):
+        version, definition = poll.updated_at, definition_of(poll)
+    else:
+        version, definition = definition_on(connection or db.session.connection(), poll.id)
+    tree = PollTree.from_definition(definition)
+    if version == poll.updated_at:
         with _cache_lock:
             for stale in [cached for cached in _tree_cache if cached[0] == poll.public_id]:
                 del _tree_cache[stale]
@@ -110,7 +121,9 @@ def current_results(poll: Poll | PollFacts, *, counting_since: float | None = No
     lifetime = current_app.config["RESULTS_CACHE_SECONDS"]
     if lifetime > 0:
         with _cache_lock:
-            _results_cache[poll.public_id] = CachedResults(now + lifetime, now, results, None)
+            kept = _results_cache.get(poll.public_id)
+            if kept is None or kept.summed_at <= now:  # never replace a later sum with this one
+                _results_cache[poll.public_id] = CachedResults(now + lifetime, now, results, None)
     return results
 
 

@@ -90,7 +90,7 @@ def answered_from_memory() -> bool:
 # Both limits are the blueprint's, told apart by method (answers are its only POST): one check
 # per request in flask-limiter's middleware, where a limit on the view itself was checked there
 # and again by its decorator.
-limiter.limit(public_limit, methods=["GET", "HEAD"])(blp)
+limiter.limit(public_limit, methods=["GET", "HEAD", "OPTIONS"])(blp)
 limiter.limit(answers_limit, methods=["POST"])(blp)
 # A request filter, not an exemption on the limit: filters run before flask-limiter resolves any
 # limit, so a read from memory costs nothing to let through.
@@ -203,16 +203,17 @@ def forget_changed_poll_document(mapper, connection, poll: Poll) -> None:
 
 
 def json_response(document: Rendered, status: int = 200) -> Response:
-    """The rendered document, or 304 when the client holds it already (If-None-Match)."""
+    """The rendered document; for a read, with its ETag, or 304 when the client holds it."""
+    read = request.method in ("GET", "HEAD") and status == 200
     client_has_it = "If-None-Match" in request.headers and request.if_none_match.contains_weak(
         document.etag
     )
-    if status == 200 and client_has_it:
+    if read and client_has_it:
         response = Response(status=304)
         response.set_etag(document.etag)
         return response
     response = Response(document.body, status=status, mimetype="application/json")
-    if status == 200:
+    if read:
         response.set_etag(document.etag)
     return response
 
@@ -381,9 +382,9 @@ class PollAnswers(MethodView):
         if recorded.stored:
             count_answer(recorded.kind)
         token = recorded.token or body["respondent"]
-        counting_since = written.committed_at if recorded.stored else None
+        # A retry too: the answer it repeats was committed before this batch read it back.
         reply = progress_body(
-            written.poll, token, recorded.reader, recorded.walk, counting_since=counting_since
+            written.poll, token, recorded.reader, recorded.walk, counting_since=written.committed_at
         )
         status = 201 if recorded.created_respondent else 200
         return json_response(render(reply), status)
