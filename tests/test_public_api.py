@@ -548,3 +548,35 @@ def test_public_limit_counts_reads_that_reach_the_database_not_reads_from_memory
     # Another address has its own allowance.
     other = client.get("/api/v1/polls/NOSUCH04", environ_base={"REMOTE_ADDR": "198.51.100.41"})
     assert other.status_code == 404
+
+
+def test_an_answer_never_answers_304_and_carries_no_etag(app, client, seed_poll_id):
+    first = answer(client, seed_poll_id, "q1", "yes")
+    token = first.get_json()["respondent"]
+    again = client.post(
+        f"/api/v1/polls/{seed_poll_id}/answers",
+        json={"respondent": token, "node": "q1", "answer": "yes"},
+        headers={"If-None-Match": "*"},
+    )
+    assert again.status_code == 200
+    assert again.get_json()["respondent"] == token
+    assert "ETag" not in again.headers and "ETag" not in first.headers
+
+
+def test_cors_preflights_count_against_the_public_limit(app_config):
+    from pollserver import create_app
+
+    app_config.update(
+        RATELIMIT_ENABLED=True, RATELIMIT_STORAGE_URI="memory://", RATELIMIT_PUBLIC="2/minute"
+    )
+    client = create_app(app_config).test_client()
+    preflight = {
+        "Origin": "https://news.example",
+        "Access-Control-Request-Method": "POST",
+    }
+    statuses = [
+        client.options("/api/v1/polls/NOSUCHID/answers", headers=preflight).status_code
+        for _ in range(3)
+    ]
+    assert 429 not in statuses[:2]
+    assert statuses[2] == 429
