@@ -44,7 +44,7 @@ from pollserver.answering import (
     record_next_answer,
 )
 from pollserver.polls import PUBLIC_STATUSES, PollFacts, effective_status, find_poll_facts
-from pollserver.privacy import address_hash, hash_token, remember_salt, salt_for_day
+from pollserver.privacy import address_hash, remember_salt, salt_for_day
 from pollserver.tree import PollTree
 
 log = logging.getLogger(__name__)
@@ -174,7 +174,7 @@ class AnswerWriter:
                     returning.append(pending)
             # New readers of a poll are started together (they only meet through the daily cap,
             # which counts them in arrival order); returning readers one by one, sorted by
-            # reader (a stable sort: one reader's answers keep their order).
+            # token (a stable sort: one reader's answers keep their order).
             for poll_id in sorted(new_readers):
                 arrivals = new_readers[poll_id]
                 poll = arrivals[0].poll
@@ -203,7 +203,7 @@ class AnswerWriter:
                         pending.error = outcome
                     else:
                         pending.recorded = outcome
-            for pending in sorted(returning, key=lambda item: hash_token(item.request.token)):
+            for pending in sorted(returning, key=lambda item: item.request.token):
                 request = pending.request
                 try:
                     pending.recorded = record_next_answer(

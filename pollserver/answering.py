@@ -155,14 +155,6 @@ def find_reader(
     return Reader(first.id, first.finished_at, first.hidden, given)
 
 
-def unknown_token() -> AnswerRefused:
-    return AnswerRefused(
-        422,
-        "This respondent token is not known for this poll; start again without one.",
-        {"respondent": ["unknown token for this poll"]},
-    )
-
-
 def refuse_unless_a_question(poll: PollFacts, tree: PollTree, node_key: str, now: dt.datetime):
     refuse_unless_accepting(poll, now)
     if not tree.is_question(node_key):
@@ -302,7 +294,11 @@ def record_next_answer(
     refuse_unless_a_question(poll, tree, node_key, now)
     reader = find_reader(connection, poll.id, token, for_update=True)
     if reader is None:
-        raise unknown_token()
+        raise AnswerRefused(
+            422,
+            "This respondent token is not known for this poll; start again without one.",
+            {"respondent": ["unknown token for this poll"]},
+        )
     old_walk = respondent_walk(tree, reader)
     previous = next((given for given in reader.answers if given.node_key == node_key), None)
     if previous is not None and str(previous.value) == answer:

@@ -74,16 +74,10 @@ def begin_write_transaction() -> None:
         if session.new or session.dirty or session.deleted:
             raise RuntimeError("begin_write_transaction() called after changes were made")
         session.rollback()
-    writer_lock = _writer_locks.get(session.get_bind())
-    # Threads of this process queue on the lock, handing it over at once; without it they would
-    # all wait inside SQLite's busy handler, which polls with sleeps of up to 100 ms. The timeout
-    # keeps a lost lock from ever stopping writes: SQLite still serialises them.
-    if (
-        writer_lock is not None
-        and WRITER_LOCK_KEY not in session.info
-        and writer_lock.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
-    ):
-        session.info[WRITER_LOCK_KEY] = writer_lock
+    if WRITER_LOCK_KEY not in session.info:
+        writer_lock = take_writer_lock(session.get_bind())
+        if writer_lock is not None:
+            session.info[WRITER_LOCK_KEY] = writer_lock
     try:
         session.connection(execution_options={WRITE_OPTION: True})
     except BaseException:
@@ -98,16 +92,28 @@ def write_transaction() -> Iterator[Connection]:
     rules as :func:`begin_write_transaction`: on SQLite, BEGIN IMMEDIATE behind the process's
     writer lock, released only after COMMIT or ROLLBACK."""
     engine = db.engine
-    writer_lock = _writer_locks.get(engine)
-    locked = writer_lock is not None and writer_lock.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
+    writer_lock = take_writer_lock(engine)
     try:
         with engine.connect() as connection:
             connection.execution_options(**{WRITE_OPTION: True})
             with connection.begin():
                 yield connection
     finally:
-        if locked:
+        if writer_lock is not None:
             writer_lock.release()
+
+
+def take_writer_lock(engine: Engine) -> threading.Lock | None:
+    """Queue for this process's SQLite writer lock; the lock once held, or None (no lock here).
+
+    Threads of this process queue on the lock, handing it over at once; without it they would
+    all wait inside SQLite's busy handler, which polls with sleeps of up to 100 ms. The timeout
+    keeps a lost lock from ever stopping writes: SQLite still serialises them.
+    """
+    writer_lock = _writer_locks.get(engine)
+    if writer_lock is not None and writer_lock.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000):
+        return writer_lock
+    return None
 
 
 def release_writer_lock(session: Session) -> None:

@@ -36,7 +36,7 @@ from werkzeug.http import parse_accept_header, quote_etag
 
 from pollserver import builder
 from pollserver.errors import json_error
-from pollserver.extensions import db, limiter
+from pollserver.extensions import db, limiter, public_limit
 from pollserver.models import Article, Poll
 from pollserver.polls import PUBLIC_STATUSES, effective_status, find_poll
 
@@ -55,10 +55,6 @@ POLL_PATH = re.compile(r"^/(?:p|embed)/([A-Za-z0-9_-]{1,32})/?$")
 ORIGIN = re.compile(r"^https?://(\*\.)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*(:\d{1,5})?$")
 
 bp = Blueprint("embed", __name__)
-
-
-def public_limit() -> str:
-    return current_app.config["RATELIMIT_PUBLIC"]
 
 
 # Pages read the database: limited like the public API. The script is a static file: not limited.

@@ -73,6 +73,11 @@ def count_breach(request_limit) -> None:
 limiter = Limiter(rate_limit_key, on_breach=count_breach)
 
 
+def public_limit() -> str:
+    """The limit on public reads per address (config, read per request so tests may change it)."""
+    return current_app.config["RATELIMIT_PUBLIC"]
+
+
 def seconds_until_limit_resets() -> int:
     """Retry-After for the limit this request broke. flask-limiter only sends it along with its
     X-RateLimit-* headers, which cost a second storage round trip on every request."""

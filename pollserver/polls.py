@@ -96,29 +96,29 @@ def definition_on(connection: Connection, poll_id: int) -> tuple[dt.datetime, di
         .where(nodes.c.poll_id == poll_id)
         .order_by(nodes.c.position)
     )
-    specs = []
-    for key, node_type, text, yes, no, following in rows:
-        spec: dict[str, Any] = {"id": key, "type": str(node_type), "text": text}
-        if node_type is NodeType.QUESTION:
-            spec.update(yes=yes, no=no)
-        else:
-            spec["next"] = following
-        specs.append(spec)
+    specs = [node_spec(*row) for row in rows]
     return updated_at, {"title": title, "root": root, "nodes": specs}
 
 
 def definition_of(poll: Poll) -> dict[str, Any]:
     """The poll's canonical definition, as the schema in ``pollserver.definition`` describes it."""
-    nodes = []
-    for node in poll.nodes:
-        spec: dict[str, Any] = {"id": node.key, "type": str(node.type), "text": node.text}
-        if node.type is NodeType.QUESTION:
-            spec["yes"] = node.yes_key
-            spec["no"] = node.no_key
-        else:
-            spec["next"] = node.next_key
-        nodes.append(spec)
+    nodes = [
+        node_spec(node.key, node.type, node.text, node.yes_key, node.no_key, node.next_key)
+        for node in poll.nodes
+    ]
     return {"title": poll.title, "root": poll.root_key, "nodes": nodes}
+
+
+def node_spec(
+    key: str, node_type: NodeType, text: str, yes: str | None, no: str | None, following: str | None
+) -> dict[str, Any]:
+    """One node of a definition: a question names its yes and no, an outcome what follows."""
+    spec: dict[str, Any] = {"id": key, "type": str(node_type), "text": text}
+    if node_type is NodeType.QUESTION:
+        spec.update(yes=yes, no=no)
+    else:
+        spec["next"] = following
+    return spec
 
 
 def create_poll(

@@ -32,7 +32,7 @@ from pollserver.api.cache import (
 )
 from pollserver.database import write_transaction
 from pollserver.errors import ErrorResponseSchema
-from pollserver.extensions import client_address, db, limiter
+from pollserver.extensions import client_address, db, limiter, public_limit
 from pollserver.metrics import count_answer, count_answer_batch, count_rate_limited
 from pollserver.models import Poll, PollStatus, utcnow
 from pollserver.polls import (
@@ -56,10 +56,6 @@ blp = Blueprint(
     url_prefix="/api/v1/polls",
     description="What a widget renders and records. CORS-open; no credentials.",
 )
-
-
-def public_limit() -> str:
-    return current_app.config["RATELIMIT_PUBLIC"]
 
 
 def answers_limit() -> str:
