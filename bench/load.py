@@ -13,8 +13,10 @@ measures, in the same run:
 - ``POST …/answers`` from distinct new readers, rate limiting on, each request from its own
   address through a trusted proxy header (``TRUSTED_PROXY_COUNT=1``).
 
-It prints requests/s, p50 and p99 latency, non-2xx and socket errors, and each throughput as a
-ratio of the ceiling. Targets (2-core machine): answers ≥ 0.4×, reads ≥ 0.8×. Not a test.
+It prints requests/s, p50 and p99 latency, non-2xx and socket errors, each throughput as a
+ratio of the ceiling, and the CPU time one request cost each part of the stack (read from
+``/proc`` around each wrk run: pollserver's processes, PostgreSQL's, Redis'), which says where a
+ratio comes from. Targets (2-core machine): answers ≥ 0.4×, reads ≥ 0.8×. Not a test.
 
 The machine is shared and its speed drifts from minute to minute, so every figure is measured
 in several interleaved rounds (ceiling, poll, widget, results, answers; ceiling, poll, …) and
@@ -55,6 +57,59 @@ READ_TARGET = 0.8
 ANSWER_TARGET = 0.4
 
 
+CLOCK_TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
+# Parts of the stack by process name; pollserver's own processes are found from the server's pid.
+PARTS_BY_PROCESS_NAME = {"postgres": "PostgreSQL", "redis-server": "Redis"}
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS_PER_SECOND  # utime, stime
+
+
+def descendants(pid: int) -> list[int]:
+    children_file = Path(f"/proc/{pid}/task/{pid}/children")
+    try:
+        children = [int(child) for child in children_file.read_text().split()]
+    except OSError:
+        return []
+    return children + [grandchild for child in children for grandchild in descendants(child)]
+
+
+def cpu_seconds_by_part(server_pid: int) -> dict[tuple[str, int], float]:
+    """CPU time so far of every process of each part, keyed (part, pid): a process that
+    starts or ends between two readings counts only for the time it was seen."""
+    readings = {
+        ("pollserver", pid): process_cpu_seconds(pid)
+        for pid in [server_pid, *descendants(server_pid)]
+    }
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            name = (entry / "comm").read_text().strip()
+        except OSError:
+            continue
+        if name in PARTS_BY_PROCESS_NAME:
+            readings[(PARTS_BY_PROCESS_NAME[name], int(entry.name))] = process_cpu_seconds(
+                int(entry.name)
+            )
+    return readings
+
+
+def cpu_ms_per_request(
+    before: dict[tuple[str, int], float], after: dict[tuple[str, int], float], requests: int
+) -> dict[str, float]:
+    used: dict[str, float] = {"pollserver": 0.0, "PostgreSQL": 0.0, "Redis": 0.0}
+    for (part, pid), seconds in after.items():
+        used[part] += seconds - before.get((part, pid), seconds)
+    return {part: 1000 * seconds / max(requests, 1) for part, seconds in used.items()}
+
+
 @dataclass
 class Figure:
     name: str
@@ -65,6 +120,7 @@ class Figure:
     socket_errors: int
     ceiling: float
     target: float | None
+    cpu_ms: dict[str, float]
 
     @property
     def ratio(self) -> float:
@@ -76,7 +132,14 @@ def to_ms(value: str) -> float:
     return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
 
 
-def run_wrk(url: str, script: str, duration: int, connections: int, round_number: int = 0) -> dict:
+def run_wrk(
+    url: str,
+    script: str,
+    duration: int,
+    connections: int,
+    round_number: int = 0,
+    server_pid: int | None = None,
+) -> dict:
     command = [
         "wrk",
         "-t2",
@@ -91,7 +154,10 @@ def run_wrk(url: str, script: str, duration: int, connections: int, round_number
         "--",
         str(round_number),  # the scripts draw each round's addresses from their own range
     ]
+    cpu_before = cpu_seconds_by_part(server_pid) if server_pid else {}
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    cpu_after = cpu_seconds_by_part(server_pid) if server_pid else {}
+    requests = int(re.search(r"(\d+) requests in", output).group(1))
     latency = dict(re.findall(r"^\s+(50|99)(?:\.000)?%\s+(\S+)\s*$", output, flags=re.MULTILINE))
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     socket = re.search(
@@ -103,6 +169,7 @@ def run_wrk(url: str, script: str, duration: int, connections: int, round_number
         "p99": to_ms(latency["99"]),
         "non_2xx": int(non_2xx.group(1)) if non_2xx else 0,
         "socket_errors": sum(int(n) for n in socket.groups()) if socket else 0,
+        "cpu_ms": cpu_ms_per_request(cpu_before, cpu_after, requests),
         "raw": output,
     }
 
@@ -168,16 +235,27 @@ class Backend:
 
 
 def measure_rounds(
-    base_url: str, plan: list[tuple[str, str, str]], rounds: int, duration: int, connections: int
+    server: PollserverProcess,
+    plan: list[tuple[str, str, str]],
+    rounds: int,
+    duration: int,
+    connections: int,
 ) -> dict[str, list[dict]]:
     """Run every (name, path, script) of the plan once per round, in order; warm up first."""
     for _, path, script in plan:
-        run_wrk(f"{base_url}{path}", script, 2, connections, round_number=99)
+        run_wrk(f"{server.base_url}{path}", script, 2, connections, round_number=99)
     runs: dict[str, list[dict]] = {name: [] for name, _, _ in plan}
     for round_number in range(rounds):
         for name, path, script in plan:
             runs[name].append(
-                run_wrk(f"{base_url}{path}", script, duration, connections, round_number)
+                run_wrk(
+                    f"{server.base_url}{path}",
+                    script,
+                    duration,
+                    connections,
+                    round_number,
+                    server_pid=server.process.pid,
+                )
             )
     return runs
 
@@ -211,7 +289,7 @@ def measure_backend(
                 ("GET …/results (warm)", f"{polls}/results", "get.lua"),
                 ("POST …/answers", f"{polls}/answers", "answers.lua"),
             ]
-            runs = measure_rounds(server.base_url, plan, rounds, duration, connections)
+            runs = measure_rounds(server, plan, rounds, duration, connections)
         finally:
             server.stop()
         ceiling = median_run(runs["ceiling: GET /livez"])["rps"]
@@ -228,9 +306,7 @@ def measure_backend(
                 ("ceiling (cache-off server)", "/livez", "get.lua"),
                 ("GET …/results (just invalidated)", f"{polls}/results", "get.lua"),
             ]
-            cold_runs = measure_rounds(
-                cold_server.base_url, cold_plan, rounds, duration, connections
-            )
+            cold_runs = measure_rounds(cold_server, cold_plan, rounds, duration, connections)
         finally:
             cold_server.stop()
         cold_ceiling = median_run(cold_runs["ceiling (cache-off server)"])["rps"]
@@ -265,6 +341,7 @@ def figure(name: str, result: dict, ceiling: float, target: float | None) -> Fig
         socket_errors=result["socket_errors"],
         ceiling=ceiling,
         target=target,
+        cpu_ms=result["cpu_ms"],
     )
 
 
@@ -287,9 +364,9 @@ def main() -> None:
     print()
     print(
         "| backend | figure | req/s | p50 ms | p99 ms | non-2xx | socket errors | × ceiling "
-        "| target |"
+        "| target | CPU ms/request: pollserver · PostgreSQL · Redis |"
     )
-    print("|---|---|---:|---:|---:|---:|---:|---:|---|")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---|---:|")
     with tempfile.TemporaryDirectory(prefix="pollserver-load-") as workdir:
         for name in options.backends:
             label = "SQLite, 1 worker" if name == "sqlite" else "PostgreSQL + Redis, 4 workers"
@@ -304,7 +381,9 @@ def main() -> None:
                 print(
                     f"| {label} | {item.name} | {item.requests_per_second:,.0f} "
                     f"| {item.p50_ms:.2f} | {item.p99_ms:.2f} | {item.non_2xx} "
-                    f"| {item.socket_errors} | {item.ratio:.2f} | {verdict} |",
+                    f"| {item.socket_errors} | {item.ratio:.2f} | {verdict} "
+                    f"| {item.cpu_ms['pollserver']:.2f} · {item.cpu_ms['PostgreSQL']:.2f} · "
+                    f"{item.cpu_ms['Redis']:.2f} |",
                     flush=True,
                 )
 
