@@ -17,6 +17,10 @@ any other failure (the database unreachable, a timeout) fails the batch at once:
 answer again would only multiply the wait. Locks are taken in a fixed order (polls by id, then
 readers and addresses sorted), so two batches never wait for each other in a cycle.
 
+A reader whose answer brings results back (``gets_results``) gets the poll's tallies summed
+inside the batch's own transaction, after its writes: they count the batch and every commit
+before the sum, and cost one statement instead of a connection and transaction of their own.
+
 No Flask here, but the callables the caller supplies (the write transaction, the poll trees,
 the metric) run in the thread that writes the batch, which is one of the waiting requests.
 """
@@ -67,6 +71,8 @@ class WrittenAnswer:
     poll: PollFacts
     recorded: RecordedAnswer
     committed_at: float  # time.monotonic() once the transaction holding it had committed
+    # The poll's tallies summed in that transaction, for a reader who gets results back.
+    summed: tally.SummedCounts | None = None
 
 
 @dataclass
@@ -77,6 +83,7 @@ class _Pending:
     error: BaseException | None = None
     recorded: RecordedAnswer | None = field(default=None, repr=False)
     poll: PollFacts | None = field(default=None, repr=False)
+    summed: tally.SummedCounts | None = field(default=None, repr=False)
 
 
 class AnswerWriter:
@@ -88,8 +95,10 @@ class AnswerWriter:
         tree_of: Callable[[PollFacts, Connection], PollTree],
         respondents_per_address: Callable[[], int],
         on_batch_written: Callable[[int], None] = lambda size: None,
+        gets_results: Callable[[PollFacts, RecordedAnswer], bool] = lambda poll, recorded: False,
     ):
         self._write_transaction = write_transaction
+        self._gets_results = gets_results
         self._on_batch_written = on_batch_written
         self._tree_of = tree_of
         self._respondents_per_address = respondents_per_address
@@ -152,7 +161,7 @@ class AnswerWriter:
 
     def _write_together(self, batch: list[_Pending]) -> None:
         for pending in batch:
-            pending.error, pending.recorded, pending.poll = None, None, None
+            pending.error, pending.recorded, pending.poll, pending.summed = None, None, None, None
         salts: dict[dt.date, bytes] = {}
         with self._write_transaction() as connection:
             polls: dict[str, PollFacts | None] = {}
@@ -227,12 +236,23 @@ class AnswerWriter:
             for poll_id in sorted(deltas):
                 changed = {key: value for key, value in deltas[poll_id].items() if value}
                 tally.apply_counts(connection, poll_id, changed)
+            sums: dict[int, tally.SummedCounts] = {}
+            for pending in batch:
+                if pending.recorded is None or not self._gets_results(
+                    pending.poll, pending.recorded
+                ):
+                    continue
+                if pending.poll.id not in sums:
+                    sums[pending.poll.id] = tally.sum_counts(connection, pending.poll.id)
+                pending.summed = sums[pending.poll.id]
         committed_at = time.monotonic()
         for day, salt in salts.items():
             remember_salt(day, salt)  # committed now: safe to keep
         for pending in batch:
             if pending.recorded is not None:
-                pending.written = WrittenAnswer(pending.poll, pending.recorded, committed_at)
+                pending.written = WrittenAnswer(
+                    pending.poll, pending.recorded, committed_at, pending.summed
+                )
             pending.done = True
         try:
             self._on_batch_written(len(batch))

@@ -12,8 +12,10 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import random
+import time
 from collections import Counter
 from collections.abc import Iterable
+from typing import NamedTuple
 
 from sqlalchemy import BigInteger, Connection, Integer, String, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -147,3 +149,15 @@ _SUMS_BY_COUNTER = (
 def read_counts(executor: Connection | Session | scoped_session, poll_id: int) -> dict[str, int]:
     rows = connection_of(executor).execute(_SUMS_BY_COUNTER, {"poll_id": poll_id})
     return {counter: int(total) for counter, total in rows if total}
+
+
+class SummedCounts(NamedTuple):
+    """A poll's tallies and when they were summed."""
+
+    summed_at: float  # time.monotonic() just before the read: counts every commit before it
+    counts: dict[str, int]
+
+
+def sum_counts(connection: Connection, poll_id: int) -> SummedCounts:
+    summed_at = time.monotonic()
+    return SummedCounts(summed_at, read_counts(connection, poll_id))

@@ -45,6 +45,7 @@ class HeldWriter:
         cap: int = 50,
         fail_transaction: int | None = None,
         failure: Exception | None = None,
+        gets_results=lambda poll, recorded: False,
     ):
         self.app = app
         self.release = threading.Event()
@@ -58,6 +59,7 @@ class HeldWriter:
             tree_of,
             respondents_per_address=lambda: cap,
             on_batch_written=self.batches.append,
+            gets_results=gets_results,
         )
         self.outcomes: dict[str, object] = {}
 
@@ -163,6 +165,35 @@ def test_answers_queued_behind_a_batch_are_written_together_in_arrival_order(app
     assert tallies["started"] == 4
     assert tallies["yes:q1"] == 3 and tallies["no:q1"] == 1
     assert tallies["finished"] == 1
+
+
+def test_finishing_readers_of_a_batch_share_one_sum_that_counts_the_whole_batch(app, poll_id):
+    held = HeldWriter(app, gets_results=lambda poll, recorded: recorded.walk.finished)
+    first = held.submit("first", new_reader(poll_id, "no", address="198.51.100.1"))
+    assert held.first_started.wait(WAIT_SECONDS)
+    threads = []
+    for number, answer in enumerate(["no", "yes", "no"]):  # "no" at q1 ends the poll
+        threads.append(
+            held.submit(
+                f"queued-{number}", new_reader(poll_id, answer, f"198.51.100.{30 + number}")
+            )
+        )
+        queued(held, number + 1)
+    held.release.set()
+    for thread in [first, *threads]:
+        thread.join(WAIT_SECONDS)
+    assert held.batches == [1, 3]
+    alone = held.outcomes["first"]
+    assert alone.summed.counts["started"] == 1 and alone.summed.counts["finished"] == 1
+    # Summed once for the batch, inside its transaction after its writes: every reader of the
+    # batch is counted, and the sum is what a fresh one after the commit reads.
+    batch_sum = held.outcomes["queued-0"].summed
+    assert held.outcomes["queued-2"].summed is batch_sum
+    assert held.outcomes["queued-1"].summed is None  # not finished: gets no results
+    assert batch_sum.counts["started"] == 4 and batch_sum.counts["finished"] == 3
+    assert batch_sum.counts == counts(app, poll_id)[2]
+    # Stamped with when the read began, before the commit: it vouches for nothing later.
+    assert alone.committed_at <= batch_sum.summed_at < held.outcomes["queued-0"].committed_at
 
 
 def test_a_batch_the_database_fails_is_written_again_answer_by_answer(app, poll_id):

@@ -89,11 +89,14 @@ def compute_results(poll: Poll | PollFacts) -> dict:
     The tallies are read on a connection of their own, so the sum is as of now, never as of an
     older snapshot the request's session may hold (see ``current_results``).
     """
-    tree = tree_of(poll)
     with db.engine.connect() as connection:
         counts = tally.read_counts(connection, poll.id)
+    return results_from_counts(poll, counts)
+
+
+def results_from_counts(poll: Poll | PollFacts, counts: dict[str, int]) -> dict:
     return assemble_results(
-        tree,
+        tree_of(poll),
         counts,
         poll_id=poll.public_id,
         min_respondents=current_app.config["RESULTS_MIN_RESPONDENTS"],
@@ -101,13 +104,19 @@ def compute_results(poll: Poll | PollFacts) -> dict:
     )
 
 
-def current_results(poll: Poll | PollFacts, *, counting_since: float | None = None) -> dict:
+def current_results(
+    poll: Poll | PollFacts,
+    *,
+    counting_since: float | None = None,
+    summed: tally.SummedCounts | None = None,
+) -> dict:
     """Assembled results, reused for a moment so a busy poll is not summed on every request.
 
     ``counting_since`` (a ``time.monotonic()`` after some commit) asks for results that count
     what was committed by then: a reader who has just finished sees themselves counted. Cached
-    results summed later serve; otherwise the tallies are summed now and the cache renewed
-    (not emptied), so the readers of the same batch share one sum.
+    results summed later serve; otherwise the tallies are summed now (or ``summed``, tallies
+    the caller already summed after that commit, are used) and the cache renewed, not emptied,
+    so the readers of the same batch share one sum.
     """
     now = time.monotonic()
     cached = _results_cache.get(poll.public_id)
@@ -117,13 +126,18 @@ def current_results(poll: Poll | PollFacts, *, counting_since: float | None = No
         and (counting_since is None or cached.summed_at >= counting_since)
     ):
         return cached.results
-    results = compute_results(poll)
+    if summed is not None:
+        summed_at, results = summed.summed_at, results_from_counts(poll, summed.counts)
+    else:
+        summed_at, results = now, compute_results(poll)
     lifetime = current_app.config["RESULTS_CACHE_SECONDS"]
     if lifetime > 0:
         with _cache_lock:
             kept = _results_cache.get(poll.public_id)
-            if kept is None or kept.summed_at <= now:  # never replace a later sum with this one
-                _results_cache[poll.public_id] = CachedResults(now + lifetime, now, results, None)
+            if kept is None or kept.summed_at <= summed_at:  # never replace a later sum
+                _results_cache[poll.public_id] = CachedResults(
+                    now + lifetime, summed_at, results, None
+                )
     return results
 
 

@@ -45,6 +45,7 @@ from pollserver.polls import (
 )
 from pollserver.results_svg import render_results_svg
 from pollserver.schemas import AnswerRequestSchema, ProgressSchema, PublicPollSchema, ResultsSchema
+from pollserver.tally import SummedCounts
 from pollserver.tree import Walk
 
 RESPONDENT_HEADER = "X-Poll-Respondent"
@@ -234,6 +235,11 @@ def results_refusal(poll: Poll | PollFacts, respondent: Reader | None) -> str | 
     return "Results of this poll are for the newsroom only."
 
 
+def gets_results(poll: PollFacts, reader: Reader, walk: Walk) -> bool:
+    """Whether this reader's progress carries the results (at the end, if they may see them)."""
+    return walk.finished and results_refusal(poll, reader) is None
+
+
 def progress_body(
     poll: PollFacts,
     token: str,
@@ -241,11 +247,12 @@ def progress_body(
     walk: Walk,
     *,
     counting_since: float | None = None,
+    summed: SummedCounts | None = None,
 ) -> dict:
     """Where the reader stands, shaped as ``ProgressSchema``; results once they may see them."""
     results = None
-    if walk.finished and results_refusal(poll, reader) is None:
-        results = current_results(poll, counting_since=counting_since)
+    if gets_results(poll, reader, walk):
+        results = current_results(poll, counting_since=counting_since, summed=summed)
     return {
         "respondent": token,
         "path": [{"node": key, "answer": answer} for key, answer in walk.path],
@@ -380,7 +387,12 @@ class PollAnswers(MethodView):
         token = recorded.token or body["respondent"]
         # A retry too: the answer it repeats was committed before this batch read it back.
         reply = progress_body(
-            written.poll, token, recorded.reader, recorded.walk, counting_since=written.committed_at
+            written.poll,
+            token,
+            recorded.reader,
+            recorded.walk,
+            counting_since=written.committed_at,
+            summed=written.summed,
         )
         status = 201 if recorded.created_respondent else 200
         return json_response(render(reply), status)
@@ -401,6 +413,9 @@ def answer_writer() -> AnswerWriter:
                 tree_of,
                 respondents_per_address=lambda: config["RESPONDENTS_PER_ADDRESS_PER_DAY"],
                 on_batch_written=count_answer_batch,
+                gets_results=lambda poll, recorded: gets_results(
+                    poll, recorded.reader, recorded.walk
+                ),
             ),
         )
     return writer
