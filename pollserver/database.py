@@ -86,6 +86,20 @@ def begin_write_transaction() -> None:
 
 
 @contextmanager
+def one_statement_read() -> Iterator[Connection]:
+    """A connection for a read that is one statement, hence its own consistent snapshot.
+
+    On PostgreSQL it runs outside a transaction: psycopg would send BEGIN, and the pool a
+    ROLLBACK, each a round trip of its own around the one that matters. SQLite's BEGIN costs
+    no round trip, and reads there begin as usual.
+    """
+    with db.engine.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execution_options(isolation_level="AUTOCOMMIT")
+        yield connection
+
+
+@contextmanager
 def write_transaction() -> Iterator[Connection]:
     """A Core connection in a write transaction, committed when the block ends, rolled back if
     it raises. For the hottest write (an answer), which needs no ORM ``Session``; the same

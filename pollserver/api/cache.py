@@ -18,6 +18,7 @@ from sqlalchemy import Connection
 from werkzeug.http import generate_etag
 
 from pollserver import tally
+from pollserver.database import one_statement_read
 from pollserver.extensions import db
 from pollserver.models import Poll, utcnow
 from pollserver.polls import PollFacts, definition_of, definition_on
@@ -89,7 +90,7 @@ def compute_results(poll: Poll | PollFacts) -> dict:
     The tallies are read on a connection of their own, so the sum is as of now, never as of an
     older snapshot the request's session may hold (see ``current_results``).
     """
-    with db.engine.connect() as connection:
+    with one_statement_read() as connection:
         counts = tally.read_counts(connection, poll.id)
     return results_from_counts(poll, counts)
 
