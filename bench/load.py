@@ -111,7 +111,7 @@ def cpu_ms_per_request(
 ) -> dict[str, float]:
     used: dict[str, float] = {"pollserver": 0.0, "PostgreSQL": 0.0, "Redis": 0.0, "wrk": 0.0}
     for (part, pid), seconds in after.items():
-        used[part] += seconds - before.get((part, pid), seconds)
+        used[part] += seconds - before.get((part, pid), 0.0)  # new since: all of it counts
     return {part: 1000 * seconds / max(requests, 1) for part, seconds in used.items()}
 
 

@@ -89,9 +89,10 @@ def begin_write_transaction() -> None:
 def one_statement_read() -> Iterator[Connection]:
     """A connection for a read that is one statement, hence its own consistent snapshot.
 
-    On PostgreSQL it runs outside a transaction: psycopg would send BEGIN, and the pool a
-    ROLLBACK, each a round trip of its own around the one that matters. SQLite's BEGIN costs
-    no round trip, and reads there begin as usual.
+    On PostgreSQL it runs outside a transaction: psycopg would send BEGIN before it and
+    ROLLBACK when the connection is returned, each a round trip of its own around the one that
+    matters. The pool restores the connection's isolation level when it comes back. SQLite's
+    BEGIN costs no round trip, and reads there begin as usual.
     """
     with db.engine.connect() as connection:
         if connection.dialect.name == "postgresql":

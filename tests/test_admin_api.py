@@ -14,7 +14,8 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from pollserver import auth
+from pollserver import auth, tally
+from pollserver.api import cache
 from pollserver.extensions import db
 from pollserver.models import (
     Answer,
@@ -28,6 +29,7 @@ from pollserver.models import (
     TokenRole,
     utcnow,
 )
+from pollserver.polls import find_poll_facts
 
 from conftest import SEED_WITH_FLOWCHART, SEED_WITHOUT_FLOWCHART, open_poll_from_article, walk
 
@@ -655,6 +657,31 @@ def test_spike_view_groups_respondents_by_address_hash_never_the_address(
         headers=headers,
     )
     assert backwards.status_code == 422
+
+
+def test_a_sum_read_before_a_hide_is_never_cached_after_it(app, client, tokens, seed_poll_id):
+    record_spike(client, seed_poll_id)
+    with app.app_context(), db.engine.connect() as connection:
+        facts = find_poll_facts(connection, seed_poll_id)
+        # As a batch of answers sums the tallies for its finishing readers, just before a
+        # moderator in the same process hides answers and empties the cached results.
+        summed_before_hide = tally.sum_counts(connection, facts.id)
+    headers = bearer(tokens["moderator"])
+    groups = client.get(
+        f"/api/v1/admin/polls/{seed_poll_id}/activity/groups", headers=headers
+    ).get_json()["groups"]
+    hidden = client.post(
+        f"/api/v1/admin/polls/{seed_poll_id}/responses/hide",
+        json={"address_hash": groups[0]["address_hash"]},
+        headers=headers,
+    )
+    assert hidden.get_json()["changed"] == 6
+    with app.app_context():
+        late = cache.current_results(
+            facts, counting_since=summed_before_hide.summed_at, summed=summed_before_hide
+        )
+    assert late["respondents"] == 10  # the batch's readers get the numbers of their moment
+    assert public_results(client, seed_poll_id)["respondents"] == 4  # nobody after the hide does
 
 
 def test_hiding_drops_the_results_at_once_and_restoring_brings_them_back_exactly(

@@ -57,6 +57,9 @@ class CachedResults(NamedTuple):
 
 # public id → its cached results
 _results_cache: dict[str, CachedResults] = {}
+# public id → time.monotonic() when a moderator's change last emptied its cached results: a sum
+# read before that (by a request still on its way) must not be cached after it.
+_results_forgotten_at: dict[str, float] = {}
 _cache_lock = threading.Lock()
 
 
@@ -135,7 +138,8 @@ def current_results(
     if lifetime > 0:
         with _cache_lock:
             kept = _results_cache.get(poll.public_id)
-            if kept is None or kept.summed_at <= summed_at:  # never replace a later sum
+            newest = kept is None or kept.summed_at <= summed_at  # never replace a later sum
+            if newest and summed_at >= _results_forgotten_at.get(poll.public_id, summed_at):
                 _results_cache[poll.public_id] = CachedResults(
                     now + lifetime, summed_at, results, None
                 )
@@ -165,5 +169,7 @@ def current_results_json(poll: Poll | PollFacts) -> Rendered:
 
 
 def forget_results(poll: Poll | PollFacts) -> None:
+    """Empty the poll's cached results after a change to the counts (call once it committed)."""
     with _cache_lock:
         _results_cache.pop(poll.public_id, None)
+        _results_forgotten_at[poll.public_id] = time.monotonic()
