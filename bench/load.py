@@ -83,9 +83,10 @@ def descendants(pid: int) -> list[int]:
 
 
 def cpu_seconds_by_part(server_pid: int) -> dict[tuple[str, int], float]:
-    """CPU time so far of every process of each part, keyed (part, pid): a process that
-    starts or ends between two readings counts only for the time it was seen. wrk, a child of
-    this process that has ended by the second reading, is read from this process's rusage."""
+    """CPU time so far of every process of each part, keyed (part, pid). A process that starts
+    between two readings counts in full; one that ends between them loses what it used since
+    the first. wrk, a child of this process that has ended by the second reading, is read from
+    this process's rusage of its children."""
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     readings = {
         ("pollserver", pid): process_cpu_seconds(pid)

@@ -118,9 +118,9 @@ def current_results(
 
     ``counting_since`` (a ``time.monotonic()`` after some commit) asks for results that count
     what was committed by then: a reader who has just finished sees themselves counted. Cached
-    results summed later serve; otherwise the tallies are summed now (or ``summed``, tallies
-    the caller already summed after that commit, are used) and the cache renewed, not emptied,
-    so the readers of the same batch share one sum.
+    results summed later serve; otherwise ``summed`` (tallies summed inside that transaction,
+    after its writes) or else a sum made now is used, and the cache renewed, not emptied, so
+    the readers of the same batch share one sum.
     """
     now = time.monotonic()
     cached = _results_cache.get(poll.public_id)
