@@ -236,7 +236,8 @@ def record_new_readers(
         started_today[arrival.address_hash] = started_today.get(arrival.address_hash, 0) + 1
         given = GivenAnswer(arrival.node_key, AnswerValue(arrival.answer), arrival.now)
         walk = walk_of(tree, [given])
-        readers.append((number, given, walk))
+        finished_at = given.answered_at if walk.finished else None
+        readers.append((number, given, walk, finished_at))
         tokens.append(new_respondent_token())
     if not readers:
         return outcomes
@@ -249,11 +250,11 @@ def record_new_readers(
                     "token_hash": hash_token(token),
                     "address_hash": arrivals[number].address_hash,
                     "started_at": given.answered_at,
-                    "finished_at": given.answered_at if walk.finished else None,
+                    "finished_at": finished_at,
                     "current_node_key": walk.current,
                     "hidden": False,
                 }
-                for token, (number, given, walk) in zip(tokens, readers, strict=True)
+                for token, (number, given, walk, finished_at) in zip(tokens, readers, strict=True)
             ],
         )
         .scalars()
@@ -263,11 +264,12 @@ def record_new_readers(
         INSERT_ANSWER,
         [
             answer_row(poll.id, respondent_id, given)
-            for respondent_id, (_, given, _) in zip(ids, readers, strict=True)
+            for respondent_id, (_, given, _, _) in zip(ids, readers, strict=True)
         ],
     )
-    for token, respondent_id, (number, given, walk) in zip(tokens, ids, readers, strict=True):
-        finished_at = given.answered_at if walk.finished else None
+    for token, respondent_id, (number, given, walk, finished_at) in zip(
+        tokens, ids, readers, strict=True
+    ):
         outcomes[number] = RecordedAnswer(
             token,
             Reader(respondent_id, finished_at, False, [given]),

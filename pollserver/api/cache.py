@@ -156,9 +156,9 @@ def cached_results_json(public_id: str) -> Rendered | None:
 
 def current_results_json(poll: Poll | PollFacts) -> Rendered:
     """The results as the API sends them, rendered once per cached document, not per request."""
-    cached = _results_cache.get(poll.public_id)
-    if cached and cached.expires > time.monotonic() and cached.rendered is not None:
-        return cached.rendered
+    rendered = cached_results_json(poll.public_id)
+    if rendered is not None:
+        return rendered
     results = current_results(poll)
     body = render(results)
     with _cache_lock:

@@ -454,7 +454,7 @@ class PollResults(MethodView):
         """
         facts = poll_facts_if_results_visible(poll_id)
         # A busy poll's results come from memory: no query, no rendering, until they expire.
-        return json_response(cached_results_json(facts.public_id) or current_results_json(facts))
+        return json_response(current_results_json(facts))
 
 
 @blp.route("/<poll_id>/results.svg")
