@@ -33,13 +33,15 @@ from sqlalchemy.engine import make_url
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from pollserver import builder, create_app, tally  # noqa: E402
-from pollserver.api.cache import forget_results  # noqa: E402
+from pollserver import create_app  # noqa: E402
+from pollserver.core import builder, counters  # noqa: E402
+from pollserver.core.lifecycle import PollStatus  # noqa: E402
+from pollserver.core.tree import PollTree  # noqa: E402
 from pollserver.extensions import db  # noqa: E402
-from pollserver.importing import import_article  # noqa: E402
-from pollserver.models import PollStatus  # noqa: E402
-from pollserver.polls import change_status, definition_of, find_poll  # noqa: E402
-from pollserver.tree import PollTree  # noqa: E402
+from pollserver.results_cache import forget_results  # noqa: E402
+from pollserver.services import tallies  # noqa: E402
+from pollserver.services.articles import import_article  # noqa: E402
+from pollserver.services.polls import change_status, definition_of, find_poll  # noqa: E402
 
 SEED = REPO_ROOT / "seeds" / "001_3297866220564658.txt"
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -123,7 +125,7 @@ def fill_poll(app, poll_id: str, answers: int) -> int:
             walk = walks[tuple(steps)]
             when = moment(index)
             readers_per_walk[tuple(steps)] += 1
-            counts[tally.hour(when.replace(tzinfo=dt.UTC))] += len(steps)
+            counts[counters.hour(when.replace(tzinfo=dt.UTC))] += len(steps)
             respondent_rows.append(
                 (
                     index + 1,
@@ -140,7 +142,7 @@ def fill_poll(app, poll_id: str, answers: int) -> int:
                 answer_rows.append((index + 1, internal_id, key, value, when))
         # What the answer path adds per reader, summed per kind of walk (hours counted above).
         for steps, number in readers_per_walk.items():
-            for counter, value in tally.walk_contributions(walks[steps]).items():
+            for counter, value in counters.walk_contributions(walks[steps]).items():
                 counts[counter] += value * number
         bulk_insert(
             engine,
@@ -166,8 +168,8 @@ def fill_poll(app, poll_id: str, answers: int) -> int:
         # The tallies, spread over the shards as concurrent writers would leave them.
         counter_rows = []
         for counter, total in counts.items():
-            base, remainder = divmod(total, tally.SHARDS)
-            for shard in range(tally.SHARDS):
+            base, remainder = divmod(total, tallies.SHARDS)
+            for shard in range(tallies.SHARDS):
                 counter_rows.append(
                     (internal_id, counter, shard, base + (1 if shard < remainder else 0))
                 )

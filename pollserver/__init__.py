@@ -1,92 +1,29 @@
-"""pollserver: reader polls built from the yes/no flowcharts in news articles."""
+"""pollserver: reader polls built from the yes/no flowcharts in news articles.
+
+The package is layered (see the README's "Layout"): ``core`` holds the pure rules, ``services``
+the application over a database session, and ``api``, ``pages`` and ``cli`` are thin entrypoints;
+``create_app`` (in ``pollserver.app``) assembles them.
+"""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-from typing import Any
+from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
-from werkzeug.middleware.proxy_fix import ProxyFix
+if TYPE_CHECKING:
+    from pollserver.app import create_app as create_app
 
-from pollserver.config import load_or_create_secret_key, settings_from_environment
+try:
+    __version__ = version("pollserver")
+except PackageNotFoundError:  # run from a checkout that was never installed
+    __version__ = "0+unknown"
 
 
-def create_app(config: dict[str, Any] | None = None) -> Flask:
-    """Create and configure a pollserver app.
+def __getattr__(name: str) -> Any:
+    # ``from pollserver import create_app`` (Flask's convention) without importing Flask, the
+    # database and every blueprint whenever a pure ``pollserver.core`` module is imported.
+    if name == "create_app":
+        from pollserver.app import create_app
 
-    ``config`` overrides settings read from the environment (tests pass their database here).
-    """
-    instance_path = os.environ.get("POLLSERVER_INSTANCE_PATH")
-    app = Flask(
-        __name__,
-        instance_path=str(Path(instance_path).resolve()) if instance_path else None,
-        instance_relative_config=True,
-    )
-    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
-
-    app.config.from_mapping(
-        API_TITLE="pollserver",
-        API_VERSION="v1",
-        OPENAPI_VERSION="3.0.3",
-        OPENAPI_URL_PREFIX="/api/v1",
-        OPENAPI_JSON_PATH="openapi.json",
-        SESSION_COOKIE_HTTPONLY=True,
-        SESSION_COOKIE_SAMESITE="Strict",
-    )
-    app.config.from_mapping(settings_from_environment(Path(app.instance_path)))
-    if config:
-        app.config.from_mapping(config)
-    app.json.sort_keys = False  # keep documents in the order their schemas give
-    if not app.config.get("SECRET_KEY"):
-        app.config["SECRET_KEY"] = load_or_create_secret_key(Path(app.instance_path))
-
-    from pollserver.database import engine_options_for
-
-    app.config.setdefault(
-        "SQLALCHEMY_ENGINE_OPTIONS", engine_options_for(app.config["SQLALCHEMY_DATABASE_URI"])
-    )
-
-    proxies = app.config["TRUSTED_PROXY_COUNT"]
-    if proxies:
-        # Only behind proxies the operator vouches for may X-Forwarded-For name the client.
-        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
-            app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies
-        )
-
-    from pollserver import database, errors, health, metrics, models  # noqa: F401  (models: metadata)
-    from pollserver.extensions import api, db, limiter, migrate
-
-    db.init_app(app)
-    database.init_app(app)
-    migrate.init_app(
-        app,
-        db,
-        directory=str(Path(__file__).resolve().parent.parent / "migrations"),
-        render_as_batch=True,
-        compare_type=True,
-    )
-    limiter.init_app(app)
-    # flask-limiter keeps the first app's RATELIMIT_KEY_PREFIX for good; each app (tests make
-    # many in one process, against one Redis) must count under its own.
-    limiter._key_prefix = app.config.get("RATELIMIT_KEY_PREFIX", "")
-    api.init_app(app)
-    errors.init_app(app)
-    metrics.init_app(app)
-
-    app.register_blueprint(health.bp)
-    from pollserver import api as api_blueprints
-
-    api_blueprints.init_app(app)
-    from pollserver import embed
-
-    embed.init_app(app)
-
-    from pollserver import admin_pages
-
-    admin_pages.init_app(app)
-
-    from pollserver import cli
-
-    cli.init_app(app)
-    return app
+        return create_app
+    raise AttributeError(f"module 'pollserver' has no attribute {name!r}")

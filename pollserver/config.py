@@ -11,6 +11,8 @@ import secrets
 from pathlib import Path
 from typing import Any
 
+from limits import parse_many
+
 # flask-limiter reads these from app.config; any of them may also come from the environment.
 # (Listed rather than matched by prefix so a typo in an env var name is not silently ignored
 # by us while being silently ignored by the limiter too.)
@@ -40,12 +42,21 @@ LIMITER_SETTINGS: dict[str, type] = {
     "RATELIMIT_AUTH_FAILURES": str,
 }
 
+PACKAGE_DIRECTORY = Path(__file__).resolve().parent
+
 TRUE_WORDS = {"1", "true", "yes", "on"}
 FALSE_WORDS = {"0", "false", "no", "off", ""}
 
 
 class ConfigError(ValueError):
     """A setting in the environment has a value pollserver cannot use."""
+
+
+def shipped_folder(name: str) -> Path:
+    """A folder that sits at the top of a checkout (``migrations``, ``widget``, ``seeds``) and
+    inside the package of an installed wheel (pyproject.toml maps it there)."""
+    inside = PACKAGE_DIRECTORY / name
+    return inside if inside.is_dir() else PACKAGE_DIRECTORY.parent / name
 
 
 def parse_bool(name: str, raw: str) -> bool:
@@ -135,8 +146,7 @@ def settings_from_environment(instance_path: Path, environ: dict[str, str] | Non
         "POLLSERVER_THREADS": parse_int(
             "POLLSERVER_THREADS", env.get("POLLSERVER_THREADS", "8"), minimum=1
         ),
-        "POLLSERVER_SEEDS_DIR": env.get("POLLSERVER_SEEDS_DIR")
-        or str(Path(__file__).resolve().parent.parent / "seeds"),
+        "POLLSERVER_SEEDS_DIR": env.get("POLLSERVER_SEEDS_DIR") or str(shipped_folder("seeds")),
         "METRICS_TOKEN": env.get("METRICS_TOKEN") or None,
         "DEMO_PAGES": parse_bool("DEMO_PAGES", env.get("DEMO_PAGES", "true")),
         "MAX_CONTENT_LENGTH": parse_int(
@@ -182,7 +192,34 @@ def settings_from_environment(instance_path: Path, environ: dict[str, str] | Non
             settings[name] = {key.strip(): parse_option_value(value) for key, value in pairs}
         else:
             settings[name] = raw
+    check_limit_strings(settings)
     return settings
+
+
+# Settings holding limit strings ("30/minute;600/day"): parsed at start, so a typo stops the start
+# instead of silently turning a limit off at the first request.
+LIMIT_STRING_SETTINGS = (
+    "RATELIMIT_DEFAULT",
+    "RATELIMIT_APPLICATION",
+    "RATELIMIT_IN_MEMORY_FALLBACK",
+    "RATELIMIT_META",
+    "RATELIMIT_ANSWERS",
+    "RATELIMIT_PUBLIC",
+    "RATELIMIT_AUTH_FAILURES",
+)
+
+
+def check_limit_strings(settings: dict[str, Any]) -> None:
+    for name in LIMIT_STRING_SETTINGS:
+        value = settings.get(name)
+        if not value:
+            continue
+        try:
+            parse_many(value)
+        except ValueError:
+            raise ConfigError(
+                f"{name}={value!r} is not a rate limit (e.g. '30/minute;600/day')"
+            ) from None
 
 
 def uses_shared_limit_storage(settings: dict) -> bool:

@@ -2,26 +2,19 @@
 
     {"error": {"code": 404, "status": "Not Found", "message": "…", "details": {…}}}
 
-flask-smorest's ``Api`` already turns every ``HTTPException`` into JSON; we give it our shape and
-add handlers for what is not an ``HTTPException``: unexpected exceptions (500, logged, never shown)
-and a database that cannot be reached (503 with ``Retry-After``).
+flask-smorest's ``Api`` already turns every ``HTTPException`` into JSON; ``JsonErrorApi`` gives it
+our shape. What is not an ``HTTPException`` is handled in ``pollserver.error_handlers``.
 """
 
 from __future__ import annotations
 
-import logging
 from http import HTTPStatus
 from typing import Any
 
 import marshmallow as ma
-from flask import Flask, jsonify
+from flask import jsonify
 from flask_smorest import Api
-from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
-
-log = logging.getLogger(__name__)
-
-DATABASE_RETRY_AFTER_SECONDS = 5
 
 
 class ErrorBodySchema(ma.Schema):
@@ -94,46 +87,4 @@ class JsonErrorApi(Api):
                 out.headers[name] = value
         for name, value in headers.items():
             out.headers[name] = value
-        if out.status_code == 429 and "Retry-After" not in out.headers:
-            from pollserver.extensions import seconds_until_limit_resets
-
-            out.headers["Retry-After"] = str(seconds_until_limit_resets())
         return out
-
-
-def is_database_unavailable(error: Exception) -> bool:
-    if isinstance(error, OperationalError):
-        return True
-    return isinstance(error, DBAPIError) and bool(error.connection_invalidated)
-
-
-def init_app(app: Flask) -> None:
-    @app.errorhandler(Exception)
-    def handle_unexpected_exception(error: Exception):
-        if isinstance(error, DataError):
-            # A value the database refuses (a NUL byte, a number out of range) is bad input.
-            _discard_failed_session()
-            return json_error(400, "The request holds a value the database cannot store.")
-        if is_database_unavailable(error):
-            from pollserver.metrics import count_database_error
-
-            count_database_error()
-            log.warning("database unavailable: %s", type(error).__name__)
-            _discard_failed_session()
-            return json_error(
-                503,
-                "The database is unavailable; try again shortly.",
-                headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
-            )
-        log.exception("unhandled error")
-        _discard_failed_session()
-        return json_error(500, "Something went wrong on our side; it has been logged.")
-
-
-def _discard_failed_session() -> None:
-    from pollserver.extensions import db
-
-    try:
-        db.session.rollback()
-    except Exception:  # the connection may be gone; the pool will replace it
-        log.debug("rollback after failure also failed", exc_info=True)

@@ -13,6 +13,7 @@ import hmac
 import os
 
 from flask import Flask, Response, current_app, request
+from flask_limiter import Limiter
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -25,7 +26,6 @@ from prometheus_client import (
 from prometheus_flask_exporter import PrometheusMetrics
 
 from pollserver.errors import json_error
-from pollserver.extensions import limiter
 
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -105,7 +105,8 @@ def expose_metrics(registry: CollectorRegistry) -> Response:
     return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
 
 
-def init_app(app: Flask) -> None:
+def init_app(app: Flask, limiter: Limiter) -> None:
+    """Serve ``/metrics`` (never rate limited) and report when ``limiter`` runs on its fallback."""
     registry = CollectorRegistry(auto_describe=True)
     # Grouped by endpoint, not path: poll ids in paths would make a time series per poll.
     PrometheusMetrics(

@@ -21,25 +21,45 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    MetaData,
     SmallInteger,
     String,
     Text,
     TypeDecorator,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from pollserver.extensions import db
+from pollserver.core.definition import MAX_TEXT_LENGTH, NodeType
+from pollserver.core.lifecycle import PollStatus
+from pollserver.core.roles import TokenRole
+from pollserver.core.timestamps import utcnow
+from pollserver.core.tree import AnswerValue
 
-MAX_TEXT = 280
+MAX_TEXT = MAX_TEXT_LENGTH
 MAX_KEY = 32
+MAX_ARTICLE_ID = 2**31 - 1  # article ids are 32-bit integers on PostgreSQL
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit key for big tables.
 BigIntegerKey = BigInteger().with_variant(Integer(), "sqlite")
 
 
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+# Named constraints so Alembic can drop and alter them on every backend
+# (SQLite's batch mode needs names).
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Plain SQLAlchemy: the services use the models without Flask (Flask-SQLAlchemy binds this
+    metadata to the app's engine in ``pollserver.extensions``)."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
 class UTCDateTime(TypeDecorator):
@@ -75,31 +95,7 @@ def str_enum(enum_class: type[enum.Enum], name: str) -> Enum:
     )
 
 
-class PollStatus(enum.StrEnum):
-    DRAFT = "draft"
-    OPEN = "open"
-    PAUSED = "paused"
-    CLOSED = "closed"
-    ARCHIVED = "archived"
-
-
-class NodeType(enum.StrEnum):
-    QUESTION = "question"
-    OUTCOME = "outcome"
-
-
-class AnswerValue(enum.StrEnum):
-    YES = "yes"
-    NO = "no"
-
-
-class TokenRole(enum.StrEnum):
-    ADMIN = "admin"
-    MODERATOR = "moderator"
-    ANALYST = "analyst"
-
-
-class Article(db.Model):
+class Article(Base):
     __tablename__ = "articles"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -118,7 +114,7 @@ class Article(db.Model):
     polls: Mapped[list[Poll]] = relationship(back_populates="article")
 
 
-class Poll(db.Model):
+class Poll(Base):
     __tablename__ = "polls"
     __table_args__ = (Index("ix_polls_article_block", "article_id", "block_index"),)
 
@@ -151,7 +147,7 @@ class Poll(db.Model):
     )
 
 
-class Node(db.Model):
+class Node(Base):
     __tablename__ = "nodes"
     __table_args__ = (UniqueConstraint("poll_id", "key"),)
 
@@ -168,7 +164,7 @@ class Node(db.Model):
     poll: Mapped[Poll] = relationship(back_populates="nodes")
 
 
-class Respondent(db.Model):
+class Respondent(Base):
     """One reader's walk through one poll, known only by a random token the server hashed."""
 
     __tablename__ = "respondents"
@@ -194,7 +190,7 @@ class Respondent(db.Model):
     )
 
 
-class Answer(db.Model):
+class Answer(Base):
     __tablename__ = "answers"
     __table_args__ = (
         UniqueConstraint("respondent_id", "node_key"),
@@ -216,7 +212,7 @@ class Answer(db.Model):
     respondent: Mapped[Respondent] = relationship(back_populates="answers")
 
 
-class ResultCounter(db.Model):
+class ResultCounter(Base):
     """Running totals kept in the answer's transaction, split into shards so writers rarely collide.
 
     ``counter`` names what is counted ("started", "node:q1:yes", "path:yes.no", "hour:…");
@@ -233,7 +229,7 @@ class ResultCounter(db.Model):
     value: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
-class AddressSalt(db.Model):
+class AddressSalt(Base):
     """The secret salt for one day's address hashes; deleted after two days."""
 
     __tablename__ = "address_salts"
@@ -243,7 +239,7 @@ class AddressSalt(db.Model):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class ApiToken(db.Model):
+class ApiToken(Base):
     __tablename__ = "api_tokens"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -258,7 +254,7 @@ class ApiToken(db.Model):
     last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
-class AuditEvent(db.Model):
+class AuditEvent(Base):
     """Append-only record of an admin action.
 
     The poll is named by its public id, not a foreign key, so the record outlives a hard deletion.

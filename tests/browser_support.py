@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from pollserver.privacy import hash_token
+from pollserver.core.privacy import hash_token
 
 from conftest import REPO_ROOT, configured_database_url, missing_service
 

@@ -215,10 +215,10 @@ SEED_WITHOUT_FLOWCHART = SEEDS_DIR / "000_1434c06255666429.txt"
 
 def open_poll_from_article(app, path: Path, **settings) -> str:
     """Import an article, open its first poll with the given settings, return its public id."""
-    from pollserver import builder
-    from pollserver.importing import import_article
-    from pollserver.models import PollStatus
-    from pollserver.polls import change_status
+    from pollserver.core import builder
+    from pollserver.core.lifecycle import PollStatus
+    from pollserver.services.articles import import_article
+    from pollserver.services.polls import change_status
 
     with app.app_context():
         outcome = import_article(db.session, builder.read_article(path))

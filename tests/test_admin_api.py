@@ -14,22 +14,15 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from pollserver import auth, tally
-from pollserver.api import cache
+from pollserver import auth, results_cache
+from pollserver.core.lifecycle import PollStatus
+from pollserver.core.roles import TokenRole, role_allows
+from pollserver.core.timestamps import utcnow
 from pollserver.extensions import db
-from pollserver.models import (
-    Answer,
-    ApiToken,
-    Article,
-    AuditEvent,
-    Poll,
-    PollStatus,
-    Respondent,
-    ResultCounter,
-    TokenRole,
-    utcnow,
-)
-from pollserver.polls import find_poll_facts
+from pollserver.models import Answer, ApiToken, Article, AuditEvent, Poll, Respondent, ResultCounter
+from pollserver.services import tallies
+from pollserver.services.polls import find_poll_facts
+from pollserver.services.tokens import create_token, revoke_token
 
 from conftest import SEED_WITH_FLOWCHART, SEED_WITHOUT_FLOWCHART, open_poll_from_article, walk
 
@@ -76,7 +69,7 @@ def tokens(app) -> dict[str, str]:
     """One token per role, by role name."""
     with app.app_context():
         secrets = {
-            str(role): auth.create_token(db.session, f"{role}-token", role)[1] for role in TokenRole
+            str(role): create_token(db.session, f"{role}-token", role)[1] for role in TokenRole
         }
         db.session.commit()
     return secrets
@@ -112,8 +105,8 @@ def url_for_rule(rule: str, poll_id: str) -> str:
 
 def revoked_token(app) -> str:
     with app.app_context():
-        _, secret = auth.create_token(db.session, "revoked", TokenRole.ADMIN)
-        auth.revoke_token(db.session, "revoked")
+        _, secret = create_token(db.session, "revoked", TokenRole.ADMIN)
+        revoke_token(db.session, "revoked")
         db.session.commit()
     return secret
 
@@ -151,7 +144,7 @@ def test_every_admin_route_refuses_missing_bad_and_revoked_tokens_and_wrong_role
         for role in TokenRole:
             response = client.open(url, method=method, json=body, headers=bearer(tokens[role]))
             response.get_data()  # an export streams: read it to the end
-            if auth.role_allows(role, declared):
+            if role_allows(role, declared):
                 assert response.status_code not in (401, 403), (method, rule, role)
             else:
                 assert response.status_code == 403, (method, rule, role)
@@ -665,7 +658,7 @@ def test_a_sum_read_before_a_hide_is_never_cached_after_it(app, client, tokens, 
         facts = find_poll_facts(connection, seed_poll_id)
         # As a batch of answers sums the tallies for its finishing readers, just before a
         # moderator in the same process hides answers and empties the cached results.
-        summed_before_hide = tally.sum_counts(connection, facts.id)
+        summed_before_hide = tallies.sum_counts(connection, facts.id)
     headers = bearer(tokens["moderator"])
     groups = client.get(
         f"/api/v1/admin/polls/{seed_poll_id}/activity/groups", headers=headers
@@ -677,7 +670,7 @@ def test_a_sum_read_before_a_hide_is_never_cached_after_it(app, client, tokens, 
     )
     assert hidden.get_json()["changed"] == 6
     with app.app_context():
-        late = cache.current_results(
+        late = results_cache.current_results(
             facts, counting_since=summed_before_hide.summed_at, summed=summed_before_hide
         )
     assert late["respondents"] == 10  # the batch's readers get the numbers of their moment

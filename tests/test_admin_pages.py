@@ -13,8 +13,11 @@ import pytest
 from sqlalchemy import select
 
 from pollserver import auth
+from pollserver.core.lifecycle import PollStatus
+from pollserver.core.roles import TokenRole, role_allows
 from pollserver.extensions import db
-from pollserver.models import AuditEvent, Poll, PollStatus, TokenRole
+from pollserver.models import AuditEvent, Poll
+from pollserver.services.tokens import create_token, revoke_token
 
 from conftest import SEED_WITH_FLOWCHART, walk
 
@@ -31,7 +34,7 @@ ANONYMOUS_PAGES = {
 def tokens(app) -> dict[str, str]:
     with app.app_context():
         secrets = {
-            str(role): auth.create_token(db.session, f"{role}-token", role)[1] for role in TokenRole
+            str(role): create_token(db.session, f"{role}-token", role)[1] for role in TokenRole
         }
         db.session.commit()
     return secrets
@@ -138,7 +141,7 @@ def test_a_wrong_token_is_refused_with_the_form_again(app, tokens):
 def test_revoking_a_token_ends_its_sessions_and_sessions_expire(app, tokens):
     browser, _ = sign_in(app, tokens["analyst"])
     with app.app_context():
-        auth.revoke_token(db.session, "analyst-token")
+        revoke_token(db.session, "analyst-token")
         db.session.commit()
     assert browser.get("/admin/polls", headers=HTML).status_code == 401
 
@@ -180,7 +183,7 @@ def test_every_page_but_sign_in_refuses_no_session_and_the_wrong_role(app, token
             for role, browser in browsers.items():
                 # No CSRF token: a permitted request stops at 400, never at 401/403.
                 status = browser.open(url, method=method).status_code
-                if auth.role_allows(TokenRole(role), permission):
+                if role_allows(TokenRole(role), permission):
                     assert status not in (401, 403), (method, url, role)
                 else:
                     assert status == 403, (method, url, role)
@@ -435,8 +438,8 @@ def test_odd_input_is_refused_politely_never_a_500(app, tokens, seed_poll_id):
 
 def test_a_tree_whose_branches_rejoin_renders_one_line_per_node(app, tokens):
     """Yes and No both lead on for 30 questions: 2^30 paths, one line per node on the page."""
-    from pollserver.models import PollStatus
-    from pollserver.polls import change_status, create_poll
+    from pollserver.core.lifecycle import PollStatus
+    from pollserver.services.polls import change_status, create_poll
 
     count = 30
     nodes = [

@@ -15,14 +15,14 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
-from pollserver import privacy, tally
-from pollserver.answer_writer import AnswerRequest, AnswerWriter
-from pollserver.answering import AnswerRefused
-from pollserver.api.cache import tree_of
+from pollserver.core.refusals import Refused
 from pollserver.database import write_transaction
 from pollserver.extensions import db
 from pollserver.models import AddressSalt, Answer, Respondent
-from pollserver.polls import find_poll
+from pollserver.results_cache import tree_of
+from pollserver.services import address_salts, tallies
+from pollserver.services.answer_writer import AnswerRequest, AnswerWriter
+from pollserver.services.polls import find_poll
 
 from conftest import SEED_WITH_FLOWCHART, open_poll_from_article
 
@@ -79,7 +79,7 @@ class HeldWriter:
             with self.app.app_context():
                 try:
                     self.outcomes[name] = self.writer.write(request)
-                except (AnswerRefused, OperationalError) as refusal:
+                except (Refused, OperationalError) as refusal:
                     self.outcomes[name] = refusal
 
         thread = threading.Thread(target=run, name=name)
@@ -116,7 +116,7 @@ def counts(app, poll_id: str) -> tuple[int, int, dict[str, int]]:
         answers = db.session.scalar(
             select(func.count()).select_from(Answer).where(Answer.poll_id == poll.id)
         )
-        return respondents, answers, tally.read_counts(db.session, poll.id)
+        return respondents, answers, tallies.read_counts(db.session, poll.id)
 
 
 @pytest.fixture
@@ -151,11 +151,11 @@ def test_answers_queued_behind_a_batch_are_written_together_in_arrival_order(app
     for name in ("first", "queued-0", "queued-1", "queued-2"):
         assert held.outcomes[name].recorded.created_respondent, name
     over_cap = held.outcomes["queued-3"]
-    assert isinstance(over_cap, AnswerRefused) and over_cap.status == 429
+    assert isinstance(over_cap, Refused) and over_cap.status == 429
     unknown = held.outcomes["queued-4"]
-    assert isinstance(unknown, AnswerRefused) and unknown.status == 404
+    assert isinstance(unknown, Refused) and unknown.status == 404
     wrong_start = held.outcomes["queued-5"]
-    assert isinstance(wrong_start, AnswerRefused) and wrong_start.status == 409
+    assert isinstance(wrong_start, Refused) and wrong_start.status == 409
     assert wrong_start.details == {"expected": "q1"}
     # One "no" ends the poll: the batch's readers share one commit time.
     assert held.outcomes["queued-1"].recorded.walk.finished
@@ -222,7 +222,7 @@ def test_a_batch_the_database_fails_is_written_again_answer_by_answer(app, poll_
 
 def test_a_lone_answer_whose_transaction_fails_is_tried_once_more(app, poll_id, monkeypatch):
     # The day's salt is created by the transaction that fails: memory must not keep that one.
-    monkeypatch.setattr(privacy, "_salt_cache", {})
+    monkeypatch.setattr(address_salts, "_salt_cache", {})
     held = HeldWriter(app, fail_transaction=1)
     held.release.set()
     held.submit("alone", new_reader(poll_id)).join(WAIT_SECONDS)
@@ -232,7 +232,7 @@ def test_a_lone_answer_whose_transaction_fails_is_tried_once_more(app, poll_id, 
     assert (respondents, answers, tallies["started"]) == (1, 1, 1)
     with app.app_context():
         day, salt = db.session.execute(select(AddressSalt.day, AddressSalt.salt)).one()
-    assert privacy._salt_cache == {day: bytes.fromhex(salt)}
+    assert address_salts._salt_cache == {day: bytes.fromhex(salt)}
 
 
 def test_a_batch_the_database_cannot_take_fails_at_once_without_a_retry_per_answer(app, poll_id):

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pollserver.builder import (
+from pollserver.core.builder import (
     MAX_ARTICLE_BYTES,
     Article,
     ArticleError,
@@ -23,7 +23,7 @@ from pollserver.builder import (
     parse_article,
     read_article,
 )
-from pollserver.definition import validate_definition
+from pollserver.core.definition import validate_definition
 
 from conftest import SEED_DEFINITION, SEEDS_DIR
 

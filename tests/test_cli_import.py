@@ -7,8 +7,9 @@ import shutil
 
 from sqlalchemy import func, select
 
+from pollserver.core.lifecycle import PollStatus
 from pollserver.extensions import db
-from pollserver.models import Answer, Article, Poll, PollStatus
+from pollserver.models import Answer, Article, Poll
 
 from conftest import SEED_DEFINITION, SEED_WITH_FLOWCHART, SEED_WITHOUT_FLOWCHART, SEEDS_DIR
 

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from marshmallow import ValidationError
 
-from pollserver.definition import (
+from pollserver.core.definition import (
     MAX_NODES,
     MAX_TEXT_LENGTH,
     DefinitionError,

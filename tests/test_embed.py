@@ -9,10 +9,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from pollserver import builder, embed
+from pollserver.core import builder
+from pollserver.core.lifecycle import PollStatus
 from pollserver.extensions import db
-from pollserver.models import PollStatus
-from pollserver.polls import change_status, find_poll
+from pollserver.pages import embed
+from pollserver.services.polls import change_status, find_poll
 
 from conftest import REPO_ROOT, SEED_WITH_FLOWCHART, SEED_WITHOUT_FLOWCHART
 
@@ -57,7 +58,7 @@ def set_poll(app, poll_id: str, *, status: PollStatus | None = None, **settings)
 
 def import_article_file(app, path) -> list[str]:
     """Import an article, open every poll it gave, return their public ids."""
-    from pollserver.importing import import_article
+    from pollserver.services.articles import import_article
 
     with app.app_context():
         outcome = import_article(db.session, builder.read_article(path))
@@ -225,7 +226,7 @@ def test_unknown_or_draft_poll_pages_are_404_json_or_html(app, client):
     assert "nosuchpoll" in browser.get_data(as_text=True)
 
     with app.app_context():
-        from pollserver.importing import import_article
+        from pollserver.services.articles import import_article
 
         outcome = import_article(db.session, builder.read_article(SEED_WITH_FLOWCHART))
         db.session.commit()

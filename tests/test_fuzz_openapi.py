@@ -17,9 +17,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from pollserver.auth import create_token
+from pollserver.core.roles import TokenRole
 from pollserver.extensions import db
-from pollserver.models import TokenRole
+from pollserver.services.tokens import create_token
 
 EXAMPLES_PER_OPERATION = 20
 CHECKS = [

@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from pollserver.definition import DefinitionError, validate_definition
+from pollserver.core.definition import DefinitionError, validate_definition
 
 from conftest import SEED_DEFINITION, SEED_WITH_FLOWCHART
 

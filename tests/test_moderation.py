@@ -10,12 +10,34 @@ import tracemalloc
 import pytest
 from sqlalchemy import insert, select, text
 
-from pollserver import moderation, tally
-from pollserver.api.cache import tree_of
+from pollserver.core import counters
+from pollserver.core.lifecycle import PollStatus, effective_status
+from pollserver.core.poll_settings import SETTING_KEYS
+from pollserver.core.refusals import Refused
+from pollserver.core.timestamps import utcnow
 from pollserver.extensions import db
-from pollserver.models import Answer, AuditEvent, Poll, PollStatus, Respondent, utcnow
-from pollserver.moderation import EditKind, ResponseSelection, classify_edit
-from pollserver.polls import definition_of, effective_status, find_poll
+from pollserver.models import Answer, AuditEvent, Poll, Respondent
+from pollserver.results_cache import tree_of
+from pollserver.services import tallies
+from pollserver.services.articles import default_article_source, submit_article
+from pollserver.services.moderation import responses
+from pollserver.services.moderation.activity import answers_per_hour, respondents_by_address
+from pollserver.services.moderation.audit import (
+    Action,
+    AuditFilter,
+    audit_events_query,
+    record_audit,
+)
+from pollserver.services.moderation.edits import EditKind, classify_edit, create_new_version
+from pollserver.services.moderation.exports import csv_lines, json_lines
+from pollserver.services.moderation.polls import effective_status_is, update_settings
+from pollserver.services.moderation.responses import (
+    ResponseRecord,
+    ResponseSelection,
+    response_records,
+    set_responses_hidden,
+)
+from pollserver.services.polls import definition_of, find_poll
 
 from conftest import SEED_WITH_FLOWCHART, open_poll_from_article, walk
 
@@ -61,15 +83,15 @@ def test_only_title_and_text_changes_count_as_text_fixes(new, kind):
 
 
 def visible_counts(poll_id: int) -> dict[str, int]:
-    counts = tally.read_counts(db.session, poll_id)
-    counts.pop(moderation.HIDDEN_RESPONDENTS, None)
+    counts = tallies.read_counts(db.session, poll_id)
+    counts.pop(counters.HIDDEN_RESPONDENTS, None)
     return counts
 
 
 def test_hiding_subtracts_whole_walks_and_restoring_adds_them_back(
     app, client, seed_poll_id, monkeypatch
 ):
-    monkeypatch.setattr(moderation, "HIDE_BATCH", 2)  # several locked batches, not one
+    monkeypatch.setattr(responses, "HIDE_BATCH", 2)  # several locked batches, not one
     walks = [[("q1", "yes"), ("q2", "yes")], [("q1", "yes"), ("q2", "no")], [("q1", "no")]]
     for number, steps in enumerate(walks * 3):
         walk(client, seed_poll_id, steps, f"203.0.113.{number}")
@@ -79,39 +101,31 @@ def test_hiding_subtracts_whole_walks_and_restoring_adds_them_back(
         poll = find_poll(db.session, seed_poll_id)
         tree = tree_of(poll)
         before = visible_counts(poll.id)
-        assert before[tally.STARTED] == 10
+        assert before[counters.STARTED] == 10
         everyone = ResponseSelection(started_from=utcnow() - dt.timedelta(days=1))
-        outcome = moderation.set_responses_hidden(
-            db.session, poll, tree, everyone, hidden=True, now=utcnow()
-        )
+        outcome = set_responses_hidden(db.session, poll, tree, everyone, hidden=True, now=utcnow())
         db.session.commit()
         assert (outcome.matched, outcome.changed) == (10, 10)
         assert all(value == 0 for value in visible_counts(poll.id).values())
-        assert tally.read_counts(db.session, poll.id)[moderation.HIDDEN_RESPONDENTS] == 10
+        assert tallies.read_counts(db.session, poll.id)[counters.HIDDEN_RESPONDENTS] == 10
         hidden_at = db.session.scalars(select(Respondent.hidden_at)).all()
         assert all(moment is not None for moment in hidden_at)
 
-        again = moderation.set_responses_hidden(
-            db.session, poll, tree, everyone, hidden=True, now=utcnow()
-        )
+        again = set_responses_hidden(db.session, poll, tree, everyone, hidden=True, now=utcnow())
         assert (again.matched, again.changed) == (10, 0)
 
         some = ResponseSelection(respondent_ids=tuple(outcome.respondent_ids[:4]))
-        restored = moderation.set_responses_hidden(
-            db.session, poll, tree, some, hidden=False, now=utcnow()
-        )
+        restored = set_responses_hidden(db.session, poll, tree, some, hidden=False, now=utcnow())
         assert restored.changed == 4
-        assert visible_counts(poll.id)[tally.STARTED] == 4
-        moderation.set_responses_hidden(
-            db.session, poll, tree, everyone, hidden=False, now=utcnow()
-        )
+        assert visible_counts(poll.id)[counters.STARTED] == 4
+        set_responses_hidden(db.session, poll, tree, everyone, hidden=False, now=utcnow())
         db.session.commit()
         assert {key: value for key, value in visible_counts(poll.id).items() if value} == before
-        assert tally.read_counts(db.session, poll.id).get(moderation.HIDDEN_RESPONDENTS, 0) == 0
+        assert tallies.read_counts(db.session, poll.id).get(counters.HIDDEN_RESPONDENTS, 0) == 0
         assert db.session.scalars(select(Respondent.hidden_at)).all() == [None] * 10
 
         with pytest.raises(ValueError, match="empty selection"):
-            moderation.set_responses_hidden(
+            set_responses_hidden(
                 db.session, poll, tree, ResponseSelection(), hidden=True, now=utcnow()
             )
 
@@ -121,7 +135,7 @@ def test_hiding_subtracts_whole_walks_and_restoring_adds_them_back(
 def test_the_status_filter_in_sql_agrees_with_effective_status(app, stored, close_in):
     now = utcnow()
     with app.app_context():
-        from pollserver.polls import create_poll
+        from pollserver.services.polls import create_poll
 
         poll = create_poll(db.session, DEFINITION)
         poll.status = stored
@@ -129,7 +143,7 @@ def test_the_status_filter_in_sql_agrees_with_effective_status(app, stored, clos
         db.session.commit()
         for status in PollStatus:
             found = db.session.scalars(
-                select(Poll.id).where(moderation.effective_status_is(status, now))
+                select(Poll.id).where(effective_status_is(status, now))
             ).all()
             assert (found == [poll.id]) is (effective_status(poll, now) is status), status
 
@@ -176,17 +190,17 @@ def test_answers_per_hour_are_utc_hours_whatever_the_session_time_zone(app, seed
         if db.engine.dialect.name == "postgresql":
             # A half-hour offset would shift every bucket if hours were taken in local time.
             db.session.execute(text("SET TIME ZONE 'Asia/Kolkata'"))
-        hours = moderation.answers_per_hour(db.session, poll)
+        hours = answers_per_hour(db.session, poll)
         assert [(h.hour, h.answers, h.respondents_started) for h in hours] == [
             ("2025-03-01T10:00:00Z", 6, 3),
             ("2025-03-01T12:00:00Z", 2, 1),
         ]
-        window = moderation.answers_per_hour(
+        window = answers_per_hour(
             db.session, poll, since=base + dt.timedelta(hours=1), until=base + dt.timedelta(hours=3)
         )
         assert [h.hour for h in window] == ["2025-03-01T12:00:00Z"]
 
-        groups = moderation.respondents_by_address(
+        groups = respondents_by_address(
             db.session, poll, started_from=base, started_until=base + dt.timedelta(hours=1)
         )
         assert [(g.address_hash[0], g.respondents, g.finished) for g in groups] == [
@@ -206,9 +220,7 @@ def test_the_export_streams_in_constant_memory(app, seed_poll_id):
         tree = tree_of(poll)
         tracemalloc.start()
         try:
-            lines = sum(
-                1 for _ in moderation.csv_lines(moderation.response_records(db.session, poll, tree))
-            )
+            lines = sum(1 for _ in csv_lines(response_records(db.session, poll, tree)))
             return lines, tracemalloc.get_traced_memory()[1]
         finally:
             tracemalloc.stop()
@@ -230,38 +242,38 @@ def test_export_rows_follow_each_walk(app, client, seed_poll_id):
     walk(client, seed_poll_id, [("q1", "yes")], "203.0.113.2")
     with app.app_context():
         poll = find_poll(db.session, seed_poll_id)
-        records = list(moderation.response_records(db.session, poll, tree_of(poll)))
+        records = list(response_records(db.session, poll, tree_of(poll)))
         assert [(r.path, r.outcome, r.finished_at is None) for r in records] == [
             ([("q1", "yes"), ("q2", "no")], ["o2", "o4"], False),
             ([("q1", "yes")], [], True),
         ]
-        lines = list(moderation.json_lines(records))
+        lines = list(json_lines(records))
         assert json.loads(lines[1])["finished"] is None
         assert "address_hash" not in json.loads(lines[0])
-        csv_text = "".join(moderation.csv_lines(records))
+        csv_text = "".join(csv_lines(records))
         assert csv_text.splitlines()[1].endswith(",q1:yes>q2:no,o2>o4,false")
 
 
 def test_audit_events_hold_json_and_filter_by_family(app):
     moment = dt.datetime(2025, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
     with app.app_context():
-        moderation.record_audit(
+        record_audit(
             db.session,
             "alice",
-            moderation.Action.POLL_STATUS,
+            Action.POLL_STATUS,
             poll_public_id="abc",
             before={"status": PollStatus.OPEN, "close_at": moment},
             after={"status": PollStatus.CLOSED, "nested": [moment]},
             now=moment,
         )
-        moderation.record_audit(db.session, "bob", moderation.Action.RESPONSES_HIDE, now=moment)
+        record_audit(db.session, "bob", Action.RESPONSES_HIDE, now=moment)
         db.session.commit()
         event = db.session.scalar(select(AuditEvent).where(AuditEvent.actor == "alice"))
         assert event.before == {"status": "open", "close_at": "2025-01-02T03:04:05Z"}
         assert event.after == {"status": "closed", "nested": ["2025-01-02T03:04:05Z"]}
 
         def actors(**criteria) -> list[str]:
-            query = moderation.audit_events_query(moderation.AuditFilter(**criteria))
+            query = audit_events_query(AuditFilter(**criteria))
             return [event.actor for event in db.session.scalars(query)]
 
         assert actors(action="poll.") == ["alice"]
@@ -275,29 +287,29 @@ def test_audit_events_hold_json_and_filter_by_family(app):
 def test_submitting_the_same_bytes_twice_is_one_article(app):
     raw = SEED_WITH_FLOWCHART.read_bytes()
     with app.app_context():
-        first = moderation.submit_article(
+        first = submit_article(
             db.session, raw, source=None, format=None, filename=None, actor="alice"
         )
         db.session.commit()
-        second = moderation.submit_article(
+        second = submit_article(
             db.session, raw, source=None, format=None, filename=None, actor="alice"
         )
         db.session.commit()
         assert (first.status, second.status) == ("created", "unchanged")
         assert first.article.source == second.article.source
-        assert first.article.source == moderation.default_article_source(raw, None)
-        assert moderation.default_article_source(raw, "a.html").endswith("/a.html")
+        assert first.article.source == default_article_source(raw, None)
+        assert default_article_source(raw, "a.html").endswith("/a.html")
         actions = db.session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)).all()
         assert actions == ["article.submit", "poll.create"]
 
 
 def test_versions_without_an_article_count_on_from_the_poll(app):
     with app.app_context():
-        from pollserver.polls import create_poll
+        from pollserver.services.polls import create_poll
 
         poll = create_poll(db.session, DEFINITION)
-        second = moderation.create_new_version(db.session, poll, DEFINITION, "alice")
-        third = moderation.create_new_version(db.session, poll, DEFINITION, "alice")
+        second = create_new_version(db.session, poll, DEFINITION, "alice")
+        third = create_new_version(db.session, poll, DEFINITION, "alice")
         assert (second.version, third.version) == (2, 3)
         assert second.previous_version_id == third.previous_version_id == poll.id
         assert definition_of(third) == DEFINITION
@@ -307,20 +319,20 @@ def test_settings_that_do_not_change_record_nothing(app):
     open_poll_id = open_poll_from_article(app, SEED_WITH_FLOWCHART)
     with app.app_context():
         poll = find_poll(db.session, open_poll_id)
-        same = {key: poll.settings[key] for key in moderation.SETTING_KEYS}
-        assert moderation.update_settings(db.session, poll, same, "alice") == {}
-        assert moderation.update_settings(db.session, poll, {"close_at": None}, "alice") == {}
+        same = {key: poll.settings[key] for key in SETTING_KEYS}
+        assert update_settings(db.session, poll, same, "alice") == {}
+        assert update_settings(db.session, poll, {"close_at": None}, "alice") == {}
         db.session.commit()
         assert db.session.scalar(select(AuditEvent)) is None
         poll.status = PollStatus.ARCHIVED
-        with pytest.raises(moderation.ModerationRefused) as refused:
-            moderation.update_settings(db.session, poll, {"language": "fr"}, "alice")
+        with pytest.raises(Refused) as refused:
+            update_settings(db.session, poll, {"language": "fr"}, "alice")
         assert refused.value.status == 409
         db.session.rollback()
 
 
 def test_csv_lines_quote_what_needs_quoting():
-    record = moderation.ResponseRecord(
+    record = ResponseRecord(
         respondent=7,
         started_at=dt.datetime(2025, 1, 1, tzinfo=dt.UTC),
         finished_at=None,
@@ -329,6 +341,6 @@ def test_csv_lines_quote_what_needs_quoting():
         hidden=True,
         address_hash=None,
     )
-    header, row = itertools.islice(moderation.csv_lines([record]), 2)
+    header, row = itertools.islice(csv_lines([record]), 2)
     assert header == "respondent,started,finished,path,outcome,hidden\r\n"
     assert row == '7,2025-01-01T00:00:00Z,,"q,1:yes",,true\r\n'

@@ -7,10 +7,11 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select
 
+from pollserver.core.lifecycle import PollStatus, effective_status
+from pollserver.core.privacy import hash_token
 from pollserver.extensions import db
-from pollserver.models import Answer, Poll, PollStatus, Respondent
-from pollserver.polls import change_status, effective_status, find_poll
-from pollserver.privacy import hash_token
+from pollserver.models import Answer, Poll, Respondent
+from pollserver.services.polls import change_status, find_poll
 
 from conftest import SEED_WITH_FLOWCHART, open_poll_from_article, walk
 
@@ -85,8 +86,8 @@ def test_poll_has_etag_short_cache_and_304(client, seed_poll_id):
 
 
 def test_drafts_archived_and_unknown_polls_are_404(app, client):
-    from pollserver import builder
-    from pollserver.importing import import_article
+    from pollserver.core import builder
+    from pollserver.services.articles import import_article
 
     with app.app_context():
         draft = import_article(db.session, builder.read_article(SEED_WITH_FLOWCHART)).polls[0]

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections import Counter
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pollserver import tally
-from pollserver.results import SELF_SELECTED_NOTE, assemble_results, wilson_interval
-from pollserver.tree import NO, YES, PollTree
+from pollserver.core import counters
+from pollserver.core.results import SELF_SELECTED_NOTE, assemble_results, wilson_interval
+from pollserver.core.tree import NO, YES, PollTree
+from pollserver.services import tallies
 
 from conftest import SEED_WITH_FLOWCHART, open_poll_from_article, walk
 
@@ -152,7 +154,7 @@ def test_an_answer_that_does_not_finish_leaves_the_cached_results_until_they_exp
 def test_documents_sent_without_marshmallow_are_exactly_what_their_schemas_dump(
     client, seed_poll_id
 ):
-    from pollserver.schemas import ProgressSchema, ResultsSchema
+    from pollserver.api.schemas import ProgressSchema, ResultsSchema
 
     post_walks(client, seed_poll_id, SCRIPTED_WALKS)
     results = client.get(f"/api/v1/polls/{seed_poll_id}/results").get_json()
@@ -243,12 +245,12 @@ def trees(draw):
 @given(data=st.data())
 def test_results_add_up_for_any_set_of_walks(data):
     tree = data.draw(trees())
-    counts: tally.Counter[str] = tally.Counter()
+    counts: Counter[str] = Counter()
     walks = data.draw(st.lists(st.lists(st.sampled_from([YES, NO]), max_size=8), max_size=40))
     for sequence in walks:
         if not sequence:
             continue  # a reader exists only once they have answered
-        counts += tally.walk_contributions(tree.walk_answers(sequence))
+        counts += counters.walk_contributions(tree.walk_answers(sequence))
     results = assemble_results(
         tree, counts, poll_id="p", min_respondents=0, as_of=dt.datetime.now(dt.UTC)
     )
@@ -292,9 +294,9 @@ def test_small_samples_hide_every_share(respondents):
             "nodes": [{"id": "q1", "type": "question", "text": "?", "yes": None, "no": None}],
         }
     )
-    counts = tally.Counter()
+    counts = Counter()
     for _ in range(respondents):
-        counts += tally.walk_contributions(tree.walk_answers([YES]))
+        counts += counters.walk_contributions(tree.walk_answers([YES]))
     results = assemble_results(
         tree, counts, poll_id="p", min_respondents=10, as_of=dt.datetime.now(dt.UTC)
     )
@@ -309,12 +311,12 @@ def test_results_cache_can_be_turned_off(app, client, seed_poll_id):
     first = client.get(f"/api/v1/polls/{seed_poll_id}/results")
     assert first.headers["Cache-Control"] == "public, max-age=0"
     # Another process's answer (written straight to the tallies here) shows at once.
-    from pollserver import tally
+
     from pollserver.extensions import db
-    from pollserver.polls import find_poll
+    from pollserver.services.polls import find_poll
 
     with app.app_context():
         poll = find_poll(db.session, seed_poll_id)
-        tally.apply_counts(db.session, poll.id, {tally.STARTED: 1})
+        tallies.apply_counts(db.session, poll.id, {counters.STARTED: 1})
         db.session.commit()
     assert client.get(f"/api/v1/polls/{seed_poll_id}/results").get_json()["respondents"] == 2

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ElementTree
 
+from pollserver.core.lifecycle import PollStatus
 from pollserver.extensions import db
-from pollserver.models import PollStatus
-from pollserver.polls import change_status, create_poll
+from pollserver.services.polls import change_status, create_poll
 
 from conftest import SEED_WITH_FLOWCHART, open_poll_from_article
 from test_results import SCRIPTED_WALKS, post_walks

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from pollserver import tally
 from pollserver.extensions import db
-from pollserver.polls import find_poll
+from pollserver.services import tallies
+from pollserver.services.polls import find_poll
 
 from conftest import SEED_WITH_FLOWCHART, open_poll_from_article
 
@@ -15,14 +15,14 @@ def test_thousands_of_counters_in_one_call_are_added_then_taken_away_exactly(app
     counters = {f"hour:{n:05d}": n % 7 + 1 for n in range(9000)}
     with app.app_context():
         poll = find_poll(db.session, poll_id)
-        tally.apply_counts(db.session, poll.id, counters)
-        tally.apply_counts(db.session, poll.id, counters)  # the same counters again
+        tallies.apply_counts(db.session, poll.id, counters)
+        tallies.apply_counts(db.session, poll.id, counters)  # the same counters again
         db.session.commit()
-        assert tally.read_counts(db.session, poll.id) == {
+        assert tallies.read_counts(db.session, poll.id) == {
             key: 2 * value for key, value in counters.items()
         }
-        tally.apply_counts(
+        tallies.apply_counts(
             db.session, poll.id, {key: -2 * value for key, value in counters.items()}
         )
         db.session.commit()
-        assert tally.read_counts(db.session, poll.id) == {}
+        assert tallies.read_counts(db.session, poll.id) == {}

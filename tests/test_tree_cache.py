@@ -6,10 +6,10 @@ import datetime as dt
 
 from sqlalchemy import update
 
-from pollserver.api import cache
+from pollserver import results_cache
 from pollserver.extensions import db
 from pollserver.models import Node, Poll
-from pollserver.polls import find_poll_facts
+from pollserver.services.polls import find_poll_facts
 
 from conftest import SEED_WITH_FLOWCHART, open_poll_from_article
 
@@ -27,7 +27,7 @@ def test_a_tree_read_in_an_older_snapshot_is_not_cached_as_the_newer_version(app
         older.begin()
         try:
             before = find_poll_facts(older, poll_id)  # the snapshot is taken here
-            original_text = cache.tree_of(before, older).nodes["q1"].text
+            original_text = results_cache.tree_of(before, older).nodes["q1"].text
             with engine.begin() as editor:
                 editor.execute(
                     update(Node)
@@ -45,14 +45,16 @@ def test_a_tree_read_in_an_older_snapshot_is_not_cached_as_the_newer_version(app
 
             # Facts of the new version, definition from the old snapshot: the old tree serves
             # this one call but must not be kept under the new version.
-            assert cache.tree_of(after, older).nodes["q1"].text == original_text
-            assert (poll_id, after.updated_at) not in cache._tree_cache
+            assert results_cache.tree_of(after, older).nodes["q1"].text == original_text
+            assert (poll_id, after.updated_at) not in results_cache._tree_cache
         finally:
             older.rollback()
             older.close()
 
         with engine.connect() as fresh:
-            assert cache.tree_of(after, fresh).nodes["q1"].text == EDITED_TEXT
-        assert cache._tree_cache[(poll_id, after.updated_at)].nodes["q1"].text == EDITED_TEXT
+            assert results_cache.tree_of(after, fresh).nodes["q1"].text == EDITED_TEXT
+        assert (
+            results_cache._tree_cache[(poll_id, after.updated_at)].nodes["q1"].text == EDITED_TEXT
+        )
         # The old version's tree is gone from the cache once the new one is kept.
-        assert (poll_id, before.updated_at) not in cache._tree_cache
+        assert (poll_id, before.updated_at) not in results_cache._tree_cache

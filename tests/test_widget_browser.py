@@ -129,7 +129,7 @@ def prepare_polls(env: dict[str, str], directory, base_url: str) -> dict[str, st
     The closed poll shows its results once closed (``after_close``) and has one answer.
     """
     from pollserver.extensions import db
-    from pollserver.polls import find_poll
+    from pollserver.services.polls import find_poll
 
     definitions = directory / "extra-polls.json"
     definitions.write_text(json.dumps(EXTRA_POLLS))

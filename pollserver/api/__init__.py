@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from flask import Flask
 
+from pollserver.api import admin, public
 from pollserver.extensions import api
 
 
 def init_app(app: Flask) -> None:
-    from pollserver.api import admin, public
-
     api.register_blueprint(public.blp)
     api.register_blueprint(admin.blp)

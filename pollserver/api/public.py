@@ -1,8 +1,9 @@
 """The public poll API the widget talks to: CORS-open, no credentials, rate limited.
 
-Views stay thin: they hand answers to ``pollserver.answer_writer`` (which applies the rules of
-``pollserver.answering``), read results through ``pollserver.api.cache``, and translate
-refusals into the one JSON error shape. The hottest reads come from memory (see ShortLived).
+Views stay thin: they hand answers to ``pollserver.services.answer_writer`` (which applies the
+rules of ``pollserver.services.answering``) and read results through ``pollserver.results_cache``;
+refusals reach the client through ``pollserver.error_handlers``. The hottest reads come from
+memory (see ShortLived).
 """
 
 from __future__ import annotations
@@ -15,14 +16,25 @@ from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 from sqlalchemy import event
 
-from pollserver.answer_writer import AnswerRequest, AnswerWriter
-from pollserver.answering import (
-    AnswerRefused,
-    Reader,
-    find_reader,
-    respondent_walk,
+from pollserver.api.schemas import (
+    AnswerRequestSchema,
+    ProgressSchema,
+    PublicPollSchema,
+    ResultsSchema,
 )
-from pollserver.api.cache import (
+from pollserver.core.lifecycle import PUBLIC_STATUSES, effective_status
+from pollserver.core.poll_settings import results_refusal, settings_of
+from pollserver.core.refusals import Refused
+from pollserver.core.results_picture import render_results_svg
+from pollserver.core.timestamps import utcnow
+from pollserver.core.tree import Walk
+from pollserver.database import write_transaction
+from pollserver.errors import ErrorResponseSchema
+from pollserver.extensions import db, limiter
+from pollserver.metrics import count_answer, count_answer_batch, count_rate_limited
+from pollserver.models import Poll
+from pollserver.rate_limits import answers_limit, client_address, public_limit
+from pollserver.results_cache import (
     Rendered,
     cached_results_json,
     current_results,
@@ -30,23 +42,10 @@ from pollserver.api.cache import (
     render,
     tree_of,
 )
-from pollserver.database import write_transaction
-from pollserver.errors import ErrorResponseSchema
-from pollserver.extensions import client_address, db, limiter, public_limit
-from pollserver.metrics import count_answer, count_answer_batch, count_rate_limited
-from pollserver.models import Poll, PollStatus, utcnow
-from pollserver.polls import (
-    PUBLIC_STATUSES,
-    PollFacts,
-    definition_of,
-    effective_status,
-    find_poll,
-    find_poll_facts,
-)
-from pollserver.results_svg import render_results_svg
-from pollserver.schemas import AnswerRequestSchema, ProgressSchema, PublicPollSchema, ResultsSchema
-from pollserver.tally import SummedCounts
-from pollserver.tree import Walk
+from pollserver.services.answer_writer import AnswerRequest, AnswerWriter
+from pollserver.services.answering import Reader, find_reader, respondent_walk
+from pollserver.services.polls import PollFacts, definition_of, find_poll, find_poll_facts
+from pollserver.services.tallies import SummedCounts
 
 RESPONDENT_HEADER = "X-Poll-Respondent"
 POLL_CACHE_SECONDS = 30
@@ -57,10 +56,6 @@ blp = Blueprint(
     url_prefix="/api/v1/polls",
     description="What a widget renders and records. CORS-open; no credentials.",
 )
-
-
-def answers_limit() -> str:
-    return current_app.config["RATELIMIT_ANSWERS"]
 
 
 def answered_from_memory() -> bool:
@@ -79,7 +74,7 @@ def answered_from_memory() -> bool:
     if request.endpoint == "polls.PollResults":
         facts = poll_facts.get(poll_id)
         return facts is not None and (
-            results_refusal(facts, None) is not None or cached_results_json(poll_id) is not None
+            refusal_of_results(facts, None) is not None or cached_results_json(poll_id) is not None
         )
     return False
 
@@ -113,7 +108,7 @@ def allowed_origins(poll_id: str | None) -> list[str]:
     if cached is not None:
         return cached
     poll = find_poll(db.session, poll_id)
-    origins = list(poll.settings.get("allowed_origins") or []) if poll else []
+    origins = settings_of(poll.settings).allowed_origins if poll else []
     if poll is not None:
         poll_origins.put(poll_id, origins)
     return origins
@@ -219,25 +214,18 @@ def load_public_poll(poll_id: str) -> Poll:
     return published(find_poll(db.session, poll_id), poll_id)
 
 
-def results_refusal(poll: Poll | PollFacts, respondent: Reader | None) -> str | None:
+def refusal_of_results(poll: Poll | PollFacts, respondent: Reader | None) -> str | None:
     """Why results are hidden from this request, or None when it may see them."""
-    visibility = poll.settings.get("results_visibility", "after_answer")
-    if visibility == "public":
-        return None
-    if visibility == "after_answer":
-        if respondent is not None and respondent.finished_at is not None:
-            return None
-        return "Results are shown to readers once they reach the end of their path."
-    if visibility == "after_close":
-        if effective_status(poll) is PollStatus.CLOSED:
-            return None
-        return "Results become visible when the poll closes."
-    return "Results of this poll are for the newsroom only."
+    return results_refusal(
+        poll.settings,
+        effective_status(poll),
+        reader_finished=respondent is not None and respondent.finished_at is not None,
+    )
 
 
 def gets_results(poll: PollFacts, reader: Reader, walk: Walk) -> bool:
     """Whether this reader's progress carries the results (at the end, if they may see them)."""
-    return walk.finished and results_refusal(poll, reader) is None
+    return walk.finished and refusal_of_results(poll, reader) is None
 
 
 def progress_body(
@@ -274,15 +262,10 @@ def poll_facts_if_results_visible(poll_id: str) -> PollFacts:
     """The poll's facts when this request may see its results; 403 saying when it may, if not."""
     facts = public_poll_facts(poll_id)
     _, respondent = respondent_from_header(facts)
-    refusal = results_refusal(facts, respondent)
+    refusal = refusal_of_results(facts, respondent)
     if refusal:
         abort(403, message=refusal)
     return facts
-
-
-def refuse(refusal: AnswerRefused):
-    headers = {"Retry-After": str(refusal.retry_after)} if refusal.retry_after else {}
-    abort(refusal.status, message=refusal.message, errors=refusal.details, headers=headers)
 
 
 def described_only(*decorators):
@@ -331,11 +314,7 @@ class PublicPoll(MethodView):
                 "status": str(effective_status(poll)),
                 "root": definition["root"],
                 "nodes": definition["nodes"],
-                "settings": {
-                    "results_visibility": poll.settings.get("results_visibility", "after_answer"),
-                    "allow_answer_changes": bool(poll.settings.get("allow_answer_changes")),
-                    "language": poll.settings.get("language", "en"),
-                },
+                "settings": settings_of(poll.settings).for_readers(),
             }
         )
         rendered = render(document)
@@ -377,10 +356,10 @@ class PollAnswers(MethodView):
         )
         try:
             written = answer_writer().write(request_for_writer)
-        except AnswerRefused as refusal:
+        except Refused as refusal:
             if refusal.status == 429:
                 count_rate_limited("respondents_per_address_per_day")
-            refuse(refusal)
+            raise
         recorded = written.recorded
         if recorded.stored:
             count_answer(recorded.kind)

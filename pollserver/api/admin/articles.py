@@ -1,0 +1,174 @@
+"""Articles: submitted (JSON or a file upload), listed, read, and given hand-written polls."""
+
+from __future__ import annotations
+
+from pathlib import PurePath
+from typing import Any
+
+import marshmallow as ma
+from flask import request
+from flask.views import MethodView
+from flask_smorest import abort
+
+from pollserver.api.admin.blueprint import MAX_PAGE_SIZE, PAGE_SIZE, actor_name, blp, requires
+from pollserver.api.admin.documents import (
+    article_summary,
+    poll_detail,
+    poll_summaries,
+    set_item_count,
+)
+from pollserver.api.admin.schemas import (
+    ArticleDetailSchema,
+    ArticleListArgsSchema,
+    ArticleSubmissionResultSchema,
+    ArticleSubmissionSchema,
+    ArticleSummarySchema,
+    ArticleUploadFieldsSchema,
+    DefinitionSchema,
+    PollDetailSchema,
+)
+from pollserver.core import builder
+from pollserver.core.roles import Permission
+from pollserver.core.timestamps import utcnow
+from pollserver.database import begin_write_transaction
+from pollserver.errors import ErrorResponseSchema
+from pollserver.extensions import db
+from pollserver.services.articles import (
+    ImportStatus,
+    articles_query,
+    attach_definition,
+    submit_article,
+)
+from pollserver.services.listing import count_rows, page_of
+from pollserver.views import load_article
+
+UPLOAD_DOC = {
+    "type": "object",
+    "required": ["file"],
+    "properties": {
+        "file": {"type": "string", "format": "binary"},
+        "source": {"type": "string"},
+        "format": {"type": "string", "enum": list(builder.FORMATS)},
+    },
+}
+
+
+def read_article_submission() -> tuple[bytes, str | None, str | None, str | None]:
+    """(raw bytes, source, format, file name) from a JSON body or a multipart file upload."""
+    if request.mimetype == "multipart/form-data":
+        upload = request.files.get("file")
+        if upload is None:
+            abort(422, message="Send the article as a 'file' field.", errors={"file": ["missing"]})
+        try:
+            fields = ArticleUploadFieldsSchema().load(request.form, unknown=ma.EXCLUDE)
+        except ma.ValidationError as error:
+            abort(422, errors=error.messages)
+        filename = PurePath((upload.filename or "").replace("\\", "/")).name[:200] or None
+        raw = upload.read(builder.MAX_ARTICLE_BYTES + 1)
+        return raw, fields["source"], fields["format"], filename
+    body = request.get_json(silent=True)
+    if body is None:
+        abort(
+            415 if not request.is_json else 400,
+            message="Send JSON {'body': …} or a multipart/form-data upload with a 'file' field.",
+        )
+    try:
+        fields = ArticleSubmissionSchema().load(body)
+    except ma.ValidationError as error:
+        abort(422, errors=error.messages)
+    return fields["body"].encode(), fields["source"], fields["format"], None
+
+
+@blp.route("/articles")
+class Articles(MethodView):
+    @requires(Permission.READ)
+    @blp.arguments(ArticleListArgsSchema, location="query")
+    @blp.response(200, ArticleSummarySchema(many=True))
+    @blp.paginate(page_size=PAGE_SIZE, max_page_size=MAX_PAGE_SIZE)
+    def get(self, args: dict[str, Any], pagination_parameters):
+        """Articles, newest first, with their polls; `needs_poll=true` lists those without one."""
+        query = articles_query(needs_poll=args.get("needs_poll"))
+        set_item_count(pagination_parameters, count_rows(db.session, query))
+        articles = page_of(
+            db.session,
+            query,
+            offset=pagination_parameters.first_item,
+            limit=pagination_parameters.page_size,
+        )
+        return [article_summary(article) for article in articles]
+
+    @requires(Permission.MODERATE)
+    @blp.doc(
+        requestBody={
+            "required": True,
+            "content": {
+                "application/json": {"schema": ArticleSubmissionSchema},
+                "multipart/form-data": {"schema": UPLOAD_DOC},
+            },
+        }
+    )
+    @blp.response(201, ArticleSubmissionResultSchema, description="A new article")
+    @blp.alt_response(
+        200, schema=ArticleSubmissionResultSchema, description="A known source, updated or not"
+    )
+    @blp.alt_response(413, schema=ErrorResponseSchema, description="Body too large")
+    @blp.alt_response(
+        422, schema=ErrorResponseSchema, description="Not a readable article, or a bad field"
+    )
+    def post(self):
+        """Submit an article (text or HTML as JSON, or a file upload): get its draft polls.
+
+        The builder finds the yes/no flowcharts; each becomes a draft poll, returned with the
+        builder's warnings. An article without one is stored too, marked as needing a poll.
+        Submitting the same source again updates its unanswered drafts in place.
+        """
+        raw, source, article_format, filename = read_article_submission()
+        begin_write_transaction()
+        outcome = submit_article(
+            db.session,
+            raw,
+            source=source,
+            format=article_format,
+            filename=filename,
+            actor=actor_name(),
+        )
+        if outcome.status is ImportStatus.FAILED or outcome.article is None:
+            db.session.rollback()
+            abort(422, message=outcome.message, errors={"article": [outcome.message]})
+        db.session.commit()
+        now = utcnow()
+        document = {
+            "status": str(outcome.status),
+            "article": article_summary(outcome.article),
+            "polls": poll_summaries(outcome.polls, now),
+            "warnings": outcome.warnings,
+            "message": outcome.message,
+        }
+        return document, 201 if outcome.status is ImportStatus.CREATED else 200
+
+
+@blp.route("/articles/<int:article_id>")
+class ArticleResource(MethodView):
+    @requires(Permission.READ)
+    @blp.response(200, ArticleDetailSchema)
+    @blp.alt_response(404, schema=ErrorResponseSchema, description="No such article")
+    def get(self, article_id: int):
+        """An article with its body and polls."""
+        article = load_article(article_id)
+        return {**article_summary(article), "body": article.body}
+
+
+@blp.route("/articles/<int:article_id>/polls")
+class ArticlePolls(MethodView):
+    @requires(Permission.MODERATE)
+    @blp.arguments(DefinitionSchema)
+    @blp.response(201, PollDetailSchema)
+    @blp.alt_response(404, schema=ErrorResponseSchema, description="No such article")
+    @blp.alt_response(422, schema=ErrorResponseSchema, description="Not a valid definition")
+    def post(self, definition: dict[str, Any], article_id: int):
+        """Attach a hand-written definition to an article: a new draft poll."""
+        begin_write_transaction()
+        article = load_article(article_id)
+        poll = attach_definition(db.session, article, definition, actor_name())
+        db.session.commit()
+        return poll_detail(poll)

@@ -1,0 +1,64 @@
+"""The admin API's blueprint, its hooks, and how a view declares the permission it needs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask_smorest import Blueprint
+
+from pollserver import auth
+from pollserver.core.roles import Permission, roles_with
+from pollserver.errors import ErrorResponseSchema
+from pollserver.extensions import api
+
+ADMIN_TOKEN_SCHEME = "AdminToken"
+PAGE_SIZE = 50
+MAX_PAGE_SIZE = 500
+
+blp = Blueprint(
+    "admin",
+    __name__,
+    url_prefix="/api/v1/admin",
+    description=(
+        "Moderation: polls, articles, results, response moderation, exports, audit log, tokens. "
+        "Send `Authorization: Bearer <token>`; analysts read, moderators also change polls and "
+        "responses, admins also manage tokens and delete archived polls. Never CORS-open."
+    ),
+)
+blp.before_request(auth.authorize_bearer_request)
+blp.after_request(auth.without_cross_origin_headers)
+auth.limit_failed_authentication(blp)
+
+
+@blp.record_once
+def document_token_scheme(state) -> None:
+    # Runs inside Api.register_blueprint, when this app's spec exists.
+    api.spec.components.security_scheme(
+        ADMIN_TOKEN_SCHEME,
+        {"type": "http", "scheme": "bearer", "description": "`pollserver tokens create`"},
+    )
+
+
+def requires(permission: Permission) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Declare and document the permission a view needs (enforced by the blueprint's hook)."""
+    roles = " or ".join(str(role) for role in roles_with(permission))
+
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+        view = blp.alt_response(
+            401, schema=ErrorResponseSchema, description="Missing, unknown or revoked token"
+        )(view)
+        view = blp.alt_response(
+            403, schema=ErrorResponseSchema, description=f"The token's role is not {roles}"
+        )(view)
+        view = blp.alt_response(
+            429, schema=ErrorResponseSchema, description="Too many refused tokens from here"
+        )(view)
+        view = blp.doc(security=[{ADMIN_TOKEN_SCHEME: []}])(view)
+        return auth.requires(permission)(view)
+
+    return decorate
+
+
+def actor_name() -> str:
+    return auth.current_actor().name

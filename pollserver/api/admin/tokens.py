@@ -1,0 +1,80 @@
+"""Moderation tokens: listed, created (shown once) and revoked."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import abort
+
+from pollserver.api.admin.blueprint import actor_name, blp, requires
+from pollserver.api.admin.schemas import (
+    NewTokenSchema,
+    TokenRequestSchema,
+    TokenSchema,
+)
+from pollserver.core.roles import Permission, TokenRole
+from pollserver.database import begin_write_transaction
+from pollserver.errors import ErrorResponseSchema
+from pollserver.extensions import db
+from pollserver.services.tokens import (
+    TokenError,
+    create_token,
+    find_token_by_name,
+    is_token_name,
+    list_tokens,
+    record_token_created,
+    record_token_revoked,
+    revoke_token,
+)
+
+
+@blp.route("/tokens")
+class Tokens(MethodView):
+    @requires(Permission.ADMINISTER)
+    @blp.response(200, TokenSchema(many=True))
+    def get(self):
+        """Every token, revoked ones too (their names are never reused)."""
+        return list_tokens(db.session)
+
+    @requires(Permission.ADMINISTER)
+    @blp.arguments(TokenRequestSchema)
+    @blp.response(201, NewTokenSchema)
+    @blp.alt_response(409, schema=ErrorResponseSchema, description="The name is taken")
+    def post(self, body: dict[str, Any]):
+        """Create a token; the reply is the only time the token itself is shown."""
+        begin_write_transaction()
+        try:
+            token, secret = create_token(db.session, body["name"], TokenRole(body["role"]))
+        except TokenError as error:
+            db.session.rollback()
+            abort(409, message=str(error), errors={"name": [str(error)]})
+        record_token_created(db.session, token, actor_name())
+        db.session.commit()
+        return {
+            "name": token.name,
+            "role": token.role,
+            "token_prefix": token.token_prefix,
+            "created_at": token.created_at,
+            "last_used_at": token.last_used_at,
+            "revoked_at": token.revoked_at,
+            "token": secret,
+        }
+
+
+@blp.route("/tokens/<name>")
+class TokenResource(MethodView):
+    @requires(Permission.ADMINISTER)
+    @blp.response(200, TokenSchema)
+    @blp.alt_response(404, schema=ErrorResponseSchema, description="No such token")
+    def delete(self, name: str):
+        """Revoke a token: it stops working at once (it stays listed, revoked)."""
+        begin_write_transaction()
+        token = find_token_by_name(db.session, name) if is_token_name(name) else None
+        if token is None:
+            abort(404, message=f"No token named {name!r}.")
+        if token.revoked_at is None:
+            revoke_token(db.session, name)
+            record_token_revoked(db.session, token, actor_name())
+        db.session.commit()
+        return token

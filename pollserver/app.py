@@ -1,0 +1,79 @@
+"""The application factory: settings, extensions, blueprints, in that order."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from pollserver import api, cli, database, error_handlers, health, metrics, pages
+from pollserver.config import load_or_create_secret_key, settings_from_environment, shipped_folder
+from pollserver.database import engine_options_for
+from pollserver.extensions import api as openapi
+from pollserver.extensions import db, limiter, migrate
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Create and configure a pollserver app.
+
+    ``config`` overrides settings read from the environment (tests pass their database here).
+    """
+    instance_path = os.environ.get("POLLSERVER_INSTANCE_PATH")
+    app = Flask(
+        "pollserver",
+        instance_path=str(Path(instance_path).resolve()) if instance_path else None,
+        instance_relative_config=True,
+    )
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+
+    app.config.from_mapping(
+        API_TITLE="pollserver",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/api/v1",
+        OPENAPI_JSON_PATH="openapi.json",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Strict",
+    )
+    app.config.from_mapping(settings_from_environment(Path(app.instance_path)))
+    if config:
+        app.config.from_mapping(config)
+    app.json.sort_keys = False  # keep documents in the order their schemas give
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = load_or_create_secret_key(Path(app.instance_path))
+    app.config.setdefault(
+        "SQLALCHEMY_ENGINE_OPTIONS", engine_options_for(app.config["SQLALCHEMY_DATABASE_URI"])
+    )
+
+    proxies = app.config["TRUSTED_PROXY_COUNT"]
+    if proxies:
+        # Only behind proxies the operator vouches for may X-Forwarded-For name the client.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies
+        )
+
+    db.init_app(app)
+    database.init_app(app)
+    migrate.init_app(
+        app,
+        db,
+        directory=str(shipped_folder("migrations")),
+        render_as_batch=True,
+        compare_type=True,
+    )
+    limiter.init_app(app)
+    # flask-limiter keeps the first app's RATELIMIT_KEY_PREFIX for good; each app (tests make
+    # many in one process, against one Redis) must count under its own.
+    limiter._key_prefix = app.config.get("RATELIMIT_KEY_PREFIX", "")
+    openapi.init_app(app)
+    error_handlers.init_app(app)
+    metrics.init_app(app, limiter)
+
+    app.register_blueprint(health.bp)
+    api.init_app(app)
+    pages.init_app(app)
+    cli.init_app(app)
+    return app

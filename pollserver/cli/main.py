@@ -1,0 +1,96 @@
+"""The ``pollserver`` executable: a Flask CLI group bound to the app factory.
+
+Its own commands come first (``pollserver --help``); Flask's development server, shell and route
+list wait under ``pollserver dev``. A bad setting stops it with one line naming the variable and
+exit status 2; a database problem is one line too, never a traceback.
+"""
+
+from __future__ import annotations
+
+import click
+from flask import Flask
+from flask.cli import (
+    FlaskGroup,
+    NoAppException,
+    ScriptInfo,
+    routes_command,
+    run_command,
+    shell_command,
+)
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+from pollserver import __version__
+from pollserver.app import create_app
+from pollserver.cli.articles import build_command
+from pollserver.config import ConfigError
+
+CONFIG_ERROR_EXIT_STATUS = 2
+FLASK_APP_OPTIONS = {"app", "env_file", "debug"}
+
+
+class ConfigurationError(click.ClickException):
+    exit_code = CONFIG_ERROR_EXIT_STATUS
+
+
+def create_cli_app() -> Flask:
+    try:
+        return create_app()
+    except ConfigError as error:
+        # A bad setting is the operator's to fix: say which, not where in our code it was read.
+        raise NoAppException(f"configuration: {error}") from None
+
+
+class PollserverGroup(FlaskGroup):
+    """The command group; bad settings and database problems become one-line messages."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        # pollserver serves one app, configured by its environment: no options to pick another
+        # app, load an env file or switch Flask's debug mode (``pollserver dev run`` has one).
+        self.params = [param for param in self.params if param.name not in FLASK_APP_OPTIONS]
+
+    def resolve_command(self, ctx: click.Context, args: list[str]):
+        # Flask's group would print the settings error and then report the command as unknown;
+        # load the app first, so a bad setting is the one thing said.
+        name = click.utils.make_str(args[0]) if args else None
+        if name is not None and name not in self.commands:
+            try:
+                ctx.ensure_object(ScriptInfo).load_app()
+            except NoAppException as error:
+                raise ConfigurationError(error.format_message()) from None
+        return super().resolve_command(ctx, args)
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (OperationalError, ProgrammingError) as error:
+            reason = str(error.orig).strip().splitlines()[0] if error.orig else type(error).__name__
+            raise click.ClickException(
+                f"database error: {reason}. If the schema is missing or old, run: "
+                "pollserver db upgrade"
+            ) from None
+
+
+@click.group(
+    cls=PollserverGroup,
+    create_app=create_cli_app,
+    add_default_commands=False,
+    add_version_option=False,
+)
+@click.version_option(__version__, "--version", prog_name="pollserver")
+def main() -> None:
+    """pollserver: reader polls built from the yes/no flowcharts in news articles."""
+
+
+@main.group("dev")
+def development_group() -> None:
+    """Development tools: Flask's debug server, a shell in the app, the route list."""
+
+
+development_group.add_command(run_command)
+development_group.add_command(shell_command)
+development_group.add_command(routes_command)
+
+# build reads files and prints JSON: it needs no app, database or instance folder, so it is also
+# on the group itself, where Flask finds it without loading the app (and its settings).
+main.add_command(build_command)

@@ -1,0 +1,111 @@
+"""``pollserver serve``: migrate, seed an empty database, then serve with gunicorn."""
+
+from __future__ import annotations
+
+import gc
+import os
+import shutil
+from pathlib import Path
+
+import click
+import prometheus_client.values
+from flask import current_app
+from flask.cli import with_appcontext
+from flask_migrate import upgrade
+from sqlalchemy import exists, select
+
+from pollserver.cli.articles import import_paths
+from pollserver.config import uses_shared_limit_storage
+from pollserver.core.lifecycle import PollStatus
+from pollserver.database import begin_write_transaction
+from pollserver.extensions import db
+from pollserver.metrics import MULTIPROCESS_ENV
+from pollserver.models import Article
+from pollserver.server import PollserverGunicorn, choose_worker_count, gunicorn_options
+from pollserver.services.polls import change_status
+
+
+@click.command("serve")
+@click.option("--host", default=None, help="Address to listen on [env POLLSERVER_HOST, 127.0.0.1].")
+@click.option("--port", type=int, default=None, help="Port [env POLLSERVER_PORT, 8000].")
+@click.option(
+    "--workers",
+    type=int,
+    default=None,
+    help="Worker processes [env POLLSERVER_WORKERS; 1 on in-memory limits, 2 per core on Redis].",
+)
+@click.option(
+    "--threads", type=int, default=None, help="Threads per worker [env POLLSERVER_THREADS, 8]."
+)
+@click.option(
+    "--seed/--no-seed",
+    default=True,
+    help="On an empty database, import the sample articles and open their polls [--seed].",
+)
+@with_appcontext
+def serve_command(
+    host: str | None, port: int | None, workers: int | None, threads: int | None, seed: bool
+):
+    """Migrate the database (and seed an empty one), then serve pollserver with gunicorn."""
+    config = current_app.config
+    try:
+        worker_count = choose_worker_count(
+            workers if workers is not None else config["POLLSERVER_WORKERS"],
+            uses_shared_limit_storage(config),
+            bool(config["RATELIMIT_ENABLED"]),
+        )
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
+
+    prepare_shared_metrics(Path(current_app.instance_path) / "metrics")
+    upgrade()
+    if seed:
+        seed_empty_database(Path(config["POLLSERVER_SEEDS_DIR"]))
+    # The master process must not hand its open connections to forked workers.
+    db.session.remove()
+    db.engine.dispose()
+
+    options = gunicorn_options(
+        host=host or config["POLLSERVER_HOST"],
+        port=port or config["POLLSERVER_PORT"],
+        workers=worker_count,
+        threads=threads or config["POLLSERVER_THREADS"],
+    )
+    click.echo(
+        f"pollserver: serving on http://{options['bind']} with {worker_count} worker(s)", err=True
+    )
+    # Freeze what the master built before gunicorn forks: the workers' collections then never
+    # walk (and copy) those objects, nor run their finalizers while a quit signal is pending.
+    gc.collect()
+    gc.freeze()
+    PollserverGunicorn(options).run()
+
+
+def prepare_shared_metrics(folder: Path) -> None:
+    """Let every gunicorn worker write its metrics where any worker can report them all."""
+    shutil.rmtree(folder, ignore_errors=True)  # numbers of a previous run are not this run's
+    folder.mkdir(parents=True)
+    os.environ[MULTIPROCESS_ENV] = str(folder)
+    # prometheus_client picks its value storage when first imported (here, before the variable
+    # was set); workers create their metrics after the fork, so pick again now.
+    prometheus_client.values.ValueClass = prometheus_client.values.get_value_class()
+
+
+def seed_empty_database(seeds_dir: Path) -> None:
+    """Give a newcomer live polls at once: import the sample articles and open their polls."""
+    if db.session.scalar(select(exists().select_from(Article))):
+        return
+    if not seeds_dir.is_dir():
+        click.echo(f"pollserver: no sample articles at {seeds_dir}; starting empty", err=True)
+        return
+    outcomes = import_paths([str(seeds_dir)], progress=False)
+    begin_write_transaction()
+    opened = 0
+    for outcome in outcomes:
+        for poll in outcome.polls:
+            poll = db.session.merge(poll)
+            if poll.status is PollStatus.DRAFT:
+                change_status(poll, PollStatus.OPEN)
+                opened += 1
+    db.session.commit()
+    click.echo(f"pollserver: imported {seeds_dir} and opened {opened} poll(s)", err=True)

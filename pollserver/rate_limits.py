@@ -1,0 +1,66 @@
+"""What the rate limits count by, their limit strings, and what a refused request is told.
+
+The limiter itself is created once in ``pollserver.extensions`` and bound in the factory; its
+limits are strings in config (``RATELIMIT_*``), checked at start by ``pollserver.config``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import math
+import time
+
+from flask import Response, current_app, request
+from flask_limiter import RequestLimit
+
+from pollserver.core.privacy import address_hash, daily_key
+from pollserver.metrics import count_rate_limited
+
+RATE_LIMIT_KEY_PURPOSE = "rate-limit"
+RATE_LIMIT_KEY_LENGTH = 32  # hex characters of the keyed hash: ample to tell addresses apart
+
+
+def client_address() -> str:
+    """The client's address: the peer, or the proxy-reported client via ProxyFix."""
+    return request.remote_addr or "unknown"
+
+
+def rate_limit_key() -> str:
+    """What rate limits count by: the client address, keyed-hashed so that no raw address sits
+    in the limit storage (Redis). The key changes every UTC day and comes from SECRET_KEY;
+    counters live at most a day, so nothing links them to an address for longer."""
+    day = dt.datetime.now(dt.UTC).date().isoformat()
+    key = rate_limit_daily_key(current_app.config["SECRET_KEY"], day)
+    return address_hash(client_address(), key)[:RATE_LIMIT_KEY_LENGTH]
+
+
+@functools.lru_cache(maxsize=4)
+def rate_limit_daily_key(secret_key: str, day: str) -> bytes:
+    return daily_key(secret_key, RATE_LIMIT_KEY_PURPOSE, day)
+
+
+def public_limit() -> str:
+    """The limit on public reads per address (config, read per request so tests may change it)."""
+    return current_app.config["RATELIMIT_PUBLIC"]
+
+
+def answers_limit() -> str:
+    return current_app.config["RATELIMIT_ANSWERS"]
+
+
+def auth_failure_limit() -> str:
+    return current_app.config["RATELIMIT_AUTH_FAILURES"]
+
+
+def refuse_over_limit(breached: RequestLimit) -> Response:
+    """Count each 429 by the limit that caused it, and tell the client when to come back.
+
+    flask-limiter sends Retry-After only along with its X-RateLimit-* headers, which cost a
+    second storage round trip on every request; the response returned here is the one the
+    limiter's 429 carries (its body is replaced by the one JSON error shape).
+    """
+    count_rate_limited(str(breached.limit))
+    reset_time, _remaining = breached.window
+    retry_after = max(1, math.ceil(reset_time - time.time()))
+    return Response(status=429, headers={"Retry-After": str(retry_after)})

@@ -1,0 +1,176 @@
+"""Per-process caches for the hottest reads: a poll's tree and its assembled results.
+
+Trees are keyed by the poll's ``updated_at``, so any edit or status change builds a new one.
+Results live for ``RESULTS_CACHE_SECONDS`` (config); a reader who finishes renews them, a moderator
+who hides answers empties them at once in their process, in other processes within that many
+seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from typing import Any, NamedTuple
+
+from flask import current_app
+from sqlalchemy import Connection
+from werkzeug.http import generate_etag
+
+from pollserver.core.results import assemble_results
+from pollserver.core.timestamps import utcnow
+from pollserver.core.tree import PollTree
+from pollserver.database import one_statement_read
+from pollserver.extensions import db
+from pollserver.models import Poll
+from pollserver.services import tallies
+from pollserver.services.polls import PollFacts, definition_of, definition_on
+
+# Keyed by public id, which is unique across databases too: one process may serve several apps
+# (tests, benchmarks), and internal ids repeat from one database to the next.
+_tree_cache: dict[tuple[str, Any], PollTree] = {}
+
+
+class Rendered(NamedTuple):
+    """A document as sent: its JSON and the ETag of that JSON, both computed once."""
+
+    body: bytes
+    etag: str
+
+
+def render(document: dict) -> Rendered:
+    """A document the API returns, as compact UTF-8 JSON.
+
+    Documents are built in exactly the shape of their schema (``ResultsSchema``,
+    ``ProgressSchema``; tests/test_results.py holds them to it), so the hot paths skip
+    marshmallow's dump; the schemas still describe them in the OpenAPI document.
+    """
+    body = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+    return Rendered(body, generate_etag(body))
+
+
+class CachedResults(NamedTuple):
+    expires: float  # time.monotonic()
+    summed_at: float  # time.monotonic() just before the tallies were read
+    results: dict
+    rendered: Rendered | None  # None until a request asks for the JSON
+
+
+# public id → its cached results
+_results_cache: dict[str, CachedResults] = {}
+# public id → time.monotonic() when a moderator's change last emptied its cached results: a sum
+# read before that (by a request still on its way) must not be cached after it.
+_results_forgotten_at: dict[str, float] = {}
+_cache_lock = threading.Lock()
+
+
+def tree_of(poll: Poll | PollFacts, connection: Connection | None = None) -> PollTree:
+    """The poll's tree, built once per version of the poll and process.
+
+    For ``PollFacts`` the definition is read on ``connection`` (the request session's by
+    default) and kept only if it is the version the facts name: facts may come from a moment
+    ago, or from another transaction.
+    """
+    key = (poll.public_id, poll.updated_at)
+    tree = _tree_cache.get(key)
+    if tree is not None:
+        return tree
+    if isinstance(poll, Poll):
+        version, definition = poll.updated_at, definition_of(poll)
+    else:
+        version, definition = definition_on(connection or db.session.connection(), poll.id)
+    tree = PollTree.from_definition(definition)
+    if version == poll.updated_at:
+        with _cache_lock:
+            for stale in [cached for cached in _tree_cache if cached[0] == poll.public_id]:
+                del _tree_cache[stale]
+            _tree_cache[key] = tree
+    return tree
+
+
+def compute_results(poll: Poll | PollFacts) -> dict:
+    """Results straight from the tallies, ignoring visibility (callers decide who may see them).
+
+    The tallies are read on a connection of their own, so the sum is as of now, never as of an
+    older snapshot the request's session may hold (see ``current_results``).
+    """
+    with one_statement_read() as connection:
+        counts = tallies.read_counts(connection, poll.id)
+    return results_from_counts(poll, counts)
+
+
+def results_from_counts(poll: Poll | PollFacts, counts: dict[str, int]) -> dict:
+    return assemble_results(
+        tree_of(poll),
+        counts,
+        poll_id=poll.public_id,
+        min_respondents=current_app.config["RESULTS_MIN_RESPONDENTS"],
+        as_of=utcnow(),
+    )
+
+
+def current_results(
+    poll: Poll | PollFacts,
+    *,
+    counting_since: float | None = None,
+    summed: tallies.SummedCounts | None = None,
+) -> dict:
+    """Assembled results, reused for a moment so a busy poll is not summed on every request.
+
+    ``counting_since`` (a ``time.monotonic()`` after some commit) asks for results that count
+    what was committed by then: a reader who has just finished sees themselves counted. Cached
+    results summed later serve; otherwise ``summed`` (tallies summed inside that transaction,
+    after its writes) or else a sum made now is used, and the cache renewed, not emptied, so
+    the readers of the same batch share one sum.
+    """
+    now = time.monotonic()
+    cached = _results_cache.get(poll.public_id)
+    if (
+        cached
+        and cached.expires > now
+        and (counting_since is None or cached.summed_at >= counting_since)
+    ):
+        return cached.results
+    if summed is not None:
+        summed_at, results = summed.summed_at, results_from_counts(poll, summed.counts)
+    else:
+        summed_at, results = now, compute_results(poll)
+    lifetime = current_app.config["RESULTS_CACHE_SECONDS"]
+    if lifetime > 0:
+        with _cache_lock:
+            kept = _results_cache.get(poll.public_id)
+            newest = kept is None or kept.summed_at <= summed_at  # never replace a later sum
+            if newest and summed_at >= _results_forgotten_at.get(poll.public_id, summed_at):
+                _results_cache[poll.public_id] = CachedResults(
+                    now + lifetime, summed_at, results, None
+                )
+    return results
+
+
+def cached_results_json(public_id: str) -> Rendered | None:
+    """The rendered results if this process holds fresh ones: no database needed."""
+    cached = _results_cache.get(public_id)
+    if cached and cached.expires > time.monotonic():
+        return cached.rendered
+    return None
+
+
+def current_results_json(poll: Poll | PollFacts) -> Rendered:
+    """The results as the API sends them, rendered once per cached document, not per request."""
+    rendered = cached_results_json(poll.public_id)
+    if rendered is not None:
+        return rendered
+    results = current_results(poll)
+    body = render(results)
+    with _cache_lock:
+        entry = _results_cache.get(poll.public_id)
+        if entry is not None and entry.results is results:
+            _results_cache[poll.public_id] = entry._replace(rendered=body)
+    return body
+
+
+def forget_results(poll: Poll | PollFacts) -> None:
+    """Empty the poll's cached results after a change to the counts (call once it committed)."""
+    with _cache_lock:
+        _results_cache.pop(poll.public_id, None)
+        _results_forgotten_at[poll.public_id] = time.monotonic()

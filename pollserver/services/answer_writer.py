@@ -1,0 +1,271 @@
+"""Group commit: answers that arrive together are written in one transaction.
+
+Under load, an answer's own statements are cheap next to what surrounds them: taking a
+connection, BEGIN, reading and locking the poll, the tally upsert, COMMIT (on PostgreSQL a
+flush to disk), and on SQLite the wait for the one writer. So the request threads of a process
+hand their answers to an :class:`AnswerWriter`. The first thread to find no batch being written
+writes everything queued so far in one transaction and wakes the others; answers that arrive
+meanwhile form the next batch. One answer alone is a batch of one, with no waiting.
+
+Each answer in a batch follows exactly the rules of ``pollserver.answering``: new readers of a
+poll are started together, in arrival order (two new readers from one address count against the
+daily cap together), and returning readers' answers follow one by one. A refusal refuses that
+answer only: refusals come before any write. If the database refuses the whole transaction for
+a reason one answer may have caused (a unique-key race, a deadlock or serialization failure),
+every answer of the batch is written again on its own, so one bad answer never fails the others;
+any other failure (the database unreachable, a timeout) fails the batch at once: trying each
+answer again would only multiply the wait. Locks are taken in a fixed order (polls by id, then
+readers and addresses sorted), so two batches never wait for each other in a cycle.
+
+A reader whose answer brings results back (``gets_results``) gets the poll's tallies summed
+inside the batch's own transaction, after its writes: they count the batch and every commit
+before the sum, and cost one statement instead of a connection and transaction of their own.
+
+No Flask here, but the callables the caller supplies (the write transaction, the poll trees,
+the metric) run in the thread that writes the batch, which is one of the waiting requests.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+
+from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
+
+from pollserver.core.lifecycle import PUBLIC_STATUSES, effective_status
+from pollserver.core.privacy import address_hash
+from pollserver.core.refusals import Refused
+from pollserver.core.tree import PollTree
+from pollserver.services import tallies
+from pollserver.services.address_salts import remember_salt, salt_for_day
+from pollserver.services.answering import (
+    FirstAnswer,
+    RecordedAnswer,
+    record_new_readers,
+    record_next_answer,
+)
+from pollserver.services.polls import PollFacts, find_poll_facts
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class AnswerRequest:
+    """One reader's answer as it arrived: what the API was sent, and from where."""
+
+    poll_id: str  # the public id
+    token: str | None
+    node_key: str
+    answer: str
+    client_address: str  # hashed with the day's salt inside the transaction, never stored
+    now: dt.datetime
+
+
+@dataclass
+class WrittenAnswer:
+    poll: PollFacts
+    recorded: RecordedAnswer
+    committed_at: float  # time.monotonic() once the transaction holding it had committed
+    # The poll's tallies summed in that transaction, for a reader who gets results back.
+    summed: tallies.SummedCounts | None = None
+
+
+@dataclass
+class _Pending:
+    request: AnswerRequest
+    done: bool = False
+    written: WrittenAnswer | None = None
+    error: BaseException | None = None
+    recorded: RecordedAnswer | None = field(default=None, repr=False)
+    poll: PollFacts | None = field(default=None, repr=False)
+    summed: tallies.SummedCounts | None = field(default=None, repr=False)
+
+
+class AnswerWriter:
+    """Writes the answers of one process, in batches (see the module docstring)."""
+
+    def __init__(
+        self,
+        write_transaction: Callable[[], AbstractContextManager[Connection]],
+        tree_of: Callable[[PollFacts, Connection], PollTree],
+        respondents_per_address: Callable[[], int],
+        on_batch_written: Callable[[int], None] = lambda size: None,
+        gets_results: Callable[[PollFacts, RecordedAnswer], bool] = lambda poll, recorded: False,
+    ):
+        self._write_transaction = write_transaction
+        self._gets_results = gets_results
+        self._on_batch_written = on_batch_written
+        self._tree_of = tree_of
+        self._respondents_per_address = respondents_per_address
+        self._lock = threading.Lock()
+        self._batch_written = threading.Condition(self._lock)
+        self._queue: list[_Pending] = []
+        self._writing = False
+
+    def write(self, request: AnswerRequest) -> WrittenAnswer:
+        """Write one answer (with whatever else is queued); raise its Refused if refused."""
+        pending = _Pending(request)
+        with self._lock:
+            self._queue.append(pending)
+            while not pending.done:
+                if self._writing:
+                    self._batch_written.wait()
+                    continue
+                batch, self._queue = self._queue, []
+                self._writing = True
+                self._lock.release()
+                try:
+                    self._write_batch(batch)
+                finally:
+                    self._lock.acquire()
+                    self._writing = False
+                    self._batch_written.notify_all()
+        if pending.error is not None:
+            raise pending.error
+        assert pending.written is not None
+        return pending.written
+
+    def _write_batch(self, batch: list[_Pending]) -> None:
+        try:
+            try:
+                self._write_together(batch)
+            except SQLAlchemyError as error:
+                if not one_answer_may_be_the_cause(error):
+                    raise
+                for pending in batch:
+                    self._write_alone(pending)
+        except BaseException as error:
+            for pending in batch:
+                if not pending.done:
+                    pending.error = error
+        finally:
+            for pending in batch:
+                pending.done = True
+
+    def _write_alone(self, pending: _Pending) -> None:
+        try:
+            try:
+                self._write_together([pending])
+            except IntegrityError:
+                # Two requests for one reader raced past each other in different processes; a
+                # second attempt sees what the first stored and answers as a retry would.
+                self._write_together([pending])
+        except Exception as error:
+            pending.error = error
+            pending.done = True
+
+    def _write_together(self, batch: list[_Pending]) -> None:
+        for pending in batch:
+            pending.error, pending.recorded, pending.poll, pending.summed = None, None, None, None
+        salts: dict[dt.date, bytes] = {}
+        with self._write_transaction() as connection:
+            polls: dict[str, PollFacts | None] = {}
+            for public_id in sorted({pending.request.poll_id for pending in batch}):
+                polls[public_id] = find_poll_facts(connection, public_id, for_share=True)
+            new_readers: dict[int, list[_Pending]] = {}
+            returning: list[_Pending] = []
+            for pending in batch:
+                poll = polls[pending.request.poll_id]
+                if poll is None or effective_status(poll) not in PUBLIC_STATUSES:
+                    pending.error = Refused(
+                        404, f"No poll {pending.request.poll_id!r} is published here."
+                    )
+                    continue
+                pending.poll = poll
+                if pending.request.token is None:
+                    new_readers.setdefault(poll.id, []).append(pending)
+                else:
+                    returning.append(pending)
+            # New readers of a poll are started together (they only meet through the daily cap,
+            # which counts them in arrival order); returning readers one by one, sorted by
+            # token (a stable sort: one reader's answers keep their order).
+            for poll_id in sorted(new_readers):
+                arrivals = new_readers[poll_id]
+                poll = arrivals[0].poll
+                first_answers = []
+                for pending in arrivals:
+                    day = pending.request.now.astimezone(dt.UTC).date()
+                    if day not in salts:
+                        salts[day] = salt_for_day(connection, day)
+                    first_answers.append(
+                        FirstAnswer(
+                            pending.request.node_key,
+                            pending.request.answer,
+                            address_hash(pending.request.client_address, salts[day]),
+                            pending.request.now,
+                        )
+                    )
+                outcomes = record_new_readers(
+                    connection,
+                    poll,
+                    self._tree_of(poll, connection),
+                    first_answers,
+                    respondents_per_address=self._respondents_per_address(),
+                )
+                for pending, outcome in zip(arrivals, outcomes, strict=True):
+                    if isinstance(outcome, Refused):
+                        pending.error = outcome
+                    else:
+                        pending.recorded = outcome
+            for pending in sorted(returning, key=lambda item: item.request.token):
+                request = pending.request
+                try:
+                    pending.recorded = record_next_answer(
+                        connection,
+                        pending.poll,
+                        self._tree_of(pending.poll, connection),
+                        token=request.token,
+                        node_key=request.node_key,
+                        answer=request.answer,
+                        now=request.now,
+                    )
+                except Refused as refusal:
+                    pending.error = refusal
+            # One upsert per poll for the whole batch, polls in id order, each upsert's rows
+            # sorted: every transaction takes its counter-row locks in the same order.
+            deltas: dict[int, Counter[str]] = {}
+            for pending in batch:
+                if pending.recorded is not None:
+                    counts = deltas.setdefault(pending.poll.id, Counter())
+                    counts.update(pending.recorded.tally_deltas)
+            for poll_id in sorted(deltas):
+                changed = {key: value for key, value in deltas[poll_id].items() if value}
+                tallies.apply_counts(connection, poll_id, changed)
+            sums: dict[int, tallies.SummedCounts] = {}
+            for pending in batch:
+                if pending.recorded is None or not self._gets_results(
+                    pending.poll, pending.recorded
+                ):
+                    continue
+                if pending.poll.id not in sums:
+                    sums[pending.poll.id] = tallies.sum_counts(connection, pending.poll.id)
+                pending.summed = sums[pending.poll.id]
+        committed_at = time.monotonic()
+        for day, salt in salts.items():
+            remember_salt(day, salt)  # committed now: safe to keep
+        for pending in batch:
+            if pending.recorded is not None:
+                pending.written = WrittenAnswer(
+                    pending.poll, pending.recorded, committed_at, pending.summed
+                )
+            pending.done = True
+        try:
+            self._on_batch_written(len(batch))
+        except Exception:  # a metric must never turn stored answers into errors
+            log.exception("recording the batch size failed")
+
+
+def one_answer_may_be_the_cause(error: SQLAlchemyError) -> bool:
+    """Whether writing each answer on its own might succeed where the batch failed."""
+    if isinstance(error, IntegrityError):
+        return True
+    # PostgreSQL's deadlock (40P01) and serialization failure (40001): a transaction to retry.
+    sqlstate = getattr(getattr(error, "orig", None), "sqlstate", None)
+    return isinstance(error, DBAPIError) and sqlstate in {"40001", "40P01"}

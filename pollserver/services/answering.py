@@ -1,0 +1,360 @@
+"""Recording a reader's answer: the rules of a walk, idempotent retries, changes, and the tallies.
+
+Plain Python over a SQLAlchemy ``Connection``; the caller owns the transaction (and, on SQLite,
+begins it as a writer). Every refusal is an :class:`Refused` carrying the HTTP status the
+API gives it, so the view stays a thin translation.
+
+This is the busiest write in the service, so it speaks Core SQL, not the ORM. New readers are
+started set-based: however many arrive together, one lock statement (PostgreSQL), one count,
+one insert of readers and one of their answers. A returning reader is one locked read (reader
+and answers together), one insert and one update. The tallies' changes are returned, for the
+caller to apply once per transaction (``pollserver.answer_writer``). Statements are built once
+and compiled once per process, and no objects are tracked between them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, text, update
+
+from pollserver.core import counters
+from pollserver.core.lifecycle import PollStatus, effective_status
+from pollserver.core.privacy import hash_token, new_respondent_token
+from pollserver.core.refusals import Refused
+from pollserver.core.tree import AnswerValue, PollTree, Walk
+from pollserver.models import Answer, Respondent
+from pollserver.services.polls import PollFacts
+
+respondents = Respondent.__table__
+answers = Answer.__table__
+
+# The statements are built once, with named parameters: building one costs as much as running it.
+READER_WITH_ANSWERS = (
+    select(
+        respondents.c.id,
+        respondents.c.finished_at,
+        respondents.c.hidden,
+        answers.c.node_key,
+        answers.c.value,
+        answers.c.answered_at,
+    )
+    .outerjoin(answers, answers.c.respondent_id == respondents.c.id)
+    .where(
+        respondents.c.token_hash == bindparam("token_hash"),
+        respondents.c.poll_id == bindparam("poll_id"),
+    )
+    .order_by(answers.c.id)
+)
+# Serialises concurrent requests for one reader on PostgreSQL (SQLite's write lock does).
+READER_WITH_ANSWERS_FOR_UPDATE = READER_WITH_ANSWERS.with_for_update(of=respondents)
+RESPONDENTS_FROM_ADDRESSES = (
+    select(respondents.c.address_hash, func.count())
+    .where(
+        respondents.c.poll_id == bindparam("poll_id"),
+        respondents.c.address_hash.in_(bindparam("address_hashes", expanding=True)),
+    )
+    .group_by(respondents.c.address_hash)
+)
+LOCK_NEW_READER_ADDRESSES = text(
+    "SELECT pg_advisory_xact_lock(hashtext(key)) FROM unnest(CAST(:keys AS text[])) AS key"
+)
+# Many readers in one statement, their ids returned in the order the rows were given.
+INSERT_RESPONDENTS_RETURNING_IDS = insert(respondents).returning(
+    respondents.c.id, sort_by_parameter_order=True
+)
+INSERT_ANSWER = insert(answers)
+UPDATE_READER = update(respondents).where(respondents.c.id == bindparam("reader_id"))
+
+
+def seconds_until_next_utc_day(now: dt.datetime) -> int:
+    """When the daily cap lifts: the address hash (and its count) start afresh at UTC midnight."""
+    tomorrow = (now.astimezone(dt.UTC) + dt.timedelta(days=1)).date()
+    midnight = dt.datetime.combine(tomorrow, dt.time(), tzinfo=dt.UTC)
+    return max(1, int((midnight - now).total_seconds()))
+
+
+class GivenAnswer(NamedTuple):
+    node_key: str
+    value: AnswerValue
+    answered_at: dt.datetime
+
+
+@dataclass
+class Reader:
+    """A respondent as the public API sees them: their state and the answers they gave."""
+
+    id: int
+    finished_at: dt.datetime | None
+    hidden: bool
+    answers: list[GivenAnswer] = field(default_factory=list)
+
+
+@dataclass
+class RecordedAnswer:
+    token: str | None  # set for a new respondent: the only time the token exists in clear
+    reader: Reader
+    walk: Walk
+    created_respondent: bool
+    stored: bool  # False for a retried request that changed nothing
+    kind: str = "retry"  # what was stored: "new_reader", "next" or "changed"
+    # What the answer adds to the poll's tallies; the caller applies them in the same
+    # transaction (pollserver.answer_writer sums a whole batch into one upsert).
+    tally_deltas: dict[str, int] = field(default_factory=dict)
+
+
+def walk_of(tree: PollTree, given: list[GivenAnswer] | list[Answer]) -> Walk:
+    return tree.walk({answer.node_key: str(answer.value) for answer in given})
+
+
+def respondent_walk(tree: PollTree, respondent: Reader | Respondent) -> Walk:
+    return walk_of(tree, respondent.answers)
+
+
+def refuse_unless_accepting(poll: PollFacts, now: dt.datetime) -> None:
+    # A scheduled close counts from its time on; the status column catches up when a moderator
+    # next touches the poll (writing it here would upgrade the answer's shared lock on the poll).
+    status = effective_status(poll, now)
+    if status is PollStatus.PAUSED:
+        raise Refused(
+            409, "This poll is paused: it is not taking answers right now.", {"status": "paused"}
+        )
+    if status is PollStatus.CLOSED:
+        raise Refused(409, "This poll is closed: it takes no more answers.", {"status": "closed"})
+    if status is not PollStatus.OPEN:
+        raise Refused(404, "No such poll.")
+
+
+def find_reader(
+    connection: Connection, poll_id: int, token: str, *, for_update: bool
+) -> Reader | None:
+    """The reader with this token in this poll, with their answers (one statement), or None."""
+    query = READER_WITH_ANSWERS_FOR_UPDATE if for_update else READER_WITH_ANSWERS
+    rows = connection.execute(query, {"token_hash": hash_token(token), "poll_id": poll_id}).all()
+    if not rows:
+        return None
+    first = rows[0]
+    given = [GivenAnswer(row.node_key, row.value, row.answered_at) for row in rows if row.node_key]
+    return Reader(first.id, first.finished_at, first.hidden, given)
+
+
+def refuse_unless_a_question(poll: PollFacts, tree: PollTree, node_key: str, now: dt.datetime):
+    refuse_unless_accepting(poll, now)
+    if not tree.is_question(node_key):
+        raise Refused(
+            422,
+            f"Node {node_key!r} is not a question of this poll.",
+            {"node": [f"not a question of this poll: {node_key!r}"]},
+        )
+
+
+@dataclass
+class FirstAnswer:
+    """A new reader's first answer, as it arrived."""
+
+    node_key: str
+    answer: str
+    address_hash: str
+    now: dt.datetime
+
+
+def record_new_readers(
+    connection: Connection,
+    poll: PollFacts,
+    tree: PollTree,
+    arrivals: list[FirstAnswer],
+    *,
+    respondents_per_address: int,
+) -> list[RecordedAnswer | Refused]:
+    """Start a new reader for each first answer, in order; one outcome per answer.
+
+    Set-based, so that many new readers cost what one does: one lock statement, one count, one
+    insert of the readers and one of their answers. The daily cap counts earlier arrivals of the
+    same list too.
+    """
+    outcomes: list[RecordedAnswer | Refused | None] = [None] * len(arrivals)
+    candidates = []
+    for number, arrival in enumerate(arrivals):
+        try:
+            refuse_unless_a_question(poll, tree, arrival.node_key, arrival.now)
+            if arrival.node_key != tree.root:
+                raise Refused(
+                    409,
+                    f"A new reader starts at question {tree.root!r}, not {arrival.node_key!r}.",
+                    {"expected": tree.root},
+                )
+        except Refused as refusal:
+            outcomes[number] = refusal
+        else:
+            candidates.append(number)
+    addresses = sorted({arrivals[number].address_hash for number in candidates})
+    if addresses and connection.dialect.name == "postgresql":
+        # Count-then-insert must not run twice at once for one address and poll, or parallel
+        # new readers would all pass the cap; SQLite's single writer already serialises it.
+        # Sorted keys: two transactions take their locks in the same order, so never deadlock.
+        connection.execute(
+            LOCK_NEW_READER_ADDRESSES,
+            {"keys": [f"new-reader:{poll.id}:{address}" for address in addresses]},
+        )
+    # The address hash changes with the daily salt, so equal hashes are the same address today.
+    started_today = dict(
+        connection.execute(
+            RESPONDENTS_FROM_ADDRESSES, {"poll_id": poll.id, "address_hashes": addresses}
+        ).all()
+        if addresses
+        else []
+    )
+    readers, tokens = [], []
+    for number in candidates:
+        arrival = arrivals[number]
+        if started_today.get(arrival.address_hash, 0) >= respondents_per_address:
+            outcomes[number] = Refused(
+                429,
+                "Too many new readers from your network have started this poll today; "
+                "try again tomorrow.",
+                {"limit": f"{respondents_per_address} new readers per address per poll per day"},
+                retry_after=seconds_until_next_utc_day(arrival.now),
+            )
+            continue
+        started_today[arrival.address_hash] = started_today.get(arrival.address_hash, 0) + 1
+        given = GivenAnswer(arrival.node_key, AnswerValue(arrival.answer), arrival.now)
+        walk = walk_of(tree, [given])
+        finished_at = given.answered_at if walk.finished else None
+        readers.append((number, given, walk, finished_at))
+        tokens.append(new_respondent_token())
+    if not readers:
+        return outcomes
+    ids = (
+        connection.execute(
+            INSERT_RESPONDENTS_RETURNING_IDS,
+            [
+                {
+                    "poll_id": poll.id,
+                    "token_hash": hash_token(token),
+                    "address_hash": arrivals[number].address_hash,
+                    "started_at": given.answered_at,
+                    "finished_at": finished_at,
+                    "current_node_key": walk.current,
+                    "hidden": False,
+                }
+                for token, (number, given, walk, finished_at) in zip(tokens, readers, strict=True)
+            ],
+        )
+        .scalars()
+        .all()
+    )
+    connection.execute(
+        INSERT_ANSWER,
+        [
+            answer_row(poll.id, respondent_id, given)
+            for respondent_id, (_, given, _, _) in zip(ids, readers, strict=True)
+        ],
+    )
+    for token, respondent_id, (number, given, walk, finished_at) in zip(
+        tokens, ids, readers, strict=True
+    ):
+        outcomes[number] = RecordedAnswer(
+            token,
+            Reader(respondent_id, finished_at, False, [given]),
+            walk,
+            created_respondent=True,
+            stored=True,
+            kind="new_reader",
+            tally_deltas=dict(counters.walk_contributions(walk, [given.answered_at])),
+        )
+    return outcomes
+
+
+def record_next_answer(
+    connection: Connection,
+    poll: PollFacts,
+    tree: PollTree,
+    *,
+    token: str,
+    node_key: str,
+    answer: str,
+    now: dt.datetime,
+) -> RecordedAnswer:
+    """A returning reader's answer: the next question, a retry, or a change."""
+    refuse_unless_a_question(poll, tree, node_key, now)
+    reader = find_reader(connection, poll.id, token, for_update=True)
+    if reader is None:
+        raise Refused(
+            422,
+            "This respondent token is not known for this poll; start again without one.",
+            {"respondent": ["unknown token for this poll"]},
+        )
+    old_walk = respondent_walk(tree, reader)
+    previous = next((given for given in reader.answers if given.node_key == node_key), None)
+    if previous is not None and str(previous.value) == answer:
+        # A retried request: the same answer again counts nothing twice.
+        return RecordedAnswer(None, reader, old_walk, created_respondent=False, stored=False)
+
+    kept = reader.answers
+    if previous is not None:
+        if not poll.settings.get("allow_answer_changes"):
+            raise Refused(
+                409,
+                f"You already answered {previous.value} to {node_key!r}; "
+                "this poll does not allow changing answers.",
+                {"node": node_key, "answer": str(previous.value)},
+            )
+        # Changing an answer replaces it and everything below it on the reader's path.
+        replaced = {node_key, *old_walk.keys_below(node_key)}
+        connection.execute(
+            delete(answers).where(
+                answers.c.respondent_id == reader.id, answers.c.node_key.in_(sorted(replaced))
+            )
+        )
+        kept = [given for given in reader.answers if given.node_key not in replaced]
+    elif node_key != old_walk.current:
+        if old_walk.current is None:
+            message = "Your path through this poll has ended; there is nothing more to answer."
+        else:
+            message = f"The next question for you is {old_walk.current!r}, not {node_key!r}."
+        raise Refused(409, message, {"expected": old_walk.current})
+
+    new_answer = GivenAnswer(node_key, AnswerValue(answer), now)
+    connection.execute(INSERT_ANSWER, answer_row(poll.id, reader.id, new_answer))
+    given = [*kept, new_answer]
+    new_walk = walk_of(tree, given)
+    finished_at = (reader.finished_at or now) if new_walk.finished else None
+    updated = Reader(reader.id, finished_at, reader.hidden, given)
+    connection.execute(
+        UPDATE_READER,
+        {
+            "reader_id": reader.id,
+            "current_node_key": new_walk.current,
+            "finished_at": updated.finished_at,
+        },
+    )
+    deltas = {}
+    if not reader.hidden:
+        old_counts = counters.walk_contributions(
+            old_walk, [given.answered_at for given in reader.answers]
+        )
+        new_counts = counters.walk_contributions(
+            new_walk, [given.answered_at for given in updated.answers]
+        )
+        deltas = counters.difference(new_counts, old_counts)
+    return RecordedAnswer(
+        None,
+        updated,
+        new_walk,
+        created_respondent=False,
+        stored=True,
+        kind="changed" if previous is not None else "next",
+        tally_deltas=deltas,
+    )
+
+
+def answer_row(poll_id: int, respondent_id: int, given: GivenAnswer) -> dict:
+    return {
+        "respondent_id": respondent_id,
+        "poll_id": poll_id,
+        "node_key": given.node_key,
+        "value": given.value,
+        "answered_at": given.answered_at,
+    }

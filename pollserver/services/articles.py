@@ -1,0 +1,230 @@
+"""Articles: submitted, stored with the draft polls built from them, listed; idempotent, and safe
+for live polls.
+
+Rules (plain Python over a SQLAlchemy ``Session``; the CLI and the admin API share them):
+- the same article again (same source, same bytes) changes nothing;
+- a changed article updates each block's latest poll in place while it has no answers;
+  once it has answers, a new draft version is made beside it and the answered poll is untouched;
+- an article without a flowchart is stored too, marked as needing a poll.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import PurePath
+from typing import Any
+
+from sqlalchemy import Select, exists, func, select
+from sqlalchemy.orm import Session, selectinload
+
+from pollserver.core import builder
+from pollserver.core.timestamps import utcnow
+from pollserver.models import Article, Poll
+from pollserver.services.moderation.audit import Action, record_audit
+from pollserver.services.moderation.polls import record_poll_created
+from pollserver.services.polls import (
+    create_poll,
+    definition_of,
+    poll_has_answers,
+    replace_definition,
+)
+
+SLUG_LENGTH = 80
+FORMAT_BY_SUFFIX = {".html": "html", ".htm": "html", ".txt": "text", ".json": "definition"}
+
+
+class ImportStatus(enum.StrEnum):
+    CREATED = "created"
+    UNCHANGED = "unchanged"
+    UPDATED = "updated"
+    FAILED = "failed"
+
+
+@dataclass
+class ImportOutcome:
+    source: str
+    status: ImportStatus
+    article: Article | None = None
+    polls: list[Poll] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    message: str = ""
+
+
+def slugify(text: str) -> str:
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+    return slug[:SLUG_LENGTH].rstrip("-") or "article"
+
+
+def unique_slug(session: Session, text: str) -> str:
+    base = slugify(text)
+    candidate, number = base, 2
+    while session.scalar(select(exists().where(Article.slug == candidate))):
+        candidate, number = f"{base}-{number}", number + 1
+    return candidate
+
+
+def latest_poll_for_block(session: Session, article: Article, block_index: int) -> Poll | None:
+    return session.scalar(
+        select(Poll)
+        .where(Poll.article_id == article.id, Poll.block_index == block_index)
+        .order_by(Poll.version.desc())
+        .limit(1)
+        .with_for_update()  # see find_poll: the answer check below must hold while we write
+    )
+
+
+def import_article(session: Session, parsed: builder.Article) -> ImportOutcome:
+    """Store one parsed article and its polls; see the module docstring for the rules."""
+    try:
+        built = builder.build_polls_from_article(parsed)
+    except builder.NoFlowchartError as error:
+        built, no_flowchart = builder.BuildResult(parsed.title, [], []), str(error)
+    except builder.ArticleError as error:
+        return ImportOutcome(parsed.source, ImportStatus.FAILED, message=str(error))
+    else:
+        no_flowchart = ""
+
+    article = session.scalar(select(Article).where(Article.source == parsed.source))
+    if article is not None and article.content_hash == parsed.content_hash:
+        return ImportOutcome(
+            parsed.source, ImportStatus.UNCHANGED, article, list(article.polls), built.warnings
+        )
+
+    title = built.title or parsed.title
+    if article is None:
+        article = Article(
+            source=parsed.source,
+            slug=unique_slug(session, title or parsed.source.rsplit("/", 1)[-1]),
+            title=title,
+            body=parsed.body,
+            format=parsed.format,
+            content_hash=parsed.content_hash,
+        )
+        session.add(article)
+        status = ImportStatus.CREATED
+    else:
+        article.title = title
+        article.body = parsed.body
+        article.format = parsed.format
+        article.content_hash = parsed.content_hash
+        article.updated_at = utcnow()
+        status = ImportStatus.UPDATED
+    article.needs_poll = not built.polls
+    session.flush()
+
+    polls = [
+        store_block_poll(session, article, block_index, definition)
+        for block_index, definition in enumerate(built.polls)
+    ]
+    return ImportOutcome(parsed.source, status, article, polls, built.warnings, no_flowchart)
+
+
+def store_block_poll(
+    session: Session, article: Article, block_index: int, definition: dict[str, Any]
+) -> Poll:
+    latest = latest_poll_for_block(session, article, block_index)
+    if latest is None:
+        return create_poll(session, definition, article=article, block_index=block_index)
+    if definition_of(latest) == definition:
+        return latest
+    if not poll_has_answers(session, latest):
+        replace_definition(session, latest, definition)
+        return latest
+    # Answers were given to the old tree: they keep their meaning only on the old tree.
+    return create_poll(
+        session,
+        definition,
+        article=article,
+        block_index=block_index,
+        version=latest.version + 1,
+        previous=latest,
+        settings=latest.settings,
+    )
+
+
+def default_article_source(raw: bytes, filename: str | None) -> str:
+    """A source name for an article sent without one: the same bytes give the same article."""
+    digest = hashlib.sha256(raw).hexdigest()[:16]
+    if filename:
+        filename = re.sub(r"[\x00-\x1f\x7f]", "", filename)[:200]
+    # Keeping the file name at the end lets the builder guess the format from its suffix.
+    return f"submitted:{digest}/{filename}" if filename else f"submitted:{digest}"
+
+
+def submit_article(
+    session: Session,
+    raw: bytes,
+    *,
+    source: str | None,
+    format: str | None,
+    filename: str | None,
+    actor: str,
+    now: dt.datetime | None = None,
+) -> ImportOutcome:
+    """Store an article and the draft polls the builder finds in it (idempotent per source)."""
+    source = source or default_article_source(raw, filename)
+    if format is None and filename:
+        format = FORMAT_BY_SUFFIX.get(PurePath(filename).suffix.lower())
+    try:
+        parsed = builder.parse_article(raw, source, format=format)
+    except builder.ArticleError as error:
+        return ImportOutcome(source, ImportStatus.FAILED, message=str(error))
+    known_polls = set(
+        session.scalars(select(Poll.id).join(Article).where(Article.source == source))
+    )
+    outcome = import_article(session, parsed)
+    if outcome.status in (ImportStatus.FAILED, ImportStatus.UNCHANGED) or outcome.article is None:
+        return outcome
+    session.flush()
+    record_audit(
+        session,
+        actor,
+        Action.ARTICLE_SUBMIT,
+        after={
+            "article": outcome.article.id,
+            "source": source,
+            "status": outcome.status,
+            "polls": [poll.public_id for poll in outcome.polls],
+            "warnings": outcome.warnings,
+        },
+        now=now,
+    )
+    for poll in outcome.polls:
+        if poll.id not in known_polls:
+            record_poll_created(session, poll, actor, now)
+    return outcome
+
+
+def articles_query(*, needs_poll: bool | None = None) -> Select[tuple[Article]]:
+    query = select(Article).options(selectinload(Article.polls))
+    if needs_poll is not None:
+        query = query.where(Article.needs_poll.is_(needs_poll))
+    return query.order_by(Article.created_at.desc(), Article.id.desc())
+
+
+def attach_definition(
+    session: Session,
+    article: Article,
+    definition: dict[str, Any],
+    actor: str,
+    now: dt.datetime | None = None,
+) -> Poll:
+    """Give an article a hand-written poll (a draft), e.g. when the builder found no flowchart."""
+    last_block = session.scalar(
+        select(func.max(Poll.block_index)).where(Poll.article_id == article.id)
+    )
+    poll = create_poll(
+        session,
+        definition,
+        article=article,
+        block_index=0 if last_block is None else last_block + 1,
+    )
+    article.needs_poll = False
+    record_poll_created(session, poll, actor, now)
+    return poll

@@ -1,0 +1,75 @@
+"""Exports of a poll's responses, streamed line by line so a million respondents cost constant
+memory: CSV and JSON lines, without the address hash (it must not leave the service)."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from pollserver.core.timestamps import iso
+from pollserver.models import Poll
+from pollserver.services.moderation.audit import Action, record_audit
+from pollserver.services.moderation.responses import ResponseRecord
+
+EXPORT_COLUMNS = ("respondent", "started", "finished", "path", "outcome", "hidden")
+
+
+def export_document(record: ResponseRecord) -> dict[str, Any]:
+    """One respondent as exported: no address hash, which must not leave the service."""
+    return {
+        "respondent": record.respondent,
+        "started": iso(record.started_at),
+        "finished": iso(record.finished_at),
+        "path": [{"node": key, "answer": answer} for key, answer in record.path],
+        "outcome": record.outcome,
+        "hidden": record.hidden,
+    }
+
+
+def csv_lines(records: Iterable[ResponseRecord]) -> Iterator[str]:
+    """CSV text, one line at a time: path as "q1:yes>q2:no", outcome as "o1>o3"."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+
+    def line(values: Sequence[Any]) -> str:
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerow(values)
+        return buffer.getvalue()
+
+    yield line(EXPORT_COLUMNS)
+    for record in records:
+        yield line(
+            (
+                record.respondent,
+                iso(record.started_at),
+                iso(record.finished_at) or "",
+                ">".join(f"{key}:{answer}" for key, answer in record.path),
+                ">".join(record.outcome),
+                "true" if record.hidden else "false",
+            )
+        )
+
+
+def json_lines(records: Iterable[ResponseRecord]) -> Iterator[str]:
+    for record in records:
+        yield json.dumps(export_document(record), ensure_ascii=False) + "\n"
+
+
+def record_export(
+    session: Session, poll: Poll, export_format: str, actor: str, now: dt.datetime | None = None
+) -> None:
+    record_audit(
+        session,
+        actor,
+        Action.RESPONSES_EXPORT,
+        poll_public_id=poll.public_id,
+        after={"format": export_format},
+        now=now,
+    )

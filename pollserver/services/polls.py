@@ -1,0 +1,214 @@
+"""Storing poll definitions, reading them back, and moving polls through their lifecycle.
+
+Plain Python over a SQLAlchemy ``Session``: no Flask here, so the CLI, the API and the tests use
+the same rules.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, exists, select
+from sqlalchemy.orm import Session
+
+from pollserver.core.definition import NodeType
+from pollserver.core.identifiers import is_public_id
+from pollserver.core.lifecycle import TRANSITIONS, InvalidTransition, PollStatus, effective_status
+from pollserver.core.poll_settings import DEFAULT_SETTINGS
+from pollserver.core.timestamps import utcnow
+from pollserver.models import Answer, Article, Node, Poll
+
+PUBLIC_ID_BYTES = 6  # 8 URL-safe characters: short enough for a snippet, 2^48 to guess from
+
+
+def new_public_id(session: Session) -> str:
+    while True:
+        candidate = secrets.token_urlsafe(PUBLIC_ID_BYTES)
+        if candidate.startswith("-"):
+            continue  # it would read as an option on a command line: `polls open -4abc`
+        if not session.scalar(select(exists().where(Poll.public_id == candidate))):
+            return candidate
+
+
+def nodes_from_definition(definition: dict[str, Any]) -> list[Node]:
+    nodes = []
+    for position, spec in enumerate(definition["nodes"]):
+        nodes.append(
+            Node(
+                key=spec["id"],
+                position=position,
+                type=NodeType(spec["type"]),
+                text=spec["text"],
+                yes_key=spec.get("yes"),
+                no_key=spec.get("no"),
+                next_key=spec.get("next"),
+            )
+        )
+    return nodes
+
+
+def definition_on(connection: Connection, poll_id: int) -> tuple[dt.datetime, dict[str, Any]]:
+    """The poll's version (``updated_at``) and definition, read on ``connection`` (Core)."""
+    polls, nodes = Poll.__table__, Node.__table__
+    title, root, updated_at = connection.execute(
+        select(polls.c.title, polls.c.root_key, polls.c.updated_at).where(polls.c.id == poll_id)
+    ).one()
+    rows = connection.execute(
+        select(
+            nodes.c.key,
+            nodes.c.type,
+            nodes.c.text,
+            nodes.c.yes_key,
+            nodes.c.no_key,
+            nodes.c.next_key,
+        )
+        .where(nodes.c.poll_id == poll_id)
+        .order_by(nodes.c.position)
+    )
+    specs = [node_spec(*row) for row in rows]
+    return updated_at, {"title": title, "root": root, "nodes": specs}
+
+
+def definition_of(poll: Poll) -> dict[str, Any]:
+    """The poll's canonical definition, as ``pollserver.core.definition`` describes it."""
+    nodes = [
+        node_spec(node.key, node.type, node.text, node.yes_key, node.no_key, node.next_key)
+        for node in poll.nodes
+    ]
+    return {"title": poll.title, "root": poll.root_key, "nodes": nodes}
+
+
+def node_spec(
+    key: str, node_type: NodeType, text: str, yes: str | None, no: str | None, following: str | None
+) -> dict[str, Any]:
+    """One node of a definition: a question names its yes and no, an outcome what follows."""
+    spec: dict[str, Any] = {"id": key, "type": str(node_type), "text": text}
+    if node_type is NodeType.QUESTION:
+        spec.update(yes=yes, no=no)
+    else:
+        spec["next"] = following
+    return spec
+
+
+def create_poll(
+    session: Session,
+    definition: dict[str, Any],
+    *,
+    article: Article | None = None,
+    block_index: int = 0,
+    version: int = 1,
+    previous: Poll | None = None,
+    settings: dict[str, Any] | None = None,
+) -> Poll:
+    """Store a validated definition as a new draft poll."""
+    poll = Poll(
+        public_id=new_public_id(session),
+        article=article,
+        block_index=block_index,
+        title=definition["title"],
+        status=PollStatus.DRAFT,
+        version=version,
+        previous_version_id=previous.id if previous else None,
+        root_key=definition["root"],
+        settings={**DEFAULT_SETTINGS, **(settings or {})},
+        nodes=nodes_from_definition(definition),
+    )
+    session.add(poll)
+    session.flush()
+    return poll
+
+
+def replace_definition(session: Session, poll: Poll, definition: dict[str, Any]) -> None:
+    """Give a poll without answers a new tree (the caller checks there are none)."""
+    poll.nodes.clear()
+    session.flush()  # the unique (poll, key) constraint must see the old nodes gone first
+    poll.title = definition["title"]
+    poll.root_key = definition["root"]
+    poll.nodes.extend(nodes_from_definition(definition))
+    poll.updated_at = utcnow()
+
+
+def poll_has_answers(session: Session, poll: Poll) -> bool:
+    return bool(session.scalar(select(exists().where(Answer.poll_id == poll.id))))
+
+
+def change_status(poll: Poll, target: PollStatus, now: dt.datetime | None = None) -> None:
+    if target not in TRANSITIONS[poll.status]:
+        raise InvalidTransition(poll.public_id, poll.status, target)
+    now = now or utcnow()
+    poll.status = target
+    poll.updated_at = now
+    if target is PollStatus.OPEN:
+        poll.opened_at = poll.opened_at or now
+        poll.closed_at = None
+    elif target is PollStatus.CLOSED:
+        poll.closed_at = now
+
+
+def find_poll(
+    session: Session, public_id: str, *, for_share: bool = False, for_update: bool = False
+) -> Poll | None:
+    """The poll with this public id, or None (also for ids no poll could have, e.g. with NUL).
+
+    On PostgreSQL, until the transaction ends: ``for_share`` (answers) keeps the poll from being
+    edited between an answer's checks and its write; ``for_update`` (edits, moderation) waits
+    for those answers and keeps new ones out, so "has it answers?" stays true while it acts.
+    """
+    if not is_public_id(public_id):
+        return None
+    query = select(Poll).where(Poll.public_id == public_id)
+    if for_update:
+        query = query.with_for_update()
+    elif for_share:
+        query = query.with_for_update(read=True)
+    return session.scalar(query)
+
+
+@dataclass(frozen=True)
+class PollFacts:
+    """What the public reads and the answer path need of a poll: one row, no nodes, no ORM.
+
+    ``updated_at`` names the version of the poll's tree (see ``pollserver.results_cache.tree_of``).
+    """
+
+    id: int
+    public_id: str
+    status: PollStatus
+    close_at: dt.datetime | None
+    settings: dict
+    updated_at: dt.datetime
+
+
+_polls = Poll.__table__
+# Built once with a named parameter: building a statement costs as much as running it.
+POLL_FACTS = select(
+    _polls.c.id,
+    _polls.c.public_id,
+    _polls.c.status,
+    _polls.c.close_at,
+    _polls.c.settings,
+    _polls.c.updated_at,
+).where(_polls.c.public_id == bindparam("public_id"))
+POLL_FACTS_FOR_SHARE = POLL_FACTS.with_for_update(read=True)
+
+
+def find_poll_facts(
+    connection: Connection, public_id: str, *, for_share: bool = False
+) -> PollFacts | None:
+    """:func:`find_poll` for the hot paths: one Core statement, no ORM objects."""
+    if not is_public_id(public_id):
+        return None
+    query = POLL_FACTS_FOR_SHARE if for_share else POLL_FACTS
+    row = connection.execute(query, {"public_id": public_id}).one_or_none()
+    return PollFacts(*row) if row is not None else None
+
+
+def close_if_due(poll: Poll, now: dt.datetime | None = None) -> bool:
+    """Apply a scheduled close time lazily, when the poll is next read: no cron job needed."""
+    if effective_status(poll, now) is not poll.status:
+        change_status(poll, PollStatus.CLOSED, now=poll.close_at)
+        return True
+    return False

@@ -1,0 +1,27 @@
+"""View plumbing the JSON API and the moderation pages share (as redash's ``handlers/base.py``):
+load what a URL names, or answer 404 in whichever shape the entrypoint speaks."""
+
+from __future__ import annotations
+
+from werkzeug.exceptions import NotFound
+
+from pollserver.database import in_write_transaction
+from pollserver.extensions import db
+from pollserver.models import MAX_ARTICLE_ID, Article, Poll
+from pollserver.services.polls import find_poll
+
+
+def load_poll(poll_id: str) -> Poll:
+    """The poll with this public id; inside a write transaction, locked until it ends (an edit
+    must see its answers, and hold them off, to the end)."""
+    poll = find_poll(db.session, poll_id, for_update=in_write_transaction())
+    if poll is None:
+        raise NotFound(f"No poll {poll_id!r}.")
+    return poll
+
+
+def load_article(article_id: int) -> Article:
+    article = db.session.get(Article, article_id) if article_id <= MAX_ARTICLE_ID else None
+    if article is None:
+        raise NotFound(f"No article {article_id}.")
+    return article
