@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
+from flask import Flask
 from gunicorn.app.base import BaseApplication
+from prometheus_client import multiprocess
+
+from pollserver.metrics import MULTIPROCESS_ENV
 
 # No client address (%(h)s), no user agent (%(a)s), no query string:
 # see the README's Privacy section.
@@ -31,9 +36,11 @@ def choose_worker_count(requested: int, shared_limit_storage: bool, limits_enabl
 
 
 class PollserverGunicorn(BaseApplication):
-    def __init__(self, options: dict[str, Any], app_config: dict[str, Any] | None = None):
+    """gunicorn serving the apps ``create_app`` builds: one per worker, after the fork."""
+
+    def __init__(self, options: dict[str, Any], create_app: Callable[[], Flask]):
         self.options = options
-        self.app_config = app_config
+        self.create_app = create_app
         super().__init__()
 
     def load_config(self) -> None:
@@ -41,11 +48,9 @@ class PollserverGunicorn(BaseApplication):
             if key in self.cfg.settings and value is not None:
                 self.cfg.set(key, value)
 
-    def load(self):
+    def load(self) -> Flask:
         # Each worker builds its own app (and database pool) after the fork.
-        from pollserver import create_app
-
-        return create_app(self.app_config)
+        return self.create_app()
 
 
 def gunicorn_options(*, host: str, port: int, workers: int, threads: int) -> dict[str, Any]:
@@ -71,7 +76,5 @@ def gunicorn_options(*, host: str, port: int, workers: int, threads: int) -> dic
 
 def forget_dead_worker_metrics(server, worker) -> None:
     """A worker that exited (or was killed) must stop counting in live gauges."""
-    from prometheus_client import multiprocess
-
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if os.environ.get(MULTIPROCESS_ENV):
         multiprocess.mark_process_dead(worker.pid)

@@ -1,7 +1,7 @@
 """The ``pollserver`` command, one module per command group.
 
 ``init_app`` adds the commands to an app's CLI (so ``flask --app pollserver …`` and the tests'
-runner know them too); ``pollserver.cli.main`` is the ``pollserver`` executable itself.
+runner know them too); ``pollserver.__main__`` is the ``pollserver`` executable itself.
 """
 
 from __future__ import annotations

@@ -5,12 +5,13 @@ from __future__ import annotations
 import gc
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import click
 import prometheus_client.values
-from flask import current_app
-from flask.cli import with_appcontext
+from flask import Flask, current_app
+from flask.cli import ScriptInfo, with_appcontext
 from flask_migrate import upgrade
 from sqlalchemy import exists, select
 
@@ -78,7 +79,7 @@ def serve_command(
     # walk (and copy) those objects, nor run their finalizers while a quit signal is pending.
     gc.collect()
     gc.freeze()
-    PollserverGunicorn(options).run()
+    PollserverGunicorn(options, app_factory()).run()
 
 
 def prepare_shared_metrics(folder: Path) -> None:
@@ -109,3 +110,13 @@ def seed_empty_database(seeds_dir: Path) -> None:
                 opened += 1
     db.session.commit()
     click.echo(f"pollserver: imported {seeds_dir} and opened {opened} poll(s)", err=True)
+
+
+def app_factory() -> Callable[[], Flask]:
+    """How each worker builds its app: the factory this command's app came from (the
+    ``pollserver`` executable's, which reads the environment as this process did)."""
+    info = click.get_current_context().find_object(ScriptInfo)
+    if info is not None and info.create_app is not None:
+        return info.create_app
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    return lambda: app

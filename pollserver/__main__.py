@@ -1,4 +1,5 @@
-"""The ``pollserver`` executable: a Flask CLI group bound to the app factory.
+"""The ``pollserver`` executable (also ``python -m pollserver``): a Flask CLI group bound to the
+app factory. The commands themselves live in ``pollserver.cli``, one module per group.
 
 Its own commands come first (``pollserver --help``); Flask's development server, shell and route
 list wait under ``pollserver dev``. A bad setting stops it with one line naming the variable and
@@ -94,3 +95,7 @@ development_group.add_command(routes_command)
 # build reads files and prints JSON: it needs no app, database or instance folder, so it is also
 # on the group itself, where Flask finds it without loading the app (and its settings).
 main.add_command(build_command)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,109 @@
+"""Build pollserver's wheel, install it in a throwaway venv outside the checkout, start it once.
+
+What a publisher deploying the package gets must work on its own: migrations run from inside
+the installed package, /widget.js is served, the demo pages show the sample articles when a
+seeds folder is given (POLLSERVER_SEEDS_DIR), /healthz is ok, and Ctrl-C (SIGINT) stops it.
+Run by .ci/run; exits non-zero, saying why, on any failure.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+CHECKOUT = Path(__file__).resolve().parent.parent
+START_TIMEOUT_SECONDS = 60
+
+
+def run(*command: str | Path, **kwargs) -> None:
+    print("+", " ".join(map(str, command)), flush=True)
+    subprocess.run([str(part) for part in command], check=True, **kwargs)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def main() -> int:
+    work = Path(tempfile.mkdtemp(prefix="pollserver-wheel-"))
+    run(sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", work / "dist", CHECKOUT)
+    (wheel,) = (work / "dist").glob("pollserver-*.whl")
+    run(sys.executable, "-m", "venv", work / "venv")
+    run(work / "venv" / "bin" / "pip", "install", "-q", wheel)
+
+    port = free_port()
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("DATABASE_URL", "RATELIMIT_STORAGE_URI", "PYTHONPATH")
+    }
+    env.update(
+        POLLSERVER_INSTANCE_PATH=str(work / "instance"),
+        POLLSERVER_SEEDS_DIR=str(CHECKOUT / "seeds"),
+        POLLSERVER_PORT=str(port),
+    )
+    # Started from an empty folder: nothing of the checkout is on its path.
+    server = subprocess.Popen(
+        [str(work / "venv" / "bin" / "pollserver"), "serve"], cwd=work, env=env
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while True:
+            if server.poll() is not None:
+                print(f"pollserver serve exited with {server.returncode}", file=sys.stderr)
+                return 1
+            try:
+                status, body = get(f"{base}/healthz")
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    print("pollserver serve did not answer in time", file=sys.stderr)
+                    return 1
+                time.sleep(0.3)
+        index = get(f"{base}/")[1]
+        article = re.search(r'href="(/articles/[a-z0-9-]+)">A Fragile Alliance', index)
+        article_page = get(f"{base}{article.group(1)}")[1] if article else ""
+        checks = {
+            "/healthz is ok": status == 200 and '"ok"' in body,
+            "/widget.js is served": get(f"{base}/widget.js")[0] == 200,
+            "the demo index lists the sample article": "A Fragile Alliance Forged in Fire" in index,
+            "its page carries the open seed poll": "data-reader-poll=" in article_page,
+        }
+        for name, passed in checks.items():
+            print(f"{'ok  ' if passed else 'FAIL'} {name}", flush=True)
+        if not all(checks.values()):
+            return 1
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            print("pollserver serve did not stop on SIGINT", file=sys.stderr)
+            return 1
+    print(f"wheel smoke start passed ({wheel.name})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
