@@ -1,6 +1,6 @@
 """marshmallow schemas for the HTTP API (request bodies and documented responses).
 
-The poll definition itself is validated by ``pollserver.definition``; these describe what the
+The poll definition itself is validated by ``pollserver.core.definition``; these describe what the
 API says around it. Kept apart from the models: a schema is a contract, a model is storage.
 """
 
@@ -10,9 +10,10 @@ import marshmallow as ma
 from marshmallow import validate
 
 from pollserver.core.definition import NODE_ID_PATTERN
+from pollserver.core.identifiers import RESPONDENT_TOKEN, anchored
 from pollserver.core.poll_settings import RESULTS_VISIBILITIES
 
-TOKEN_PATTERN = r"^[A-Za-z0-9_-]{16,128}$"
+TOKEN_PATTERN = anchored(RESPONDENT_TOKEN)
 
 
 class StrictSchema(ma.Schema):

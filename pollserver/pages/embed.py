@@ -31,7 +31,9 @@ from markupsafe import Markup, escape
 from werkzeug.http import parse_accept_header, quote_etag
 
 from pollserver.config import shipped_folder
+from pollserver.core.identifiers import PUBLIC_ID
 from pollserver.core.lifecycle import is_published
+from pollserver.core.poll_settings import settings_of
 from pollserver.errors import json_error
 from pollserver.extensions import db, limiter
 from pollserver.models import Poll
@@ -48,7 +50,7 @@ IMMUTABLE_MAX_AGE = 31536000
 OEMBED_WIDTH = 600
 OEMBED_HEIGHT = 480
 OEMBED_CACHE_AGE = 3600
-POLL_PATH = re.compile(r"^/(?:p|embed)/([A-Za-z0-9_-]{1,32})/?$")
+POLL_PATH = re.compile(rf"^/(?:p|embed)/({PUBLIC_ID})/?$")
 # What may appear in frame-ancestors: a scheme, a host (optionally "*." wildcard) and a port.
 ORIGIN = re.compile(r"^https?://(\*\.)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*(:\d{1,5})?$")
 
@@ -260,7 +262,7 @@ def frame_page(poll_id: str):
         "embed/frame.html",
         frame_ancestors=frame_ancestors_for(poll),
         poll=poll,
-        language=poll.settings.get("language", "en"),
+        language=settings_of(poll.settings).language,
     )
 
 
@@ -274,7 +276,7 @@ def share_page(poll_id: str):
     return page(
         "embed/share.html",
         poll=poll,
-        language=poll.settings.get("language", "en"),
+        language=settings_of(poll.settings).language,
         share_url=url,
         oembed_url=url_for("embed.oembed", url=url, format="json", _external=True),
         script_snippet=script_snippet(poll),

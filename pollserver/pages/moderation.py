@@ -43,7 +43,7 @@ from pollserver.core.lifecycle import (
     PollStatus,
     effective_status,
 )
-from pollserver.core.poll_settings import results_refusal
+from pollserver.core.poll_settings import results_refusal, settings_of
 from pollserver.core.roles import Actor, Permission
 from pollserver.core.timestamps import utcnow
 from pollserver.database import begin_write_transaction
@@ -360,6 +360,7 @@ def poll_page(poll_id: str):
     return render_template(
         "admin/poll.html",
         poll=poll,
+        settings=settings_of(poll.settings),
         status=status,
         definition=definition_of(poll),
         tree=tree_of(poll),

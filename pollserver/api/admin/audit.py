@@ -7,9 +7,7 @@ from typing import Any
 from flask.views import MethodView
 
 from pollserver.api.admin.blueprint import MAX_PAGE_SIZE, PAGE_SIZE, blp, requires
-from pollserver.api.admin.documents import (
-    set_item_count,
-)
+from pollserver.api.admin.documents import set_item_count
 from pollserver.api.admin.schemas import (
     AuditArgsSchema,
     AuditEventSchema,

@@ -14,18 +14,14 @@ from pollserver.core.poll_settings import settings_of
 from pollserver.core.timestamps import utcnow
 from pollserver.extensions import db
 from pollserver.models import Article, Poll
-from pollserver.services.moderation.exports import (
-    export_document,
-)
+from pollserver.services.moderation.exports import export_document
 from pollserver.services.moderation.polls import (
     PollCounts,
     definition_summary,
     later_versions,
     poll_counts,
 )
-from pollserver.services.moderation.responses import (
-    ResponseRecord,
-)
+from pollserver.services.moderation.responses import ResponseRecord
 from pollserver.services.polls import poll_has_answers
 
 

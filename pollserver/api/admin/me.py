@@ -6,9 +6,7 @@ from flask.views import MethodView
 
 from pollserver import auth
 from pollserver.api.admin.blueprint import blp, requires
-from pollserver.api.admin.schemas import (
-    ActorSchema,
-)
+from pollserver.api.admin.schemas import ActorSchema
 from pollserver.core.roles import Permission
 
 

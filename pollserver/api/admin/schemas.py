@@ -15,9 +15,7 @@ from pollserver.core.lifecycle import PollStatus
 from pollserver.core.poll_settings import RESULTS_VISIBILITIES
 from pollserver.core.roles import TokenRole
 from pollserver.models import MAX_ARTICLE_ID
-from pollserver.services.moderation.responses import (
-    ResponseSelection,
-)
+from pollserver.services.moderation.responses import ResponseSelection
 
 ORIGIN_PATTERN = r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?/?$"
 MAX_SELECTED_RESPONDENTS = 10_000
@@ -41,7 +39,7 @@ class DefinitionSchema(ma.Schema):
     """The canonical poll definition, validated exactly as the builder's output is.
 
     The fields describe it for the OpenAPI document; loading hands the whole body to
-    ``pollserver.definition.validate_definition``, whose messages name the nodes at fault.
+    ``pollserver.core.definition.validate_definition``, whose messages name the nodes at fault.
     """
 
     title = ma.fields.String(required=True, validate=validate.Length(min=1, max=280))
