@@ -42,7 +42,7 @@ def render(document: dict) -> Rendered:
     """A document the API returns, as compact UTF-8 JSON.
 
     Documents are built in exactly the shape of their schema (``ResultsSchema``,
-    ``ProgressSchema``; tests/test_results.py holds them to it), so the hot paths skip
+    ``ProgressSchema``; tests/api/test_results.py holds them to it), so the hot paths skip
     marshmallow's dump; the schemas still describe them in the OpenAPI document.
     """
     body = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()

@@ -20,7 +20,7 @@ from sqlalchemy import create_engine, text
 
 from pollserver.core.privacy import hash_token
 
-from conftest import REPO_ROOT, configured_database_url, missing_service
+from helpers import TESTS_DIR, configured_database_url, missing_service
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -32,7 +32,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-ARTIFACTS = REPO_ROOT / "tests" / "artifacts"
+ARTIFACTS = TESTS_DIR / "artifacts"
 # Chromium reports every 4xx/5xx response and failed fetch as a console "error" of its own; those
 # are the network answers under test, not errors of the page's scripts.
 NETWORK_NOISE = ("Failed to load resource", "net::ERR_")

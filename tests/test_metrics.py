@@ -1,34 +1,14 @@
-"""Prometheus metrics: by endpoint, pollserver's own counters, across gunicorn workers."""
+"""Prometheus metrics in one app: by endpoint, pollserver's own counters, the token.
+
+tests/e2e/test_metrics_workers.py checks them across gunicorn workers."""
 
 from __future__ import annotations
-
-import re
-import urllib.request
-
-import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from pollserver import create_app
 from pollserver.extensions import db
 
-from conftest import SEED_WITH_FLOWCHART, open_poll_from_article, open_poll_id, served_database_url
-from support import PollserverProcess, http_json
-
-
-def samples(text: str) -> dict[tuple[str, tuple], float]:
-    found = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            found[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
-    return found
-
-
-def value(text: str, name: str, **labels) -> float:
-    return sum(
-        number
-        for (sample, sample_labels), number in samples(text).items()
-        if sample == name and set(labels.items()) <= set(sample_labels)
-    )
+from helpers import SEED_WITH_FLOWCHART, open_poll_from_article
+from metrics_support import value
 
 
 def scrape(client) -> str:
@@ -113,24 +93,3 @@ def test_metrics_are_not_cors_open_and_can_need_a_token(app_config):
     assert "Access-Control-Allow-Origin" not in allowed.headers
     with app.app_context():
         db.engine.dispose()
-
-
-@pytest.mark.server
-def test_any_worker_reports_the_whole_service(tmp_path, serve_env):
-    env = {**serve_env, "RATELIMIT_ENABLED": "false", "RESPONDENTS_PER_ADDRESS_PER_DAY": "1000"}
-    with PollserverProcess(env, args=("--workers", "2")).start(tmp_path / "serve.log") as server:
-        poll_id = open_poll_id(served_database_url(env))
-        for _ in range(12):
-            status, _, _ = http_json(
-                "POST",
-                f"{server.base_url}/api/v1/polls/{poll_id}/answers",
-                {"respondent": None, "node": "q1", "answer": "no"},
-            )
-            assert status == 201
-        scrapes = []
-        for _ in range(4):  # whichever worker answers, the totals are the service's
-            with urllib.request.urlopen(f"{server.base_url}/metrics", timeout=10) as response:
-                scrapes.append(response.read().decode())
-    for text_body in scrapes:
-        assert value(text_body, "pollserver_answers_recorded_total", kind="new_reader") == 12
-        assert re.search(r'endpoint="polls.PollAnswers"', text_body)

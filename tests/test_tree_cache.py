@@ -11,7 +11,7 @@ from pollserver.extensions import db
 from pollserver.models import Node, Poll
 from pollserver.services.polls import find_poll_facts
 
-from conftest import SEED_WITH_FLOWCHART, open_poll_from_article
+from helpers import SEED_WITH_FLOWCHART, open_poll_from_article
 
 EDITED_TEXT = "Was the alliance worth its price?"
 

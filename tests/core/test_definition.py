@@ -21,7 +21,7 @@ from pollserver.core.definition import (
     validate_definition,
 )
 
-from conftest import SEED_DEFINITION
+from helpers import SEED_DEFINITION
 
 ALLIANCE = SEED_DEFINITION  # the definition DESIGN.md shows for seeds/001
 

@@ -13,7 +13,7 @@ from pollserver.extensions import db
 from pollserver.models import Answer, Poll, Respondent
 from pollserver.services.polls import change_status, find_poll
 
-from conftest import SEED_WITH_FLOWCHART, open_poll_from_article, walk
+from helpers import SEED_WITH_FLOWCHART, open_poll_from_article, walk
 
 
 def answer(client, poll_id, node, value, token=None, **kwargs):

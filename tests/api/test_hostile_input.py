@@ -11,7 +11,7 @@ import pytest
 
 from pollserver.core.definition import DefinitionError, validate_definition
 
-from conftest import SEED_DEFINITION, SEED_WITH_FLOWCHART
+from helpers import SEED_DEFINITION, SEED_WITH_FLOWCHART
 
 
 @pytest.mark.parametrize("character", ["\x00", "\x0b", "\x1b", "\x7f"])

@@ -11,7 +11,7 @@ from pollserver.core.lifecycle import PollStatus
 from pollserver.extensions import db
 from pollserver.models import Answer, Article, Poll
 
-from conftest import SEED_DEFINITION, SEED_WITH_FLOWCHART, SEED_WITHOUT_FLOWCHART, SEEDS_DIR
+from helpers import SEED_DEFINITION, SEED_WITH_FLOWCHART, SEED_WITHOUT_FLOWCHART, SEEDS_DIR
 
 
 def test_build_prints_the_seed_definition_and_the_seed_error(runner):

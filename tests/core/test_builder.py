@@ -25,10 +25,10 @@ from pollserver.core.builder import (
 )
 from pollserver.core.definition import validate_definition
 
-from conftest import SEED_DEFINITION, SEEDS_DIR
+from helpers import ARTICLES_DIR, SEED_DEFINITION, SEEDS_DIR
 
 SEEDS = SEEDS_DIR
-ARTICLES = Path(__file__).parent / "articles"
+ARTICLES = ARTICLES_DIR
 
 ALLIANCE = SEED_DEFINITION  # the definition DESIGN.md shows for seeds/001
 

@@ -8,8 +8,8 @@ from pollserver.core.lifecycle import PollStatus
 from pollserver.extensions import db
 from pollserver.services.polls import change_status, create_poll
 
-from conftest import SEED_WITH_FLOWCHART, open_poll_from_article
-from test_results import SCRIPTED_WALKS, post_walks
+from helpers import SEED_WITH_FLOWCHART, open_poll_from_article
+from scripted_walks import SCRIPTED_WALKS, post_walks
 
 SVG = "{http://www.w3.org/2000/svg}"
 

@@ -19,7 +19,7 @@ from pollserver.extensions import db
 from pollserver.models import AuditEvent, Poll
 from pollserver.services.tokens import create_token, revoke_token
 
-from conftest import SEED_WITH_FLOWCHART, walk
+from helpers import SEED_WITH_FLOWCHART, walk
 
 HTML = {"Accept": "text/html"}
 ANONYMOUS_PAGES = {

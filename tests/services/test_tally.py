@@ -6,7 +6,7 @@ from pollserver.extensions import db
 from pollserver.services import tallies
 from pollserver.services.polls import find_poll
 
-from conftest import SEED_WITH_FLOWCHART, open_poll_from_article
+from helpers import SEED_WITH_FLOWCHART, open_poll_from_article
 
 
 def test_thousands_of_counters_in_one_call_are_added_then_taken_away_exactly(app):

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import create_engine, text
 
-from conftest import configured_database_url, missing_service, open_poll_id, served_database_url
+from helpers import configured_database_url, missing_service, open_poll_id, served_database_url
 from support import PollserverProcess, free_port, http_json
 
 pytestmark = pytest.mark.server

@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import expect, sync_playwright
 
 from browser_support import PageProblems, cli_app, fresh_database_env, launch_chromium
-from conftest import SEEDS_DIR
+from helpers import SEEDS_DIR
 from support import PollserverProcess, http_json, pollserver_executable
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]

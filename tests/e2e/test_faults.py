@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import pytest
 from sqlalchemy import create_engine, text
 
-from conftest import missing_service, open_poll_id, served_database_url
+from helpers import missing_service, open_poll_id, served_database_url
 from support import OwnPostgres, PollserverProcess, http_json, worker_pids
 
 pytestmark = pytest.mark.server

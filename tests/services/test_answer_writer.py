@@ -24,7 +24,7 @@ from pollserver.services import address_salts, tallies
 from pollserver.services.answer_writer import AnswerRequest, AnswerWriter
 from pollserver.services.polls import find_poll
 
-from conftest import SEED_WITH_FLOWCHART, open_poll_from_article
+from helpers import SEED_WITH_FLOWCHART, open_poll_from_article
 
 WAIT_SECONDS = 10
 

@@ -39,7 +39,7 @@ from pollserver.services.moderation.responses import (
 )
 from pollserver.services.polls import definition_of, find_poll
 
-from conftest import SEED_WITH_FLOWCHART, open_poll_from_article, walk
+from helpers import SEED_WITH_FLOWCHART, open_poll_from_article, walk
 
 DEFINITION = {
     "title": "Title",

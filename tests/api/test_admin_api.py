@@ -24,9 +24,14 @@ from pollserver.services import tallies
 from pollserver.services.polls import find_poll_facts
 from pollserver.services.tokens import create_token, revoke_token
 
-from conftest import SEED_WITH_FLOWCHART, SEED_WITHOUT_FLOWCHART, open_poll_from_article, walk
+from helpers import (
+    ARTICLES_DIR,
+    SEED_WITH_FLOWCHART,
+    SEED_WITHOUT_FLOWCHART,
+    open_poll_from_article,
+    walk,
+)
 
-ARTICLES_DIR = SEED_WITH_FLOWCHART.parent.parent / "tests" / "articles"
 YES_YES = [("q1", "yes"), ("q2", "yes")]
 YES_NO = [("q1", "yes"), ("q2", "no")]
 NO = [("q1", "no")]

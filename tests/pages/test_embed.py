@@ -15,7 +15,7 @@ from pollserver.extensions import db
 from pollserver.pages import embed
 from pollserver.services.polls import change_status, find_poll
 
-from conftest import REPO_ROOT, SEED_WITH_FLOWCHART, SEED_WITHOUT_FLOWCHART
+from helpers import REPO_ROOT, SEED_WITH_FLOWCHART, SEED_WITHOUT_FLOWCHART
 
 WIDGET_SOURCE = REPO_ROOT / "widget" / "widget.js"
 SEED_SLUG = "a-fragile-alliance-forged-in-fire"

@@ -7,7 +7,7 @@ import subprocess
 import pytest
 from sqlalchemy import create_engine, inspect, text
 
-from conftest import served_database_url
+from helpers import served_database_url
 from support import PollserverProcess, http_json, pollserver_executable
 
 pytestmark = pytest.mark.server
