@@ -22,7 +22,7 @@ from pollserver.api.schemas import (
     PublicPollSchema,
     ResultsSchema,
 )
-from pollserver.core.lifecycle import PUBLIC_STATUSES, effective_status
+from pollserver.core.lifecycle import effective_status, is_published
 from pollserver.core.poll_settings import results_refusal, settings_of
 from pollserver.core.refusals import Refused
 from pollserver.core.results_picture import render_results_svg
@@ -180,7 +180,7 @@ PublishedPoll = TypeVar("PublishedPoll", Poll, PollFacts)
 
 def published(poll: PublishedPoll | None, poll_id: str) -> PublishedPoll:
     """The poll if readers may see it; otherwise a 404 that says no more than that."""
-    if poll is None or effective_status(poll) not in PUBLIC_STATUSES:
+    if poll is None or not is_published(poll):
         abort(404, message=f"No poll {poll_id!r} is published here.")
     return poll
 

@@ -20,6 +20,7 @@ BAR_WIDTH = 90
 CHARACTER_WIDTH = 7.2  # average advance of the 13 px sans-serif used, to fit text to the width
 NOTE_LINE_CHARACTERS = 80
 MAX_ROWS = 160  # a tree whose branches rejoin can unfold into many rows; say so instead
+HEADER_HEIGHT = 58  # the title and the summary line above the rows
 
 INK = "#1f2328"
 MUTED = "#57606a"
@@ -92,15 +93,23 @@ class _Outline:
 
 
 def render_results_svg(tree: PollTree, title: str, results: dict[str, Any]) -> str:
+    """The results of ``tree`` as an SVG document: a header, one row per outline entry, the note."""
     outline = _Outline(tree, results)
     outline.question(tree.root, 0)
+    note_lines = textwrap.wrap(results["note"], width=NOTE_LINE_CHARACTERS)
 
-    header_height = 58
-    footer_height = 28 + 16 * len(textwrap.wrap(results["note"], width=NOTE_LINE_CHARACTERS))
-    footer_height += ROW_HEIGHT if outline.truncated else 0
-    height = header_height + len(outline.rows) * ROW_HEIGHT + footer_height
+    rows_bottom = HEADER_HEIGHT + len(outline.rows) * ROW_HEIGHT
+    footer_height = 28 + 16 * len(note_lines) + (ROW_HEIGHT if outline.truncated else 0)
+    svg = _svg_element(rows_bottom + footer_height)
+    _draw_header(svg, title, results)
+    for index, row in enumerate(outline.rows):
+        _draw_row(svg, HEADER_HEIGHT + index * ROW_HEIGHT, row)
+    _draw_footer(svg, rows_bottom + 20, outline.truncated, note_lines)
+    return ElementTree.tostring(svg, encoding="unicode")
 
-    svg = ElementTree.Element(
+
+def _svg_element(height: int) -> ElementTree.Element:
+    return ElementTree.Element(
         "svg",
         {
             "xmlns": SVG_NAMESPACE,
@@ -112,6 +121,10 @@ def render_results_svg(tree: PollTree, title: str, results: dict[str, Any]) -> s
             "font-size": "13",
         },
     )
+
+
+def _draw_header(svg: ElementTree.Element, title: str, results: dict[str, Any]) -> None:
+    """The accessible title, a white background, the poll's title and who answered as of when."""
     ElementTree.SubElement(svg, "title").text = f"Results: {title}"
     ElementTree.SubElement(svg, "rect", {"width": "100%", "height": "100%", "fill": "#ffffff"})
     heading = ElementTree.SubElement(
@@ -128,93 +141,121 @@ def render_results_svg(tree: PollTree, title: str, results: dict[str, Any]) -> s
         summary += f" · shares shown from {results['min_respondents']} readers"
     ElementTree.SubElement(svg, "text", {"x": str(MARGIN), "y": "44", "fill": MUTED}).text = summary
 
-    for index, row in enumerate(outline.rows):
-        y = header_height + index * ROW_HEIGHT
-        x = MARGIN + row["depth"] * INDENT
-        baseline = y + 16
-        if row["depth"]:
-            # The connector from the parent: down, then across.
-            ElementTree.SubElement(
-                svg,
-                "path",
-                {
-                    "d": f"M{x - INDENT + 6} {y - 6} V{y + 12} H{x - 4}",
-                    "fill": "none",
-                    "stroke": TRACK,
-                    "stroke-width": "1.5",
-                },
-            )
-        kind = row["kind"]
-        share = row.get("share")
-        count = row.get("count")
-        if kind == "question":
-            text = ElementTree.SubElement(
-                svg, "text", {"x": str(x), "y": str(baseline), "font-weight": "600", "fill": INK}
-            )
-            text.text = fit(row["text"], x, reserved=90)
-            ElementTree.SubElement(text, "title").text = row["full"]
-            ElementTree.SubElement(
-                svg,
-                "text",
-                {"x": str(WIDTH - MARGIN), "y": str(baseline), "text-anchor": "end", "fill": MUTED},
-            ).text = f"{count} reached"
-        elif kind == "branch":
-            label = ElementTree.SubElement(
-                svg, "text", {"x": str(x), "y": str(baseline), "font-weight": "600", "fill": ACCENT}
-            )
-            label.text = row["text"]
-            bar_x = x + 36
-            ElementTree.SubElement(
-                svg,
-                "rect",
-                {
-                    "x": str(bar_x),
-                    "y": str(y + 6),
-                    "width": str(BAR_WIDTH),
-                    "height": "10",
-                    "rx": "3",
-                    "fill": TRACK,
-                },
-            )
-            if share is not None:
-                ElementTree.SubElement(
-                    svg,
-                    "rect",
-                    {
-                        "x": str(bar_x),
-                        "y": str(y + 6),
-                        "width": f"{BAR_WIDTH * share:.1f}",
-                        "height": "10",
-                        "rx": "3",
-                        "fill": ACCENT,
-                    },
-                )
-            numbers = f"{percent(share)} ({count})" if share is not None else f"{count} readers"
-            ElementTree.SubElement(
-                svg, "text", {"x": str(bar_x + BAR_WIDTH + 8), "y": str(baseline), "fill": INK}
-            ).text = numbers
-        elif kind == "outcome":
-            text = ElementTree.SubElement(
-                svg, "text", {"x": str(x), "y": str(baseline), "fill": INK}
-            )
-            text.text = "→ " + fit(row["text"], x, reserved=120)
-            ElementTree.SubElement(text, "title").text = row["full"]
-            detail = f"{percent(share)} of finished ({count})" if share is not None else f"{count}"
-            ElementTree.SubElement(
-                svg,
-                "text",
-                {"x": str(WIDTH - MARGIN), "y": str(baseline), "text-anchor": "end", "fill": MUTED},
-            ).text = detail
-        else:
-            ElementTree.SubElement(
-                svg,
-                "text",
-                {"x": str(x), "y": str(baseline), "fill": MUTED, "font-style": "italic"},
-            ).text = row["text"]
 
-    note_lines = textwrap.wrap(results["note"], width=NOTE_LINE_CHARACTERS)
-    y = header_height + len(outline.rows) * ROW_HEIGHT + 20
-    if outline.truncated:
+def _draw_row(svg: ElementTree.Element, y: int, row: dict[str, Any]) -> None:
+    """One outline row at height ``y``, indented by its depth and joined to its parent."""
+    x = MARGIN + row["depth"] * INDENT
+    baseline = y + 16
+    if row["depth"]:
+        _draw_connector(svg, x, y)
+    kind = row["kind"]
+    if kind == "question":
+        _draw_question(svg, x, baseline, row)
+    elif kind == "branch":
+        _draw_branch(svg, x, y, baseline, row)
+    elif kind == "outcome":
+        _draw_outcome(svg, x, baseline, row)
+    else:
+        _draw_end(svg, x, baseline, row)
+
+
+def _draw_connector(svg: ElementTree.Element, x: int, y: int) -> None:
+    # The connector from the parent: down, then across.
+    ElementTree.SubElement(
+        svg,
+        "path",
+        {
+            "d": f"M{x - INDENT + 6} {y - 6} V{y + 12} H{x - 4}",
+            "fill": "none",
+            "stroke": TRACK,
+            "stroke-width": "1.5",
+        },
+    )
+
+
+def _draw_question(svg: ElementTree.Element, x: int, baseline: int, row: dict[str, Any]) -> None:
+    """The question (its full text as a tooltip) and, at the right, how many reached it."""
+    text = ElementTree.SubElement(
+        svg, "text", {"x": str(x), "y": str(baseline), "font-weight": "600", "fill": INK}
+    )
+    text.text = fit(row["text"], x, reserved=90)
+    ElementTree.SubElement(text, "title").text = row["full"]
+    ElementTree.SubElement(
+        svg,
+        "text",
+        {"x": str(WIDTH - MARGIN), "y": str(baseline), "text-anchor": "end", "fill": MUTED},
+    ).text = f"{row.get('count')} reached"
+
+
+def _draw_branch(
+    svg: ElementTree.Element, x: int, y: int, baseline: int, row: dict[str, Any]
+) -> None:
+    """Yes or No with a bar of its share (a bare track when shares are not published)."""
+    share = row.get("share")
+    count = row.get("count")
+    label = ElementTree.SubElement(
+        svg, "text", {"x": str(x), "y": str(baseline), "font-weight": "600", "fill": ACCENT}
+    )
+    label.text = row["text"]
+    bar_x = x + 36
+    ElementTree.SubElement(
+        svg,
+        "rect",
+        {
+            "x": str(bar_x),
+            "y": str(y + 6),
+            "width": str(BAR_WIDTH),
+            "height": "10",
+            "rx": "3",
+            "fill": TRACK,
+        },
+    )
+    if share is not None:
+        ElementTree.SubElement(
+            svg,
+            "rect",
+            {
+                "x": str(bar_x),
+                "y": str(y + 6),
+                "width": f"{BAR_WIDTH * share:.1f}",
+                "height": "10",
+                "rx": "3",
+                "fill": ACCENT,
+            },
+        )
+    numbers = f"{percent(share)} ({count})" if share is not None else f"{count} readers"
+    ElementTree.SubElement(
+        svg, "text", {"x": str(bar_x + BAR_WIDTH + 8), "y": str(baseline), "fill": INK}
+    ).text = numbers
+
+
+def _draw_outcome(svg: ElementTree.Element, x: int, baseline: int, row: dict[str, Any]) -> None:
+    """An outcome (its full text as a tooltip) and, at the right, its share of finished readers."""
+    share = row.get("share")
+    count = row.get("count")
+    text = ElementTree.SubElement(svg, "text", {"x": str(x), "y": str(baseline), "fill": INK})
+    text.text = "→ " + fit(row["text"], x, reserved=120)
+    ElementTree.SubElement(text, "title").text = row["full"]
+    detail = f"{percent(share)} of finished ({count})" if share is not None else f"{count}"
+    ElementTree.SubElement(
+        svg,
+        "text",
+        {"x": str(WIDTH - MARGIN), "y": str(baseline), "text-anchor": "end", "fill": MUTED},
+    ).text = detail
+
+
+def _draw_end(svg: ElementTree.Element, x: int, baseline: int, row: dict[str, Any]) -> None:
+    """Where a path ends, or continues at a question drawn above."""
+    ElementTree.SubElement(
+        svg,
+        "text",
+        {"x": str(x), "y": str(baseline), "fill": MUTED, "font-style": "italic"},
+    ).text = row["text"]
+
+
+def _draw_footer(svg: ElementTree.Element, y: int, truncated: bool, note_lines: list[str]) -> None:
+    """Where a truncated tree continues, then the note, starting at height ``y``."""
+    if truncated:
         ElementTree.SubElement(
             svg, "text", {"x": str(MARGIN), "y": str(y), "fill": MUTED}
         ).text = "… the tree continues; the API has every number."
@@ -224,4 +265,3 @@ def render_results_svg(tree: PollTree, title: str, results: dict[str, Any]) -> s
             svg, "text", {"x": str(MARGIN), "y": str(y), "fill": MUTED, "font-size": "12"}
         ).text = line
         y += 16
-    return ElementTree.tostring(svg, encoding="unicode")

@@ -7,15 +7,16 @@ hand their answers to an :class:`AnswerWriter`. The first thread to find no batc
 writes everything queued so far in one transaction and wakes the others; answers that arrive
 meanwhile form the next batch. One answer alone is a batch of one, with no waiting.
 
-Each answer in a batch follows exactly the rules of ``pollserver.answering``: new readers of a
-poll are started together, in arrival order (two new readers from one address count against the
-daily cap together), and returning readers' answers follow one by one. A refusal refuses that
-answer only: refusals come before any write. If the database refuses the whole transaction for
-a reason one answer may have caused (a unique-key race, a deadlock or serialization failure),
-every answer of the batch is written again on its own, so one bad answer never fails the others;
-any other failure (the database unreachable, a timeout) fails the batch at once: trying each
-answer again would only multiply the wait. Locks are taken in a fixed order (polls by id, then
-readers and addresses sorted), so two batches never wait for each other in a cycle.
+Each answer in a batch follows exactly the rules of ``pollserver.services.answering``: new
+readers of a poll are started together, in arrival order (two new readers from one address count
+against the daily cap together), and returning readers' answers follow one by one. A refusal
+refuses that answer only: refusals come before any write. If the database refuses the whole
+transaction for a reason one answer may have caused (a unique-key race, a deadlock or
+serialization failure), every answer of the batch is written again on its own, so one bad answer
+never fails the others; any other failure (the database unreachable, a timeout) fails the batch
+at once: trying each answer again would only multiply the wait. Locks are taken in a fixed order
+(polls by id, then readers and addresses sorted), so two batches never wait for each other in a
+cycle.
 
 A reader whose answer brings results back (``gets_results``) gets the poll's tallies summed
 inside the batch's own transaction, after its writes: they count the batch and every commit
@@ -39,7 +40,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
-from pollserver.core.lifecycle import PUBLIC_STATUSES, effective_status
+from pollserver.core.lifecycle import is_published
 from pollserver.core.privacy import address_hash
 from pollserver.core.refusals import Refused
 from pollserver.core.tree import PollTree
@@ -162,104 +163,151 @@ class AnswerWriter:
             pending.done = True
 
     def _write_together(self, batch: list[_Pending]) -> None:
-        for pending in batch:
+        for pending in batch:  # a batch written again answer by answer starts afresh
             pending.error, pending.recorded, pending.poll, pending.summed = None, None, None, None
         salts: dict[dt.date, bytes] = {}
         with self._write_transaction() as connection:
-            polls: dict[str, PollFacts | None] = {}
-            for public_id in sorted({pending.request.poll_id for pending in batch}):
-                polls[public_id] = find_poll_facts(connection, public_id, for_share=True)
-            new_readers: dict[int, list[_Pending]] = {}
-            returning: list[_Pending] = []
-            for pending in batch:
-                poll = polls[pending.request.poll_id]
-                if poll is None or effective_status(poll) not in PUBLIC_STATUSES:
-                    pending.error = Refused(
-                        404, f"No poll {pending.request.poll_id!r} is published here."
-                    )
-                    continue
-                pending.poll = poll
-                if pending.request.token is None:
-                    new_readers.setdefault(poll.id, []).append(pending)
-                else:
-                    returning.append(pending)
+            polls = _read_polls_for_share(connection, batch)
+            new_readers, returning = _new_and_returning_readers(batch, polls)
             # New readers of a poll are started together (they only meet through the daily cap,
             # which counts them in arrival order); returning readers one by one, sorted by
             # token (a stable sort: one reader's answers keep their order).
-            for poll_id in sorted(new_readers):
-                arrivals = new_readers[poll_id]
-                poll = arrivals[0].poll
-                first_answers = []
-                for pending in arrivals:
-                    day = pending.request.now.astimezone(dt.UTC).date()
-                    if day not in salts:
-                        salts[day] = salt_for_day(connection, day)
-                    first_answers.append(
-                        FirstAnswer(
-                            pending.request.node_key,
-                            pending.request.answer,
-                            address_hash(pending.request.client_address, salts[day]),
-                            pending.request.now,
-                        )
-                    )
-                outcomes = record_new_readers(
-                    connection,
-                    poll,
-                    self._tree_of(poll, connection),
-                    first_answers,
-                    respondents_per_address=self._respondents_per_address(),
-                )
-                for pending, outcome in zip(arrivals, outcomes, strict=True):
-                    if isinstance(outcome, Refused):
-                        pending.error = outcome
-                    else:
-                        pending.recorded = outcome
-            for pending in sorted(returning, key=lambda item: item.request.token):
-                request = pending.request
-                try:
-                    pending.recorded = record_next_answer(
-                        connection,
-                        pending.poll,
-                        self._tree_of(pending.poll, connection),
-                        token=request.token,
-                        node_key=request.node_key,
-                        answer=request.answer,
-                        now=request.now,
-                    )
-                except Refused as refusal:
-                    pending.error = refusal
-            # One upsert per poll for the whole batch, polls in id order, each upsert's rows
-            # sorted: every transaction takes its counter-row locks in the same order.
-            deltas: dict[int, Counter[str]] = {}
-            for pending in batch:
-                if pending.recorded is not None:
-                    counts = deltas.setdefault(pending.poll.id, Counter())
-                    counts.update(pending.recorded.tally_deltas)
-            for poll_id in sorted(deltas):
-                changed = {key: value for key, value in deltas[poll_id].items() if value}
-                tallies.apply_counts(connection, poll_id, changed)
-            sums: dict[int, tallies.SummedCounts] = {}
-            for pending in batch:
-                if pending.recorded is None or not self._gets_results(
-                    pending.poll, pending.recorded
-                ):
-                    continue
-                if pending.poll.id not in sums:
-                    sums[pending.poll.id] = tallies.sum_counts(connection, pending.poll.id)
-                pending.summed = sums[pending.poll.id]
+            self._start_new_readers(connection, new_readers, salts)
+            self._record_returning_readers(connection, returning)
+            _apply_tallies(connection, batch)
+            self._sum_tallies_for_results(connection, batch)
         committed_at = time.monotonic()
         for day, salt in salts.items():
             remember_salt(day, salt)  # committed now: safe to keep
-        for pending in batch:
-            if pending.recorded is not None:
-                pending.written = WrittenAnswer(
-                    pending.poll, pending.recorded, committed_at, pending.summed
-                )
-            pending.done = True
+        _hand_back(batch, committed_at)
         try:
             self._on_batch_written(len(batch))
         except Exception:  # a metric must never turn stored answers into errors
             log.exception("recording the batch size failed")
+
+    def _start_new_readers(
+        self,
+        connection: Connection,
+        new_readers: dict[int, list[_Pending]],
+        salts: dict[dt.date, bytes],
+    ) -> None:
+        """Each poll's new readers in one go, polls in id order. The days' salts read on the way
+        are left in ``salts``: they may be kept only once the transaction has committed."""
+        for poll_id in sorted(new_readers):
+            arrivals = new_readers[poll_id]
+            poll = arrivals[0].poll
+            first_answers = _first_answers(connection, arrivals, salts)
+            outcomes = record_new_readers(
+                connection,
+                poll,
+                self._tree_of(poll, connection),
+                first_answers,
+                respondents_per_address=self._respondents_per_address(),
+            )
+            for pending, outcome in zip(arrivals, outcomes, strict=True):
+                if isinstance(outcome, Refused):
+                    pending.error = outcome
+                else:
+                    pending.recorded = outcome
+
+    def _record_returning_readers(self, connection: Connection, returning: list[_Pending]) -> None:
+        for pending in sorted(returning, key=lambda item: item.request.token):
+            request = pending.request
+            try:
+                pending.recorded = record_next_answer(
+                    connection,
+                    pending.poll,
+                    self._tree_of(pending.poll, connection),
+                    token=request.token,
+                    node_key=request.node_key,
+                    answer=request.answer,
+                    now=request.now,
+                )
+            except Refused as refusal:
+                pending.error = refusal
+
+    def _sum_tallies_for_results(self, connection: Connection, batch: list[_Pending]) -> None:
+        """For each reader who gets results back, the poll's tallies: summed once per poll."""
+        sums: dict[int, tallies.SummedCounts] = {}
+        for pending in batch:
+            if pending.recorded is None or not self._gets_results(pending.poll, pending.recorded):
+                continue
+            if pending.poll.id not in sums:
+                sums[pending.poll.id] = tallies.sum_counts(connection, pending.poll.id)
+            pending.summed = sums[pending.poll.id]
+
+
+def _read_polls_for_share(
+    connection: Connection, batch: list[_Pending]
+) -> dict[str, PollFacts | None]:
+    """The batch's polls by public id (None: no such poll), share-locked in sorted order."""
+    polls: dict[str, PollFacts | None] = {}
+    for public_id in sorted({pending.request.poll_id for pending in batch}):
+        polls[public_id] = find_poll_facts(connection, public_id, for_share=True)
+    return polls
+
+
+def _new_and_returning_readers(
+    batch: list[_Pending], polls: dict[str, PollFacts | None]
+) -> tuple[dict[int, list[_Pending]], list[_Pending]]:
+    """New readers by poll id and returning readers, in arrival order; an answer to a poll
+    that is not published is refused here."""
+    new_readers: dict[int, list[_Pending]] = {}
+    returning: list[_Pending] = []
+    for pending in batch:
+        poll = polls[pending.request.poll_id]
+        if poll is None or not is_published(poll):
+            pending.error = Refused(404, f"No poll {pending.request.poll_id!r} is published here.")
+            continue
+        pending.poll = poll
+        if pending.request.token is None:
+            new_readers.setdefault(poll.id, []).append(pending)
+        else:
+            returning.append(pending)
+    return new_readers, returning
+
+
+def _first_answers(
+    connection: Connection, arrivals: list[_Pending], salts: dict[dt.date, bytes]
+) -> list[FirstAnswer]:
+    """New readers' first answers, each address hashed with its day's salt (read once a day)."""
+    first_answers = []
+    for pending in arrivals:
+        day = pending.request.now.astimezone(dt.UTC).date()
+        if day not in salts:
+            salts[day] = salt_for_day(connection, day)
+        first_answers.append(
+            FirstAnswer(
+                pending.request.node_key,
+                pending.request.answer,
+                address_hash(pending.request.client_address, salts[day]),
+                pending.request.now,
+            )
+        )
+    return first_answers
+
+
+def _apply_tallies(connection: Connection, batch: list[_Pending]) -> None:
+    # One upsert per poll for the whole batch, polls in id order, each upsert's rows
+    # sorted: every transaction takes its counter-row locks in the same order.
+    deltas: dict[int, Counter[str]] = {}
+    for pending in batch:
+        if pending.recorded is not None:
+            counts = deltas.setdefault(pending.poll.id, Counter())
+            counts.update(pending.recorded.tally_deltas)
+    for poll_id in sorted(deltas):
+        changed = {key: value for key, value in deltas[poll_id].items() if value}
+        tallies.apply_counts(connection, poll_id, changed)
+
+
+def _hand_back(batch: list[_Pending], committed_at: float) -> None:
+    """Each stored answer's result for its waiting request; every answer of the batch is done."""
+    for pending in batch:
+        if pending.recorded is not None:
+            pending.written = WrittenAnswer(
+                pending.poll, pending.recorded, committed_at, pending.summed
+            )
+        pending.done = True
 
 
 def one_answer_may_be_the_cause(error: SQLAlchemyError) -> bool:

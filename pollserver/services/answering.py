@@ -8,8 +8,8 @@ This is the busiest write in the service, so it speaks Core SQL, not the ORM. Ne
 started set-based: however many arrive together, one lock statement (PostgreSQL), one count,
 one insert of readers and one of their answers. A returning reader is one locked read (reader
 and answers together), one insert and one update. The tallies' changes are returned, for the
-caller to apply once per transaction (``pollserver.answer_writer``). Statements are built once
-and compiled once per process, and no objects are tracked between them.
+caller to apply once per transaction (``pollserver.services.answer_writer``). Statements are
+built once and compiled once per process, and no objects are tracked between them.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from sqlalchemy import Connection, bindparam, delete, func, insert, select, text
 
 from pollserver.core import counters
 from pollserver.core.lifecycle import PollStatus, effective_status
+from pollserver.core.poll_settings import settings_of
 from pollserver.core.privacy import hash_token, new_respondent_token
 from pollserver.core.refusals import Refused
 from pollserver.core.tree import AnswerValue, PollTree, Walk
@@ -101,7 +102,7 @@ class RecordedAnswer:
     stored: bool  # False for a retried request that changed nothing
     kind: str = "retry"  # what was stored: "new_reader", "next" or "changed"
     # What the answer adds to the poll's tallies; the caller applies them in the same
-    # transaction (pollserver.answer_writer sums a whole batch into one upsert).
+    # transaction (pollserver.services.answer_writer sums a whole batch into one upsert).
     tally_deltas: dict[str, int] = field(default_factory=dict)
 
 
@@ -160,6 +161,11 @@ class FirstAnswer:
     now: dt.datetime
 
 
+# A new reader admitted under the daily cap: (index in the arrivals, their first answer, the walk
+# it gives, when they finished or None). Plain tuples: this runs for every new reader.
+_NewReader = tuple[int, GivenAnswer, Walk, dt.datetime | None]
+
+
 def record_new_readers(
     connection: Connection,
     poll: PollFacts,
@@ -175,6 +181,28 @@ def record_new_readers(
     same list too.
     """
     outcomes: list[RecordedAnswer | Refused | None] = [None] * len(arrivals)
+    candidates = _arrivals_at_the_first_question(poll, tree, arrivals, outcomes)
+    addresses = sorted({arrivals[number].address_hash for number in candidates})
+    _lock_new_reader_addresses(connection, poll.id, addresses)
+    started_today = _readers_started_today(connection, poll.id, addresses)
+    readers, tokens = _admit_under_the_daily_cap(
+        tree, arrivals, candidates, started_today, outcomes, respondents_per_address
+    )
+    if not readers:
+        return outcomes
+    ids = _insert_readers(connection, poll.id, arrivals, readers, tokens)
+    _insert_first_answers(connection, poll.id, ids, readers)
+    _record_started_readers(outcomes, readers, tokens, ids)
+    return outcomes
+
+
+def _arrivals_at_the_first_question(
+    poll: PollFacts,
+    tree: PollTree,
+    arrivals: list[FirstAnswer],
+    outcomes: list[RecordedAnswer | Refused | None],
+) -> list[int]:
+    """The indexes of the arrivals that may start; every other one gets its refusal."""
     candidates = []
     for number, arrival in enumerate(arrivals):
         try:
@@ -189,23 +217,47 @@ def record_new_readers(
             outcomes[number] = refusal
         else:
             candidates.append(number)
-    addresses = sorted({arrivals[number].address_hash for number in candidates})
+    return candidates
+
+
+def _lock_new_reader_addresses(connection: Connection, poll_id: int, addresses: list[str]) -> None:
     if addresses and connection.dialect.name == "postgresql":
         # Count-then-insert must not run twice at once for one address and poll, or parallel
         # new readers would all pass the cap; SQLite's single writer already serialises it.
         # Sorted keys: two transactions take their locks in the same order, so never deadlock.
         connection.execute(
             LOCK_NEW_READER_ADDRESSES,
-            {"keys": [f"new-reader:{poll.id}:{address}" for address in addresses]},
+            {"keys": [f"new-reader:{poll_id}:{address}" for address in addresses]},
         )
+
+
+def _readers_started_today(
+    connection: Connection, poll_id: int, addresses: list[str]
+) -> dict[str, int]:
+    """How many readers each address has started in the poll (addresses with none left out)."""
     # The address hash changes with the daily salt, so equal hashes are the same address today.
-    started_today = dict(
+    return dict(
         connection.execute(
-            RESPONDENTS_FROM_ADDRESSES, {"poll_id": poll.id, "address_hashes": addresses}
+            RESPONDENTS_FROM_ADDRESSES, {"poll_id": poll_id, "address_hashes": addresses}
         ).all()
         if addresses
         else []
     )
+
+
+def _admit_under_the_daily_cap(
+    tree: PollTree,
+    arrivals: list[FirstAnswer],
+    candidates: list[int],
+    started_today: dict[str, int],
+    outcomes: list[RecordedAnswer | Refused | None],
+    respondents_per_address: int,
+) -> tuple[list[_NewReader], list[str]]:
+    """The candidates the cap admits, in order, with a new token each; the others are refused.
+
+    ``started_today`` counts each admitted reader, so later arrivals from one address meet
+    the cap the earlier ones filled.
+    """
     readers, tokens = [], []
     for number in candidates:
         arrival = arrivals[number]
@@ -224,14 +276,23 @@ def record_new_readers(
         finished_at = given.answered_at if walk.finished else None
         readers.append((number, given, walk, finished_at))
         tokens.append(new_respondent_token())
-    if not readers:
-        return outcomes
-    ids = (
+    return readers, tokens
+
+
+def _insert_readers(
+    connection: Connection,
+    poll_id: int,
+    arrivals: list[FirstAnswer],
+    readers: list[_NewReader],
+    tokens: list[str],
+) -> list[int]:
+    """One insert for all the readers; their ids, in the order of ``readers``."""
+    return (
         connection.execute(
             INSERT_RESPONDENTS_RETURNING_IDS,
             [
                 {
-                    "poll_id": poll.id,
+                    "poll_id": poll_id,
                     "token_hash": hash_token(token),
                     "address_hash": arrivals[number].address_hash,
                     "started_at": given.answered_at,
@@ -245,13 +306,27 @@ def record_new_readers(
         .scalars()
         .all()
     )
+
+
+def _insert_first_answers(
+    connection: Connection, poll_id: int, ids: list[int], readers: list[_NewReader]
+) -> None:
     connection.execute(
         INSERT_ANSWER,
         [
-            answer_row(poll.id, respondent_id, given)
+            answer_row(poll_id, respondent_id, given)
             for respondent_id, (_, given, _, _) in zip(ids, readers, strict=True)
         ],
     )
+
+
+def _record_started_readers(
+    outcomes: list[RecordedAnswer | Refused | None],
+    readers: list[_NewReader],
+    tokens: list[str],
+    ids: list[int],
+) -> None:
+    """Each started reader's outcome: their token, once, and what they add to the tallies."""
     for token, respondent_id, (number, given, walk, finished_at) in zip(
         tokens, ids, readers, strict=True
     ):
@@ -264,7 +339,6 @@ def record_new_readers(
             kind="new_reader",
             tally_deltas=dict(counters.walk_contributions(walk, [given.answered_at])),
         )
-    return outcomes
 
 
 def record_next_answer(
@@ -294,7 +368,7 @@ def record_next_answer(
 
     kept = reader.answers
     if previous is not None:
-        if not poll.settings.get("allow_answer_changes"):
+        if not settings_of(poll.settings).allow_answer_changes:
             raise Refused(
                 409,
                 f"You already answered {previous.value} to {node_key!r}; "
