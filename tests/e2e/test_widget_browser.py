@@ -409,12 +409,14 @@ def test_a_poll_that_cannot_load_offers_a_retry(service, host, page):
 
 def test_too_many_answers_say_when_to_try_again(request, browser, host, tmp_path):
     with fresh_database_env(request, tmp_path) as env:
-        env["RATELIMIT_ANSWERS"] = "2/minute"
+        # Per hour, not per minute: the sliding-window counter weighs the previous window, so two
+        # answers just before a minute's end and a third just after it could all pass.
+        env["RATELIMIT_ANSWERS"] = "2/hour"
         server = PollserverProcess(env).start(tmp_path / "limited.log")
         try:
             with cli_app(env) as app:
                 seed = json.loads(run_cli(app, "polls", "list", "--json"))[0]["id"]
-            # This address has used its two answers this minute.
+            # This address has used its two answers this hour.
             answer_url = f"{server.base_url}/api/v1/polls/{seed}/answers"
             first = {"respondent": None, "node": "q1", "answer": "no"}
             assert http_json("POST", answer_url, first)[0] == 201
