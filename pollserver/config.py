@@ -68,13 +68,15 @@ def parse_bool(name: str, raw: str) -> bool:
     raise ConfigError(f"{name}={raw!r} is not a boolean (use true or false)")
 
 
-def parse_int(name: str, raw: str, *, minimum: int = 0) -> int:
+def parse_int(name: str, raw: str, *, minimum: int = 0, maximum: int | None = None) -> int:
     try:
         value = int(raw.strip())
     except ValueError:
         raise ConfigError(f"{name}={raw!r} is not a whole number") from None
     if value < minimum:
         raise ConfigError(f"{name}={raw!r} must be at least {minimum}")
+    if maximum is not None and value > maximum:
+        raise ConfigError(f"{name}={raw!r} must be at most {maximum}")
     return value
 
 
@@ -139,7 +141,7 @@ def settings_from_environment(instance_path: Path, environ: dict[str, str] | Non
         ),
         "POLLSERVER_HOST": env.get("POLLSERVER_HOST", "127.0.0.1"),
         "POLLSERVER_PORT": parse_int(
-            "POLLSERVER_PORT", env.get("POLLSERVER_PORT", "8000"), minimum=1
+            "POLLSERVER_PORT", env.get("POLLSERVER_PORT", "8000"), minimum=1, maximum=65535
         ),
         # 0 means "choose": one process on in-memory limits, two per core on shared storage.
         "POLLSERVER_WORKERS": parse_int("POLLSERVER_WORKERS", env.get("POLLSERVER_WORKERS", "0")),

@@ -18,7 +18,7 @@ from pollserver.extensions import db
 from pollserver.services.articles import ImportOutcome, ImportStatus, import_article
 
 
-@click.command("build")
+@click.command("build", short_help="Print the polls built from articles, as JSON.")
 @click.argument("paths", nargs=-1, required=True)
 def build_command(paths: tuple[str, ...]) -> None:
     """Print the polls built from articles (.txt, .html, .htm) or definitions (.json) as JSON.

@@ -80,7 +80,7 @@ for _name, _target, _verb in (
     polls_group.add_command(_lifecycle_command(_name, _target, _verb))
 
 
-@click.command("results")
+@click.command("results", short_help="A poll's results, whatever its visibility.")
 @click.argument("poll_id")
 @click.option("--json", "as_json", is_flag=True, help="Print the API's JSON document.")
 @with_appcontext

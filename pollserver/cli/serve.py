@@ -26,7 +26,7 @@ from pollserver.server import PollserverGunicorn, choose_worker_count, gunicorn_
 from pollserver.services.polls import change_status
 
 
-@click.command("serve")
+@click.command("serve", short_help="Migrate, seed an empty database, then serve.")
 @click.option("--host", default=None, help="Address to listen on [env POLLSERVER_HOST, 127.0.0.1].")
 @click.option("--port", type=int, default=None, help="Port [env POLLSERVER_PORT, 8000].")
 @click.option(
@@ -97,7 +97,11 @@ def seed_empty_database(seeds_dir: Path) -> None:
     if db.session.scalar(select(exists().select_from(Article))):
         return
     if not seeds_dir.is_dir():
-        click.echo(f"pollserver: no sample articles at {seeds_dir}; starting empty", err=True)
+        click.echo(
+            f"pollserver: no sample articles at {seeds_dir} (POLLSERVER_SEEDS_DIR names a folder "
+            "of articles to seed an empty database); starting empty",
+            err=True,
+        )
         return
     outcomes = import_paths([str(seeds_dir)], progress=False)
     begin_write_transaction()

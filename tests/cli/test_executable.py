@@ -15,6 +15,7 @@ from support import pollserver_executable
 BAD_SETTINGS = [
     ("DEMO_PAGES", "maybe"),
     ("POLLSERVER_PORT", "abc"),
+    ("POLLSERVER_PORT", "70000"),
     ("RESULTS_CACHE_SECONDS", "soon"),
     ("RATELIMIT_ANSWERS", "lots"),
     ("RATELIMIT_PUBLIC", "300 per fortnight"),
@@ -41,18 +42,24 @@ def test_version_is_pollservers_own(tmp_path):
     assert "Flask" not in result.stdout
 
 
-def test_help_lists_pollservers_commands_and_keeps_flasks_under_dev(tmp_path):
+def test_help_lists_pollservers_commands_first_and_keeps_flasks_under_dev(tmp_path):
     result = run_pollserver("--help", instance_path=tmp_path)
     assert result.returncode == 0, result.stderr
     options, commands = result.stdout.split("Commands:", 1)
     listed = [line.split()[0] for line in commands.splitlines() if line.startswith("  ")]
-    for name in ("serve", "build", "import", "polls", "results", "tokens", "db", "dev"):
-        assert name in listed
+    # pollserver's own commands are what an operator reads first, serving first of all.
+    assert listed[:6] == ["serve", "import", "build", "polls", "results", "tokens"]
+    assert {"db", "openapi", "dev"} <= set(listed)
+    # One line each, none cut short.
+    assert "..." not in commands
     for flask_command in ("run", "shell", "routes"):
         assert flask_command not in listed
     # Options to load some other app, an env file or Flask's debug mode are not pollserver's.
     for option in ("--app", "--env-file", "--debug"):
         assert option not in options
+
+    # Listing the commands builds no app: no instance folder, no secret key written.
+    assert not tmp_path.exists() or not any(tmp_path.iterdir())
 
     dev = run_pollserver("dev", "--help", instance_path=tmp_path)
     assert dev.returncode == 0, dev.stderr
@@ -71,6 +78,18 @@ def test_a_bad_setting_stops_the_start_with_one_line_and_status_2(tmp_path, comm
     assert f"{name}={value!r}" in lines[0]
     assert result.stdout == ""
     assert not (tmp_path / "pollserver.sqlite3").exists()  # nothing was started or created
+
+
+def test_an_instance_folder_that_cannot_be_made_is_one_line_too(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    result = run_pollserver("serve", instance_path=blocker / "instance")
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines == [
+        f"Error: instance folder {blocker / 'instance'}: Not a directory "
+        "(see POLLSERVER_INSTANCE_PATH)"
+    ]
 
 
 def test_good_limit_strings_are_accepted(tmp_path):

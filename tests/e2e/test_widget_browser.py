@@ -653,6 +653,8 @@ def test_demo_page_has_no_axe_violations(service, browser, scheme):
         "el => getComputedStyle(el.shadowRoot.querySelector('section')).backgroundColor"
     )
     assert background == ("rgb(31, 31, 35)" if scheme == "dark" else "rgb(255, 255, 255)")
+    # Colours as readers see them once the widget has faded in: mid-fade, text is half opaque.
+    poll.evaluate("el => Promise.all(el.shadowRoot.getAnimations().map(a => a.finished))")
     assert_no_axe_violations(page)
     if scheme == "dark":
         poll.scroll_into_view_if_needed()
