@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -45,6 +46,9 @@ def get(url: str) -> tuple[int, str]:
 
 def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="pollserver-wheel-"))
+    # setuptools builds in the checkout's build/: what an older build left there must not ride
+    # along into this wheel.
+    shutil.rmtree(CHECKOUT / "build", ignore_errors=True)
     run(sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", work / "dist", CHECKOUT)
     (wheel,) = (work / "dist").glob("pollserver-*.whl")
     run(sys.executable, "-m", "venv", work / "venv")

@@ -29,11 +29,10 @@ from pollserver.cli import COMMANDS
 from pollserver.config import ConfigError
 
 CONFIG_ERROR_EXIT_STATUS = 2
-FLASK_APP_OPTIONS = {"app", "env_file", "debug"}
 # The order `pollserver --help` lists commands in: what an operator runs first, first.
 COMMAND_ORDER = ("serve", "import", "build", "polls", "results", "tokens", "db", "openapi", "dev")
-# Commands that need no app, hence no settings: build reads files; dev's own commands load it.
-APP_FREE_COMMANDS = {"build", "dev"}
+# Commands that need no app, hence no settings: build reads files and prints JSON.
+APP_FREE_COMMANDS = {"build"}
 
 
 class ConfigurationError(click.ClickException):
@@ -54,12 +53,6 @@ def create_cli_app() -> Flask:
 
 class PollserverGroup(FlaskGroup):
     """The command group; bad settings and database problems become one-line messages."""
-
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        # pollserver serves one app, configured by its environment: no options to pick another
-        # app, load an env file or switch Flask's debug mode (``pollserver dev run`` has one).
-        self.params = [param for param in self.params if param.name not in FLASK_APP_OPTIONS]
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         # Every command is the group's own, so listing them needs no app (Flask's group would
@@ -122,4 +115,4 @@ main.add_command(openapi_group, "openapi")
 
 
 if __name__ == "__main__":
-    main()
+    main(prog_name="pollserver")

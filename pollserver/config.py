@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from limits import parse_many
+from limits.storage import SCHEMES
+from limits.strategies import STRATEGIES
 
 # flask-limiter reads these from app.config; any of them may also come from the environment.
 # (Listed rather than matched by prefix so a typo in an env var name is not silently ignored
@@ -53,10 +55,16 @@ class ConfigError(ValueError):
 
 
 def shipped_folder(name: str) -> Path:
-    """A folder that sits at the top of a checkout (``migrations``, ``widget``, ``seeds``) and
-    inside the package of an installed wheel (pyproject.toml maps it there)."""
+    """A folder that sits at the top of a checkout (``migrations``, ``widget``) and inside the
+    package of an installed wheel (pyproject.toml maps it there)."""
     inside = PACKAGE_DIRECTORY / name
     return inside if inside.is_dir() else PACKAGE_DIRECTORY.parent / name
+
+
+def checkout_seeds_folder() -> str:
+    seeds = PACKAGE_DIRECTORY.parent / "seeds"
+    in_a_checkout = (PACKAGE_DIRECTORY.parent / "pyproject.toml").is_file()
+    return str(seeds) if in_a_checkout and seeds.is_dir() else ""
 
 
 def parse_bool(name: str, raw: str) -> bool:
@@ -148,7 +156,8 @@ def settings_from_environment(instance_path: Path, environ: dict[str, str] | Non
         "POLLSERVER_THREADS": parse_int(
             "POLLSERVER_THREADS", env.get("POLLSERVER_THREADS", "8"), minimum=1
         ),
-        "POLLSERVER_SEEDS_DIR": env.get("POLLSERVER_SEEDS_DIR") or str(shipped_folder("seeds")),
+        # A checkout's sample articles; an installed package ships none (then "": no seeding).
+        "POLLSERVER_SEEDS_DIR": env.get("POLLSERVER_SEEDS_DIR") or checkout_seeds_folder(),
         "METRICS_TOKEN": env.get("METRICS_TOKEN") or None,
         "DEMO_PAGES": parse_bool("DEMO_PAGES", env.get("DEMO_PAGES", "true")),
         "MAX_CONTENT_LENGTH": parse_int(
@@ -171,7 +180,7 @@ def settings_from_environment(instance_path: Path, environ: dict[str, str] | Non
         # which let twice the limit through across a window boundary.
         "RATELIMIT_STRATEGY": "sliding-window-counter",
         # Off: X-RateLimit-* headers cost a storage round trip per request; 429s still say
-        # Retry-After (pollserver.errors).
+        # Retry-After (pollserver.rate_limits).
         "RATELIMIT_HEADERS_ENABLED": False,
         "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
         "RATELIMIT_SWALLOW_ERRORS": True,
@@ -194,7 +203,7 @@ def settings_from_environment(instance_path: Path, environ: dict[str, str] | Non
             settings[name] = {key.strip(): parse_option_value(value) for key, value in pairs}
         else:
             settings[name] = raw
-    check_limit_strings(settings)
+    check_limiter_settings(settings)
     return settings
 
 
@@ -209,6 +218,25 @@ LIMIT_STRING_SETTINGS = (
     "RATELIMIT_PUBLIC",
     "RATELIMIT_AUTH_FAILURES",
 )
+
+
+def check_limiter_settings(settings: dict[str, Any]) -> None:
+    """The rate limiter's settings, checked at start: its own checks come at the first request
+    (a bad limit string then silently stops limiting) or as a traceback from deep inside it."""
+    strategy = settings["RATELIMIT_STRATEGY"]
+    if strategy not in STRATEGIES:
+        raise ConfigError(
+            f"RATELIMIT_STRATEGY={strategy!r} is not a strategy (use one of: "
+            f"{', '.join(STRATEGIES)})"
+        )
+    storage_uri = settings["RATELIMIT_STORAGE_URI"]
+    scheme = storage_uri.split("://", 1)[0] if "://" in storage_uri else ""
+    if scheme not in SCHEMES or scheme.startswith("async+"):
+        raise ConfigError(
+            f"RATELIMIT_STORAGE_URI={storage_uri!r} is not a rate-limit storage "
+            "(e.g. memory:// or redis://host:6379)"
+        )
+    check_limit_strings(settings)
 
 
 def check_limit_strings(settings: dict[str, Any]) -> None:

@@ -101,12 +101,13 @@ def one_statement_read() -> Iterator[Connection]:
 
 
 @contextmanager
-def write_transaction() -> Iterator[Connection]:
+def write_transaction(engine: Engine | None = None) -> Iterator[Connection]:
     """A Core connection in a write transaction, committed when the block ends, rolled back if
     it raises. For the hottest write (an answer), which needs no ORM ``Session``; the same
     rules as :func:`begin_write_transaction`: on SQLite, BEGIN IMMEDIATE behind the process's
-    writer lock, released only after COMMIT or ROLLBACK."""
-    engine = db.engine
+    writer lock, released only after COMMIT or ROLLBACK. On ``engine`` when one is given (no
+    app context needed), else on the app's."""
+    engine = engine or db.engine
     writer_lock = take_writer_lock(engine)
     try:
         with engine.connect() as connection:

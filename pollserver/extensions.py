@@ -12,7 +12,7 @@ from flask_sqlalchemy import SQLAlchemy
 from pollserver import rate_limit_storage  # noqa: F401  (registers the memory:// storage)
 from pollserver.errors import JsonErrorApi
 from pollserver.models import Base
-from pollserver.rate_limits import rate_limit_key, refuse_over_limit
+from pollserver.rate_limits import rate_limit_key, refuse_over_limit, retry_after_response
 
 # The models are plain SQLAlchemy (the services use them without Flask); Flask-SQLAlchemy gets
 # their metadata, and with it every table. Objects stay readable after commit without a reload
@@ -20,4 +20,4 @@ from pollserver.rate_limits import rate_limit_key, refuse_over_limit
 db = SQLAlchemy(metadata=Base.metadata, session_options={"expire_on_commit": False})
 migrate = Migrate()
 api = JsonErrorApi()
-limiter = Limiter(rate_limit_key, on_breach=refuse_over_limit)
+limiter = Limiter(rate_limit_key, on_breach=refuse_over_limit, on_meta_breach=retry_after_response)

@@ -87,12 +87,6 @@ def count_answer(kind: str) -> None:
         metrics.answers_recorded.labels(kind=kind).inc()
 
 
-def count_answer_batch(size: int) -> None:
-    metrics = metrics_of()
-    if metrics:
-        metrics.answer_batch_size.observe(size)
-
-
 def expose_metrics(registry: CollectorRegistry) -> Response:
     token = current_app.config.get("METRICS_TOKEN")
     if token:

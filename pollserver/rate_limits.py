@@ -54,13 +54,19 @@ def auth_failure_limit() -> str:
 
 
 def refuse_over_limit(breached: RequestLimit) -> Response:
-    """Count each 429 by the limit that caused it, and tell the client when to come back.
+    """Count each 429 by the limit that caused it, and tell the client when to come back."""
+    count_rate_limited(str(breached.limit))
+    return retry_after_response(breached)
+
+
+def retry_after_response(breached: RequestLimit) -> Response:
+    """The 429 that says when the breached limit lets the client in again.
 
     flask-limiter sends Retry-After only along with its X-RateLimit-* headers, which cost a
     second storage round trip on every request; the response returned here is the one the
-    limiter's 429 carries (its body is replaced by the one JSON error shape).
+    limiter's 429 carries (its body is replaced by the one JSON error shape). Meta limits
+    (``RATELIMIT_META``) answer with it too, uncounted, as before.
     """
-    count_rate_limited(str(breached.limit))
     reset_time, _remaining = breached.window
     retry_after = max(1, math.ceil(reset_time - time.time()))
     return Response(status=429, headers={"Retry-After": str(retry_after)})

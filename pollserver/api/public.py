@@ -8,6 +8,7 @@ memory (see ShortLived).
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import Any, TypeVar
 
@@ -31,7 +32,7 @@ from pollserver.core.tree import Walk
 from pollserver.database import write_transaction
 from pollserver.errors import ErrorResponseSchema
 from pollserver.extensions import db, limiter
-from pollserver.metrics import count_answer, count_answer_batch, count_rate_limited
+from pollserver.metrics import count_answer, count_rate_limited, metrics_of
 from pollserver.models import Poll
 from pollserver.rate_limits import answers_limit, client_address, public_limit
 from pollserver.results_cache import (
@@ -74,7 +75,8 @@ def answered_from_memory() -> bool:
     if request.endpoint == "polls.PollResults":
         facts = poll_facts.get(poll_id)
         return facts is not None and (
-            refusal_of_results(facts, None) is not None or cached_results_json(poll_id) is not None
+            why_results_are_hidden(facts, None) is not None
+            or cached_results_json(poll_id) is not None
         )
     return False
 
@@ -214,7 +216,7 @@ def load_public_poll(poll_id: str) -> Poll:
     return published(find_poll(db.session, poll_id), poll_id)
 
 
-def refusal_of_results(poll: Poll | PollFacts, respondent: Reader | None) -> str | None:
+def why_results_are_hidden(poll: Poll | PollFacts, respondent: Reader | None) -> str | None:
     """Why results are hidden from this request, or None when it may see them."""
     return results_refusal(
         poll.settings,
@@ -225,7 +227,7 @@ def refusal_of_results(poll: Poll | PollFacts, respondent: Reader | None) -> str
 
 def gets_results(poll: PollFacts, reader: Reader, walk: Walk) -> bool:
     """Whether this reader's progress carries the results (at the end, if they may see them)."""
-    return walk.finished and refusal_of_results(poll, reader) is None
+    return walk.finished and why_results_are_hidden(poll, reader) is None
 
 
 def progress_body(
@@ -262,7 +264,7 @@ def poll_facts_if_results_visible(poll_id: str) -> PollFacts:
     """The poll's facts when this request may see its results; 403 saying when it may, if not."""
     facts = public_poll_facts(poll_id)
     _, respondent = respondent_from_header(facts)
-    refusal = refusal_of_results(facts, respondent)
+    refusal = why_results_are_hidden(facts, respondent)
     if refusal:
         abort(403, message=refusal)
     return facts
@@ -384,14 +386,16 @@ def answer_writer() -> AnswerWriter:
     """This app's writer of answers (one per process: group commit happens within a process)."""
     writer = current_app.extensions.get(ANSWER_WRITER)
     if writer is None:
-        config = current_app.config
+        # Everything the writer calls is bound to this app now: it runs in whichever request
+        # thread writes a batch, and needs no app context of its own.
+        config, engine, metrics = current_app.config, db.engine, metrics_of()
         writer = current_app.extensions.setdefault(
             ANSWER_WRITER,
             AnswerWriter(
-                write_transaction,
+                functools.partial(write_transaction, engine),
                 tree_of,
                 respondents_per_address=lambda: config["RESPONDENTS_PER_ADDRESS_PER_DAY"],
-                on_batch_written=count_answer_batch,
+                on_batch_written=metrics.answer_batch_size.observe if metrics else lambda _: None,
                 gets_results=lambda poll, recorded: gets_results(
                     poll, recorded.reader, recorded.walk
                 ),

@@ -61,7 +61,8 @@ def serve_command(
     prepare_shared_metrics(Path(current_app.instance_path) / "metrics")
     upgrade()
     if seed:
-        seed_empty_database(Path(config["POLLSERVER_SEEDS_DIR"]))
+        seeds = config["POLLSERVER_SEEDS_DIR"]
+        seed_empty_database(Path(seeds) if seeds else None)
     # The master process must not hand its open connections to forked workers.
     db.session.remove()
     db.engine.dispose()
@@ -92,14 +93,15 @@ def prepare_shared_metrics(folder: Path) -> None:
     prometheus_client.values.ValueClass = prometheus_client.values.get_value_class()
 
 
-def seed_empty_database(seeds_dir: Path) -> None:
+def seed_empty_database(seeds_dir: Path | None) -> None:
     """Give a newcomer live polls at once: import the sample articles and open their polls."""
     if db.session.scalar(select(exists().select_from(Article))):
         return
-    if not seeds_dir.is_dir():
+    if seeds_dir is None or not seeds_dir.is_dir():
+        where = f" at {seeds_dir}" if seeds_dir else ""
         click.echo(
-            f"pollserver: no sample articles at {seeds_dir} (POLLSERVER_SEEDS_DIR names a folder "
-            "of articles to seed an empty database); starting empty",
+            f"pollserver: no sample articles{where} (POLLSERVER_SEEDS_DIR names a folder of "
+            "articles to seed an empty database); starting empty",
             err=True,
         )
         return
@@ -117,10 +119,11 @@ def seed_empty_database(seeds_dir: Path) -> None:
 
 
 def app_factory() -> Callable[[], Flask]:
-    """How each worker builds its app: the factory this command's app came from (the
-    ``pollserver`` executable's, which reads the environment as this process did)."""
+    """How each worker builds an app of its own after the fork: as this command's app was built
+    (the ``pollserver`` executable's factory, or ``flask --app``'s import path), so that each
+    reads the environment this process prepared (the shared metrics folder among it)."""
     info = click.get_current_context().find_object(ScriptInfo)
     if info is not None and info.create_app is not None:
         return info.create_app
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    return lambda: app
+    import_path = info.app_import_path if info is not None else None
+    return lambda: ScriptInfo(app_import_path=import_path).load_app()

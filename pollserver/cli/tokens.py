@@ -20,12 +20,10 @@ from pollserver.models import ApiToken
 from pollserver.services.moderation.audit import CLI_ACTOR
 from pollserver.services.tokens import (
     TokenError,
-    create_token,
     find_token_by_name,
+    issue_token,
     list_tokens,
-    record_token_created,
-    record_token_revoked,
-    revoke_token,
+    withdraw_token,
 )
 
 
@@ -47,11 +45,10 @@ def create_command(name: str, role: str) -> None:
     """Create a token and print it (it is shown this once)."""
     begin_write_transaction()
     try:
-        token, secret = create_token(db.session, name, TokenRole(role))
+        _token, secret = issue_token(db.session, name, TokenRole(role), CLI_ACTOR)
     except TokenError as error:
         db.session.rollback()
         raise click.ClickException(str(error)) from None
-    record_token_created(db.session, token, CLI_ACTOR)
     db.session.commit()
     click.echo(secret)
     click.echo(
@@ -102,10 +99,8 @@ def revoke_command(name: str) -> None:
     token = find_token_by_name(db.session, name)
     if token is None:
         raise click.ClickException(f"no token named {name!r} (pollserver tokens list shows them)")
-    if token.revoked_at is not None:
+    if not withdraw_token(db.session, token, CLI_ACTOR):
         click.echo(f"token {name!r} was already revoked at {iso(token.revoked_at)}")
         return
-    revoke_token(db.session, name)
-    record_token_revoked(db.session, token, CLI_ACTOR)
     db.session.commit()
     click.echo(f"revoked token {name!r}")

@@ -1,8 +1,9 @@
 """The one way a rule says no: a :class:`Refused` carrying the HTTP status it stands for.
 
-Services raise it; entrypoints translate it once (``pollserver.error_handlers`` for JSON, the
-moderation pages for HTML), as superset's ``commands/exceptions.py`` lets its errors carry their
-status.
+Services raise it; ``pollserver.error_handlers`` translates it, once, into the one JSON error
+shape (an entrypoint that expects one, such as the moderation page's invalid status change,
+catches it to say so its own way), as superset's ``commands/exceptions.py`` lets its errors
+carry their status.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from pollserver.services.polls import find_poll
 
 
 def demo_pages_enabled() -> bool:
-    return bool(current_app.config.get("DEMO_PAGES", True))
+    return bool(current_app.config["DEMO_PAGES"])
 
 
 def published_polls_by_block(article: Article) -> dict[int, Poll]:

@@ -212,7 +212,7 @@ def share_url(poll: Poll) -> str:
 
 def frame_ancestors_for(poll: Poll) -> str:
     """Who may frame the poll: anyone, or only the origins the poll names."""
-    origins = poll.settings.get("allowed_origins") or []
+    origins = settings_of(poll.settings).allowed_origins
     if not origins:
         return "*"
     allowed = [origin.rstrip("/") for origin in origins if ORIGIN.match(str(origin).rstrip("/"))]

@@ -49,6 +49,7 @@ from pollserver.core.timestamps import utcnow
 from pollserver.database import begin_write_transaction
 from pollserver.errors import error_payload
 from pollserver.extensions import db
+from pollserver.loaders import load_poll
 from pollserver.models import Poll
 from pollserver.results_cache import compute_results, forget_results, tree_of
 from pollserver.services.listing import page_of
@@ -64,7 +65,6 @@ from pollserver.services.moderation.responses import (
     moderate_responses as hide_or_restore_responses,
 )
 from pollserver.services.polls import definition_of
-from pollserver.views import load_poll
 
 SESSION_LIFETIME = dt.timedelta(hours=12)
 CSRF_FIELD = "csrf_token"

@@ -22,8 +22,9 @@ A reader whose answer brings results back (``gets_results``) gets the poll's tal
 inside the batch's own transaction, after its writes: they count the batch and every commit
 before the sum, and cost one statement instead of a connection and transaction of their own.
 
-No Flask here, but the callables the caller supplies (the write transaction, the poll trees,
-the metric) run in the thread that writes the batch, which is one of the waiting requests.
+No Flask here: the callables the caller supplies (the write transaction, the poll trees, the
+metric) come bound to what they use, and run in the thread that writes the batch, which is one
+of the waiting requests.
 """
 
 from __future__ import annotations

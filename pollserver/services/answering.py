@@ -1,7 +1,7 @@
 """Recording a reader's answer: the rules of a walk, idempotent retries, changes, and the tallies.
 
 Plain Python over a SQLAlchemy ``Connection``; the caller owns the transaction (and, on SQLite,
-begins it as a writer). Every refusal is an :class:`Refused` carrying the HTTP status the
+begins it as a writer). Every refusal is a :class:`Refused` carrying the HTTP status the
 API gives it, so the view stays a thin translation.
 
 This is the busiest write in the service, so it speaks Core SQL, not the ORM. New readers are

@@ -16,7 +16,6 @@ import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from pathlib import PurePath
 from typing import Any
 
 from sqlalchemy import Select, exists, func, select
@@ -35,7 +34,6 @@ from pollserver.services.polls import (
 )
 
 SLUG_LENGTH = 80
-FORMAT_BY_SUFFIX = {".html": "html", ".htm": "html", ".txt": "text", ".json": "definition"}
 
 
 class ImportStatus(enum.StrEnum):
@@ -170,7 +168,7 @@ def submit_article(
     """Store an article and the draft polls the builder finds in it (idempotent per source)."""
     source = source or default_article_source(raw, filename)
     if format is None and filename:
-        format = FORMAT_BY_SUFFIX.get(PurePath(filename).suffix.lower())
+        format = builder.format_of_name(filename)
     try:
         parsed = builder.parse_article(raw, source, format=format)
     except builder.ArticleError as error:

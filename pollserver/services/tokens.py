@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from pollserver.core.identifiers import TOKEN_NAME, matches
 from pollserver.core.privacy import hash_token
+from pollserver.core.refusals import Refused
 from pollserver.core.roles import Actor, TokenRole
 from pollserver.core.timestamps import utcnow
 from pollserver.models import ApiToken
@@ -28,8 +29,12 @@ MAX_TOKEN_LENGTH = 200  # anything longer is not one of ours; refuse before hash
 LAST_USED_PRECISION = dt.timedelta(seconds=60)
 
 
-class TokenError(ValueError):
-    """A token cannot be created or revoked as asked; the message says why."""
+class TokenError(Refused):
+    """A token cannot be created or revoked as asked; the message says why (and about which
+    field, for the API's details)."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(status, message, {"name": [message]})
 
 
 def new_token_secret() -> str:
@@ -43,8 +48,9 @@ def is_token_name(name: str) -> bool:
 def check_token_name(name: str) -> str:
     if not is_token_name(name):
         raise TokenError(
+            422,
             "a token name is 1–80 letters, digits, spaces or . _ @ - "
-            "and starts with a letter or digit"
+            "and starts with a letter or digit",
         )
     return name
 
@@ -56,7 +62,7 @@ def create_token(session: Session, name: str, role: TokenRole) -> tuple[ApiToken
     """
     check_token_name(name)
     if session.scalar(select(ApiToken.id).where(ApiToken.name == name)) is not None:
-        raise TokenError(f"a token named {name!r} already exists (names are never reused)")
+        raise TokenError(409, f"a token named {name!r} already exists (names are never reused)")
     secret = new_token_secret()
     token = ApiToken(
         name=name,
@@ -81,7 +87,7 @@ def revoke_token(session: Session, name: str, now: dt.datetime | None = None) ->
     """Revoke a token by name; revoking a revoked token changes nothing."""
     token = find_token_by_name(session, name)
     if token is None:
-        raise TokenError(f"no token named {name!r}")
+        raise TokenError(404, f"no token named {name!r}")
     if token.revoked_at is None:
         token.revoked_at = now or utcnow()
     return token
@@ -148,3 +154,20 @@ def record_token_revoked(
         after={"name": token.name, "role": token.role, "revoked_at": token.revoked_at},
         now=now,
     )
+
+
+def issue_token(session: Session, name: str, role: TokenRole, actor: str) -> tuple[ApiToken, str]:
+    """Create a token and record it in the audit log; the secret exists in clear only now."""
+    token, secret = create_token(session, name, role)
+    record_token_created(session, token, actor)
+    return token, secret
+
+
+def withdraw_token(session: Session, token: ApiToken, actor: str) -> bool:
+    """Revoke a token and record it in the audit log; False (nothing recorded) when it was
+    revoked already."""
+    if token.revoked_at is not None:
+        return False
+    revoke_token(session, token.name)
+    record_token_revoked(session, token, actor)
+    return True

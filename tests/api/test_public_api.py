@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from pollserver.core.lifecycle import PollStatus, effective_status
 from pollserver.core.privacy import hash_token
-from pollserver.extensions import db
+from pollserver.extensions import db, limiter
 from pollserver.models import Answer, Poll, Respondent
 from pollserver.services.polls import change_status, find_poll
 
@@ -415,6 +415,29 @@ def test_the_answer_after_the_limit_is_429_with_retry_after(limited_app_config, 
     other = answer(client, poll_id, "q1", "yes", environ_base={"REMOTE_ADDR": "198.51.100.21"})
     assert other.status_code == 201
     assert count_rows(app, Respondent) == 4
+
+
+@pytest.fixture
+def meta_limited_app_config(limited_app_config):
+    limited_app_config.update(RATELIMIT_ANSWERS="1/minute", RATELIMIT_META="1/hour")
+    yield limited_app_config
+    # flask-limiter keeps the first meta limits it is given for good (one app per process in
+    # production); the next test's app must not inherit them.
+    limiter._meta_limits = []
+
+
+def test_a_meta_limit_429_also_says_when_to_try_again(meta_limited_app_config, app, client):
+    poll_id = open_poll_from_article(app, SEED_WITH_FLOWCHART)
+    address = {"REMOTE_ADDR": "198.51.100.25"}
+    assert answer(client, poll_id, "q1", "yes", environ_base=address).status_code == 201
+    over_the_limit = answer(client, poll_id, "q1", "yes", environ_base=address)
+    assert over_the_limit.status_code == 429
+    assert 0 < int(over_the_limit.headers["Retry-After"]) <= 60
+    # One breach spends the hourly meta limit: now every request is refused for the hour.
+    over_the_meta_limit = client.get(f"/api/v1/polls/{poll_id}/progress", environ_base=address)
+    assert over_the_meta_limit.status_code == 429
+    assert over_the_meta_limit.get_json()["error"]["code"] == 429
+    assert 60 < int(over_the_meta_limit.headers["Retry-After"]) <= 3600
 
 
 def test_new_respondents_per_address_are_capped_per_day(app_config, app, client):

@@ -33,6 +33,7 @@ from pollserver.core.timestamps import utcnow
 from pollserver.database import begin_write_transaction
 from pollserver.errors import ErrorResponseSchema
 from pollserver.extensions import db
+from pollserver.loaders import load_article
 from pollserver.services.articles import (
     ImportStatus,
     articles_query,
@@ -40,7 +41,6 @@ from pollserver.services.articles import (
     submit_article,
 )
 from pollserver.services.listing import count_rows, page_of
-from pollserver.views import load_article
 
 UPLOAD_DOC = {
     "type": "object",

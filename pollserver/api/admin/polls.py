@@ -28,6 +28,7 @@ from pollserver.core.timestamps import utcnow
 from pollserver.database import begin_write_transaction
 from pollserver.errors import ErrorResponseSchema
 from pollserver.extensions import db
+from pollserver.loaders import load_poll
 from pollserver.results_cache import compute_results, forget_results
 from pollserver.services.listing import count_rows, page_of
 from pollserver.services.moderation.edits import create_new_version, edit_definition
@@ -37,7 +38,6 @@ from pollserver.services.moderation.polls import (
     transition_poll,
     update_settings,
 )
-from pollserver.views import load_poll
 
 
 @blp.route("/polls")

@@ -28,6 +28,7 @@ from pollserver.core.roles import Permission
 from pollserver.database import begin_write_transaction
 from pollserver.errors import ErrorResponseSchema
 from pollserver.extensions import db
+from pollserver.loaders import load_poll
 from pollserver.results_cache import forget_results, tree_of
 from pollserver.services.listing import count_rows, page_of
 from pollserver.services.moderation.activity import answers_per_hour, respondents_by_address
@@ -43,7 +44,6 @@ from pollserver.services.moderation.responses import (
     respondents_query,
     response_records,
 )
-from pollserver.views import load_poll
 
 
 @blp.route("/polls/<poll_id>/activity")

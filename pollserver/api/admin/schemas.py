@@ -9,8 +9,22 @@ from marshmallow import validate
 
 from pollserver.api.schemas import PathStepSchema, StrictSchema
 from pollserver.core import builder
-from pollserver.core.definition import NODE_ID_PATTERN, DefinitionError, validate_definition
-from pollserver.core.identifiers import ADDRESS_HASH, PUBLIC_ID, TOKEN_NAME, anchored
+from pollserver.core.definition import (
+    MAX_NODES,
+    MAX_TEXT_LENGTH,
+    NODE_ID_PATTERN,
+    OUTCOME,
+    QUESTION,
+    DefinitionError,
+    validate_definition,
+)
+from pollserver.core.identifiers import (
+    ADDRESS_HASH,
+    AUDIT_ACTION,
+    PUBLIC_ID,
+    TOKEN_NAME,
+    anchored,
+)
 from pollserver.core.lifecycle import PollStatus
 from pollserver.core.poll_settings import RESULTS_VISIBILITIES
 from pollserver.core.roles import TokenRole
@@ -26,8 +40,8 @@ PLAIN_TEXT_PATTERN = r"^[^\x00-\x1f\x7f]*$"
 
 class DefinitionNodeSchema(ma.Schema):
     id = ma.fields.String(required=True, validate=validate.Regexp(NODE_ID_PATTERN))
-    type = ma.fields.String(required=True, validate=validate.OneOf(["question", "outcome"]))
-    text = ma.fields.String(required=True, validate=validate.Length(min=1, max=280))
+    type = ma.fields.String(required=True, validate=validate.OneOf([QUESTION, OUTCOME]))
+    text = ma.fields.String(required=True, validate=validate.Length(min=1, max=MAX_TEXT_LENGTH))
     yes = ma.fields.String(allow_none=True, metadata={"description": "Questions: a node or null"})
     no = ma.fields.String(allow_none=True, metadata={"description": "Questions: a node or null"})
     next = ma.fields.String(
@@ -42,10 +56,12 @@ class DefinitionSchema(ma.Schema):
     ``pollserver.core.definition.validate_definition``, whose messages name the nodes at fault.
     """
 
-    title = ma.fields.String(required=True, validate=validate.Length(min=1, max=280))
+    title = ma.fields.String(required=True, validate=validate.Length(min=1, max=MAX_TEXT_LENGTH))
     root = ma.fields.String(required=True, validate=validate.Regexp(NODE_ID_PATTERN))
     nodes = ma.fields.List(
-        ma.fields.Nested(DefinitionNodeSchema), required=True, validate=validate.Length(1, 50)
+        ma.fields.Nested(DefinitionNodeSchema),
+        required=True,
+        validate=validate.Length(1, MAX_NODES),
     )
 
     def load(  # type: ignore[override]
@@ -327,7 +343,7 @@ class AuditArgsSchema(WindowArgsSchema):
         validate=validate.Regexp(anchored(PUBLIC_ID)), metadata={"description": "A poll's id"}
     )
     action = ma.fields.String(
-        validate=validate.Regexp(r"^[a-z_.]{1,64}$"),
+        validate=validate.Regexp(anchored(AUDIT_ACTION)),
         metadata={"description": "An action, or a family ending in '.' (e.g. 'responses.')"},
     )
     actor = ma.fields.String(

@@ -18,14 +18,11 @@ from pollserver.database import begin_write_transaction
 from pollserver.errors import ErrorResponseSchema
 from pollserver.extensions import db
 from pollserver.services.tokens import (
-    TokenError,
-    create_token,
     find_token_by_name,
     is_token_name,
+    issue_token,
     list_tokens,
-    record_token_created,
-    record_token_revoked,
-    revoke_token,
+    withdraw_token,
 )
 
 
@@ -44,12 +41,7 @@ class Tokens(MethodView):
     def post(self, body: dict[str, Any]):
         """Create a token; the reply is the only time the token itself is shown."""
         begin_write_transaction()
-        try:
-            token, secret = create_token(db.session, body["name"], TokenRole(body["role"]))
-        except TokenError as error:
-            db.session.rollback()
-            abort(409, message=str(error), errors={"name": [str(error)]})
-        record_token_created(db.session, token, actor_name())
+        token, secret = issue_token(db.session, body["name"], TokenRole(body["role"]), actor_name())
         db.session.commit()
         return {
             "name": token.name,
@@ -73,8 +65,6 @@ class TokenResource(MethodView):
         token = find_token_by_name(db.session, name) if is_token_name(name) else None
         if token is None:
             abort(404, message=f"No token named {name!r}.")
-        if token.revoked_at is None:
-            revoke_token(db.session, name)
-            record_token_revoked(db.session, token, actor_name())
+        withdraw_token(db.session, token, actor_name())
         db.session.commit()
         return token

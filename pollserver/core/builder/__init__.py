@@ -33,9 +33,11 @@ from pollserver.core.builder.flowchart import is_chrome, is_question, reads_as_p
 from pollserver.core.builder.reading import (
     ARTICLE_SUFFIXES,
     DEFINITION_SUFFIX,
+    FORMAT_BY_SUFFIX,
     FORMATS,
     MAX_ARTICLE_BYTES,
     expand_article_paths,
+    format_of_name,
     parse_article,
     read_article,
 )
@@ -44,6 +46,7 @@ __all__ = [
     "ARTICLE_SUFFIXES",
     "DEFINITION_SUFFIX",
     "FORMATS",
+    "FORMAT_BY_SUFFIX",
     "MAX_ARTICLE_BYTES",
     "Article",
     "ArticleError",
@@ -53,6 +56,7 @@ __all__ = [
     "build_polls_from_article",
     "expand_article_paths",
     "flowchart_line_spans",
+    "format_of_name",
     "is_chrome",
     "is_question",
     "parse_article",

@@ -15,7 +15,7 @@ import os
 import re
 import stat
 from collections.abc import Iterable
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from pollserver.core.builder.article import Article, ArticleError, clean_line
 from pollserver.core.builder.flowchart import first_headline
@@ -25,6 +25,12 @@ MAX_ARTICLE_BYTES = 2 * 1024 * 1024
 ARTICLE_SUFFIXES = (".txt", ".html", ".htm")
 DEFINITION_SUFFIX = ".json"
 FORMATS = ("text", "html", "definition")
+FORMAT_BY_SUFFIX = {
+    ".html": "html",
+    ".htm": "html",
+    ".txt": "text",
+    DEFINITION_SUFFIX: "definition",
+}
 
 # Reading files ----------------------------------------------------------------------------------
 
@@ -152,14 +158,15 @@ def _decode(raw: bytes) -> str:
     return text
 
 
+def format_of_name(name: str) -> str | None:
+    """The format a file name's suffix says an article is in, or None."""
+    return FORMAT_BY_SUFFIX.get(PurePath(name).suffix.lower())
+
+
 def _guess_format(source: str, text: str) -> str:
-    suffix = Path(source).suffix.lower()
-    if suffix in (".html", ".htm"):
-        return "html"
-    if suffix == DEFINITION_SUFFIX:
-        return "definition"
-    if suffix == ".txt":
-        return "text"
+    named = format_of_name(source)
+    if named is not None:
+        return named
     start = text.lstrip()
     if start[:1] in ("{", "["):
         try:

@@ -95,7 +95,8 @@ def later_versions(session: Session, poll: Poll) -> list[Poll]:
 def transition_poll(
     session: Session, poll: Poll, target: PollStatus, actor: str, now: dt.datetime | None = None
 ) -> None:
-    """Move a poll to ``target``; ``polls.InvalidTransition`` when that is not allowed."""
+    """Move a poll to ``target``; ``core.lifecycle.InvalidTransition`` when that
+    is not allowed."""
     now = now or utcnow()
     before = {"status": effective_status(poll, now), "close_at": poll.close_at}
     close_if_due(poll, now)

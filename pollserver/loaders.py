@@ -1,5 +1,5 @@
-"""View plumbing the JSON API and the moderation pages share (as redash's ``handlers/base.py``):
-load what a URL names, or answer 404 in whichever shape the entrypoint speaks."""
+"""Loading what a URL names, for the JSON API and the moderation pages alike (as redash's
+``handlers/base.py``): the object, or a 404 that each entrypoint renders in its own shape."""
 
 from __future__ import annotations
 
