@@ -20,7 +20,9 @@ from sqlalchemy import create_engine
 
 from pollserver import create_app, models  # noqa: F401  (models fill db.metadata)
 from pollserver.config import normalise_database_url
+from pollserver.core.roles import TokenRole
 from pollserver.extensions import db
+from pollserver.services.tokens import create_token
 
 from helpers import (
     DEFAULT_POSTGRES_URL,
@@ -156,3 +158,14 @@ def serve_env(tmp_path, request, monkeypatch) -> Iterator[dict[str, str]]:
         return
     monkeypatch.delenv("DATABASE_URL", raising=False)
     yield env
+
+
+@pytest.fixture
+def tokens(app) -> dict[str, str]:
+    """One token per role, by role name."""
+    with app.app_context():
+        secrets = {
+            str(role): create_token(db.session, f"{role}-token", role)[1] for role in TokenRole
+        }
+        db.session.commit()
+    return secrets

@@ -69,17 +69,6 @@ EXPECTED_PERMISSIONS = {
 # --- helpers ------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def tokens(app) -> dict[str, str]:
-    """One token per role, by role name."""
-    with app.app_context():
-        secrets = {
-            str(role): create_token(db.session, f"{role}-token", role)[1] for role in TokenRole
-        }
-        db.session.commit()
-    return secrets
-
-
 def bearer(secret: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {secret}"}
 

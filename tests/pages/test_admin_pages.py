@@ -17,7 +17,7 @@ from pollserver.core.lifecycle import PollStatus
 from pollserver.core.roles import TokenRole, role_allows
 from pollserver.extensions import db
 from pollserver.models import AuditEvent, Poll
-from pollserver.services.tokens import create_token, revoke_token
+from pollserver.services.tokens import revoke_token
 
 from helpers import SEED_WITH_FLOWCHART, walk
 
@@ -28,16 +28,6 @@ ANONYMOUS_PAGES = {
     "admin_pages.sign_out",
     "admin_pages.stylesheet",
 }
-
-
-@pytest.fixture
-def tokens(app) -> dict[str, str]:
-    with app.app_context():
-        secrets = {
-            str(role): create_token(db.session, f"{role}-token", role)[1] for role in TokenRole
-        }
-        db.session.commit()
-    return secrets
 
 
 def csrf_of(page: str) -> str:

@@ -1,16 +1,7 @@
 """Read news articles and build poll definitions from their yes/no flowchart blocks.
 
 An article is plain text, HTML, or a JSON file holding hand-written definitions. In text and HTML
-the flowchart appears as short lines (see DESIGN.md, "The flowchart block in an article")::
-
-    Yes
-    No
-    Russia allowed North Korean military in Ukraine?      <- questions, chained along Yes
-    Was the operation a good result?
-    Operation had a good result                           <- statements, paired: yes / no
-    Operation failed
-    North Korean military given due recognition           <- the next pair continues each chain
-    North Korean military not given due recognition
+the flowchart appears as short lines (``flowchart`` shows one, and reads them).
 
 Every problem with an article is an ArticleError with a one-line message, so a CLI or an API can
 show it as it is. This package knows nothing of Flask: plain Python, BeautifulSoup and the schema.
