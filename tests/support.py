@@ -175,3 +175,17 @@ class OwnPostgres:
         import shutil
 
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def run_pollserver(*args: str, instance_path, **environment: str) -> subprocess.CompletedProcess:
+    """The installed ``pollserver`` run once, on the embedded defaults and this instance folder."""
+    # These checks need no database or Redis server: the embedded defaults are enough.
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in ("DATABASE_URL", "RATELIMIT_STORAGE_URI")
+    }
+    env.update(POLLSERVER_INSTANCE_PATH=str(instance_path), **environment)
+    return subprocess.run(
+        [pollserver_executable(), *args], capture_output=True, text=True, timeout=60, env=env
+    )

@@ -1,35 +1,16 @@
-import subprocess
-
-from support import pollserver_executable
+from support import run_pollserver
 
 
 def test_pollserver_help_lists_its_commands(instance_path):
-    import os
-
-    result = subprocess.run(
-        [pollserver_executable(), "--help"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "POLLSERVER_INSTANCE_PATH": str(instance_path)},
-    )
+    result = run_pollserver("--help", instance_path=instance_path)
     assert result.returncode == 0, result.stderr
     commands = result.stdout.split("Commands:", 1)[1]
     for name in ("serve", "db"):
         assert f"\n  {name} " in commands
 
 
-def test_a_database_without_schema_gets_a_message_not_a_traceback(tmp_path, monkeypatch):
-    import os
-
-    monkeypatch.delenv("DATABASE_URL", raising=False)
-    result = subprocess.run(
-        [pollserver_executable(), "polls", "list"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "POLLSERVER_INSTANCE_PATH": str(tmp_path / "empty-instance")},
-    )
+def test_a_database_without_schema_gets_a_message_not_a_traceback(tmp_path):
+    result = run_pollserver("polls", "list", instance_path=tmp_path / "empty-instance")
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert "database error: no such table: polls" in result.stderr

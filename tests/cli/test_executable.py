@@ -4,12 +4,11 @@ setting stopping it with one line and exit status 2."""
 from __future__ import annotations
 
 import importlib.metadata
-import os
 import subprocess
 
 import pytest
 
-from support import pollserver_executable
+from support import run_pollserver
 
 # Settings an operator could get wrong, and the variable the one line must name.
 BAD_SETTINGS = [
@@ -24,19 +23,6 @@ BAD_SETTINGS = [
     ("RATELIMIT_STRATEGY", "leaky-bucket"),
     ("RATELIMIT_STORAGE_URI", "bogus://127.0.0.1"),
 ]
-
-
-def run_pollserver(*args: str, instance_path, **environment: str) -> subprocess.CompletedProcess:
-    # These checks need no database or Redis server: the embedded defaults are enough.
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if name not in ("DATABASE_URL", "RATELIMIT_STORAGE_URI")
-    }
-    env.update(POLLSERVER_INSTANCE_PATH=str(instance_path), **environment)
-    return subprocess.run(
-        [pollserver_executable(), *args], capture_output=True, text=True, timeout=60, env=env
-    )
 
 
 def test_version_is_pollservers_own(tmp_path):

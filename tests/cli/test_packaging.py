@@ -5,9 +5,8 @@ migrations/ and widget/ folders inside it (so an installed wheel migrates and se
 from __future__ import annotations
 
 import tomllib
-from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from helpers import REPO_ROOT
 
 
 def setuptools_config() -> dict:
