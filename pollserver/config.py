@@ -15,6 +15,8 @@ from limits import parse_many
 from limits.storage import SCHEMES
 from limits.strategies import STRATEGIES
 
+from pollserver.core.timestamps import UnknownTimeZone, time_zone
+
 # flask-limiter reads these from app.config; any of them may also come from the environment.
 # (Listed rather than matched by prefix so a typo in an env var name is not silently ignored
 # by us while being silently ignored by the limiter too.)
@@ -98,6 +100,14 @@ def parse_float(name: str, raw: str) -> float:
     return value
 
 
+def parse_time_zone(name: str, raw: str) -> str:
+    try:
+        time_zone(raw.strip())
+    except UnknownTimeZone as error:
+        raise ConfigError(f"{name}: {error}") from None
+    return raw.strip()
+
+
 def parse_option_value(raw: str) -> int | float | str:
     """Storage options are passed to the storage client: numbers must arrive as numbers."""
     raw = raw.strip()
@@ -159,6 +169,10 @@ def settings_from_environment(instance_path: Path, environ: dict[str, str] | Non
         # A checkout's sample articles; an installed package ships none (then "": no seeding).
         "POLLSERVER_SEEDS_DIR": env.get("POLLSERVER_SEEDS_DIR") or checkout_seeds_folder(),
         "METRICS_TOKEN": env.get("METRICS_TOKEN") or None,
+        # The newsroom's time zone: the desk shows and takes times in it; the API speaks UTC.
+        "POLLSERVER_TIMEZONE": parse_time_zone(
+            "POLLSERVER_TIMEZONE", env.get("POLLSERVER_TIMEZONE", "UTC")
+        ),
         "DEMO_PAGES": parse_bool("DEMO_PAGES", env.get("DEMO_PAGES", "true")),
         "MAX_CONTENT_LENGTH": parse_int(
             "MAX_CONTENT_LENGTH", env.get("MAX_CONTENT_LENGTH", str(2 * 1024 * 1024 + 64 * 1024))

@@ -105,7 +105,8 @@ class Article(Base):
     title: Mapped[str | None] = mapped_column(String(MAX_TEXT))
     body: Mapped[str] = mapped_column(Text)
     format: Mapped[str] = mapped_column(String(16))
-    content_hash: Mapped[str] = mapped_column(String(64))
+    # The same text imported again, from wherever, is the same article.
+    content_hash: Mapped[str] = mapped_column(String(64), index=True)
     # True when the builder found no flowchart: an editor must attach a hand-written definition.
     needs_poll: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -116,11 +117,16 @@ class Article(Base):
 
 class Poll(Base):
     __tablename__ = "polls"
-    __table_args__ = (Index("ix_polls_article_block", "article_id", "block_index"),)
+    __table_args__ = (
+        Index("ix_polls_article_block", "article_id", "block_index"),
+        # One row per version; the versions of a poll share its public id.
+        UniqueConstraint("public_id", "version"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    # Short, random, URL-safe and stable: it goes into embed snippets.
-    public_id: Mapped[str] = mapped_column(String(16), unique=True)
+    # Short, random, URL-safe and stable: it goes into embed snippets, and every version of the
+    # poll keeps it, so embeds follow the poll to its newest published version.
+    public_id: Mapped[str] = mapped_column(String(16))
     article_id: Mapped[int | None] = mapped_column(ForeignKey("articles.id", ondelete="SET NULL"))
     # Which flowchart block of the article this poll was built from (0 for the first).
     block_index: Mapped[int] = mapped_column(Integer, default=0)
@@ -129,15 +135,19 @@ class Poll(Base):
         str_enum(PollStatus, "poll_status"), default=PollStatus.DRAFT, index=True
     )
     version: Mapped[int] = mapped_column(Integer, default=1)
-    # A new draft made because the old poll already had answers points back to it.
+    # The version a new draft was made from points back to it.
     previous_version_id: Mapped[int | None] = mapped_column(
         ForeignKey("polls.id", ondelete="SET NULL")
     )
     root_key: Mapped[str] = mapped_column(String(MAX_KEY))
     settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # A scheduled opening (of a draft) and closing count from their moment on: see core.lifecycle.
+    open_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     close_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # When a newer version replaced this open one: its readers may still finish it.
+    superseded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     opened_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 

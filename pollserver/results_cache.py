@@ -26,9 +26,15 @@ from pollserver.models import Poll
 from pollserver.services import tallies
 from pollserver.services.polls import PollFacts, definition_of, definition_on
 
-# Keyed by public id, which is unique across databases too: one process may serve several apps
-# (tests, benchmarks), and internal ids repeat from one database to the next.
-_tree_cache: dict[tuple[str, Any], PollTree] = {}
+
+def version_key(poll: Poll | PollFacts) -> tuple[str, int]:
+    """What names a poll version in these caches: its public id and version number, unique
+    across databases too (one process may serve several apps, tests or benchmarks; internal ids
+    repeat from one database to the next)."""
+    return poll.public_id, poll.version
+
+
+_tree_cache: dict[tuple[tuple[str, int], Any], PollTree] = {}
 
 
 class Rendered(NamedTuple):
@@ -56,11 +62,11 @@ class CachedResults(NamedTuple):
     rendered: Rendered | None  # None until a request asks for the JSON
 
 
-# public id → its cached results
-_results_cache: dict[str, CachedResults] = {}
-# public id → time.monotonic() when a moderator's change last emptied its cached results: a sum
+# version key → its cached results
+_results_cache: dict[tuple[str, int], CachedResults] = {}
+# version key → time.monotonic() when a moderator's change last emptied its cached results: a sum
 # read before that (by a request still on its way) must not be cached after it.
-_results_forgotten_at: dict[str, float] = {}
+_results_forgotten_at: dict[tuple[str, int], float] = {}
 _cache_lock = threading.Lock()
 
 
@@ -71,7 +77,7 @@ def tree_of(poll: Poll | PollFacts, connection: Connection | None = None) -> Pol
     default) and kept only if it is the version the facts name: facts may come from a moment
     ago, or from another transaction.
     """
-    key = (poll.public_id, poll.updated_at)
+    key = (version_key(poll), poll.updated_at)
     tree = _tree_cache.get(key)
     if tree is not None:
         return tree
@@ -82,7 +88,7 @@ def tree_of(poll: Poll | PollFacts, connection: Connection | None = None) -> Pol
     tree = PollTree.from_definition(definition)
     if version == poll.updated_at:
         with _cache_lock:
-            for stale in [cached for cached in _tree_cache if cached[0] == poll.public_id]:
+            for stale in [cached for cached in _tree_cache if cached[0] == key[0]]:
                 del _tree_cache[stale]
             _tree_cache[key] = tree
     return tree
@@ -104,6 +110,7 @@ def results_from_counts(poll: Poll | PollFacts, counts: dict[str, int]) -> dict:
         tree_of(poll),
         counts,
         poll_id=poll.public_id,
+        version=poll.version,
         min_respondents=current_app.config["RESULTS_MIN_RESPONDENTS"],
         as_of=utcnow(),
     )
@@ -124,7 +131,8 @@ def current_results(
     the readers of the same batch share one sum.
     """
     now = time.monotonic()
-    cached = _results_cache.get(poll.public_id)
+    key = version_key(poll)
+    cached = _results_cache.get(key)
     if (
         cached
         and cached.expires > now
@@ -138,18 +146,16 @@ def current_results(
     lifetime = current_app.config["RESULTS_CACHE_SECONDS"]
     if lifetime > 0:
         with _cache_lock:
-            kept = _results_cache.get(poll.public_id)
+            kept = _results_cache.get(key)
             newest = kept is None or kept.summed_at <= summed_at  # never replace a later sum
-            if newest and summed_at >= _results_forgotten_at.get(poll.public_id, summed_at):
-                _results_cache[poll.public_id] = CachedResults(
-                    now + lifetime, summed_at, results, None
-                )
+            if newest and summed_at >= _results_forgotten_at.get(key, summed_at):
+                _results_cache[key] = CachedResults(now + lifetime, summed_at, results, None)
     return results
 
 
-def cached_results_json(public_id: str) -> Rendered | None:
+def cached_results_json(poll: Poll | PollFacts) -> Rendered | None:
     """The rendered results if this process holds fresh ones: no database needed."""
-    cached = _results_cache.get(public_id)
+    cached = _results_cache.get(version_key(poll))
     if cached and cached.expires > time.monotonic():
         return cached.rendered
     return None
@@ -157,20 +163,22 @@ def cached_results_json(public_id: str) -> Rendered | None:
 
 def current_results_json(poll: Poll | PollFacts) -> Rendered:
     """The results as the API sends them, rendered once per cached document, not per request."""
-    rendered = cached_results_json(poll.public_id)
+    rendered = cached_results_json(poll)
     if rendered is not None:
         return rendered
     results = current_results(poll)
     body = render(results)
+    key = version_key(poll)
     with _cache_lock:
-        entry = _results_cache.get(poll.public_id)
+        entry = _results_cache.get(key)
         if entry is not None and entry.results is results:
-            _results_cache[poll.public_id] = entry._replace(rendered=body)
+            _results_cache[key] = entry._replace(rendered=body)
     return body
 
 
 def forget_results(poll: Poll | PollFacts) -> None:
     """Empty the poll's cached results after a change to the counts (call once it committed)."""
+    key = version_key(poll)
     with _cache_lock:
-        _results_cache.pop(poll.public_id, None)
-        _results_forgotten_at[poll.public_id] = time.monotonic()
+        _results_cache.pop(key, None)
+        _results_forgotten_at[key] = time.monotonic()

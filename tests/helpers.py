@@ -146,12 +146,16 @@ def open_poll_from_article(app, path: Path, **settings) -> str:
     from pollserver.services.polls import change_status
 
     with app.app_context():
-        outcome = import_article(db.session, builder.read_article(path))
+        outcome = import_article(db.session, builder.read_article(path), "tests")
         poll = outcome.polls[0]
         poll.settings = {**poll.settings, **settings}
         change_status(poll, PollStatus.OPEN)
         db.session.commit()
         return poll.public_id
+
+
+def bearer(secret: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {secret}"}
 
 
 def walk(client, poll_id: str, steps, address: str | None = None, **request_options):

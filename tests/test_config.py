@@ -77,6 +77,8 @@ def test_ratelimit_enabled_from_environment_reaches_the_limiter(
         ("POLLSERVER_PORT", "eighty", "not a whole number"),
         ("TRUSTED_PROXY_COUNT", "-1", "at least 0"),
         ("RATELIMIT_STORAGE_OPTIONS", "socket_timeout", "key=value"),
+        ("POLLSERVER_TIMEZONE", "Mars/Olympus_Mons", "not an IANA time zone name"),
+        ("POLLSERVER_TIMEZONE", "../../etc/passwd", "not an IANA time zone name"),
     ],
 )
 def test_bad_settings_are_named_in_a_clear_error(tmp_path, name, value, words):
@@ -84,6 +86,12 @@ def test_bad_settings_are_named_in_a_clear_error(tmp_path, name, value, words):
         settings_from_environment(tmp_path, environ={name: value})
     assert name in str(raised.value)
     assert words in str(raised.value)
+
+
+def test_the_newsroom_time_zone_defaults_to_utc_and_takes_iana_names(tmp_path):
+    assert settings_from_environment(tmp_path, environ={})["POLLSERVER_TIMEZONE"] == "UTC"
+    chosen = settings_from_environment(tmp_path, environ={"POLLSERVER_TIMEZONE": "Europe/Kyiv"})
+    assert chosen["POLLSERVER_TIMEZONE"] == "Europe/Kyiv"
 
 
 def test_postgres_urls_use_psycopg_3():

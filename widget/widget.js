@@ -1,7 +1,8 @@
 /*! pollserver reader-poll widget | MIT
  * <div data-reader-poll="POLL_ID"></div><script async src="https://HOST/widget.js"></script>
  * Options (data attributes on the div): data-lang="en|de|fr", data-theme="light|dark",
- * data-label-yes="…" (any word below, e.g. data-label-retry). Styling from the host page:
+ * data-label-yes="…" (any word below, e.g. data-label-retry); data-preview-src="URL" (the desk's
+ * preview: the poll from that URL, walked here, nothing sent). Styling from the host page:
  * --reader-poll-accent, --reader-poll-accent-text, --reader-poll-font, --reader-poll-radius,
  * --reader-poll-margin (and --reader-poll-accent-dark, --reader-poll-accent-text-dark).
  */
@@ -49,6 +50,8 @@
       rateLater: "Too many answers from your network. Try again later.",
       failed: "Something went wrong. Please try again.",
       retry: "Try again",
+      preview: "Preview: nothing you answer here is counted.",
+      again: "Start again",
     },
     de: {
       poll: "Leserumfrage",
@@ -78,6 +81,8 @@
       rateLater: "Zu viele Antworten aus Ihrem Netz. Versuchen Sie es später erneut.",
       failed: "Etwas ist schiefgegangen. Bitte versuchen Sie es erneut.",
       retry: "Erneut versuchen",
+      preview: "Vorschau: Antworten hier werden nicht gezählt.",
+      again: "Von vorn",
     },
     fr: {
       poll: "Sondage des lecteurs",
@@ -106,6 +111,8 @@
       rateLater: "Trop de réponses depuis votre réseau. Réessayez plus tard.",
       failed: "Une erreur est survenue. Veuillez réessayer.",
       retry: "Réessayer",
+      preview: "Aperçu : les réponses données ici ne sont pas comptées.",
+      again: "Recommencer",
     },
   };
 
@@ -150,6 +157,7 @@ button:focus-visible{border-radius:var(--r)}
 .bar>span{display:block;height:100%;background:var(--a);transform-origin:0 50%;animation:g .7s ease-out}
 .err{margin-top:.75em;padding:.6em .8em;border-inline-start:4px solid var(--a);background:var(--tr)}
 .err p{margin:0}
+.pv{margin:-.25em 0 .75em;padding:.3em .6em;border:1px dashed var(--mu);border-radius:var(--r);color:var(--fg);font-size:.9em}
 .fade{animation:f .25s ease-out}
 @keyframes g{from{transform:scaleX(0)}}
 @keyframes f{from{opacity:0}}
@@ -179,18 +187,25 @@ button:focus-visible{border-radius:var(--r)}
     b.addEventListener("click", (e) => e.detail > 1 || onClick());
     return b;
   };
+  // Kept as "version:token": a token belongs to the version of the poll its reader started.
   const storageKey = (id) => "reader-poll:" + id;
-  const loadToken = (id) => {
+  const loadSaved = (id) => {
     try {
-      return localStorage.getItem(storageKey(id));
+      const value = localStorage.getItem(storageKey(id)) || "";
+      const colon = value.indexOf(":");
+      if (!value) return null;
+      return colon < 0
+        ? { version: 1, token: value } // kept before versions had their own tokens
+        : { version: Number(value.slice(0, colon)), token: value.slice(colon + 1) };
     } catch (e) {
       return null; // storage blocked: the reader simply starts fresh next time
     }
   };
-  const saveToken = (id, token) => {
+  const saveToken = (st, token) => {
+    if (st.preview) return;
     try {
-      if (token) localStorage.setItem(storageKey(id), token);
-      else localStorage.removeItem(storageKey(id));
+      if (token) localStorage.setItem(storageKey(st.id), st.poll.version + ":" + token);
+      else localStorage.removeItem(storageKey(st.id));
     } catch (e) {}
   };
   const warn = (e) => {
@@ -259,6 +274,7 @@ button:focus-visible{border-radius:var(--r)}
     box.append(title, view, live);
     root.replaceChildren(box);
     const st = { id, el, box, title, view, live, lang: langOf(el.dataset.lang) || "en" };
+    st.preview = el.dataset.previewSrc || "";
     box.setAttribute("aria-label", word(st, "poll"));
     view.append(h("p", "m", word(st, "loading")));
     start(st).catch(warn);
@@ -266,11 +282,12 @@ button:focus-visible{border-radius:var(--r)}
 
   async function start(st) {
     const again = () => start(st).catch(warn);
-    const token = loadToken(st.id);
+    const saved = st.preview ? null : loadSaved(st.id);
+    const token = saved && saved.token;
     let poll, progress;
     try {
       [poll, progress] = await Promise.all([
-        call(st, ""),
+        st.preview ? previewDocument(st) : call(st, ""),
         token ? call(st, "/progress", { headers: { "X-Poll-Respondent": token } }) : null,
       ]);
     } catch (e) {
@@ -288,7 +305,9 @@ button:focus-visible{border-radius:var(--r)}
     st.lang = langOf(st.el.dataset.lang) || langOf(st.poll.settings.language) || "en";
     st.title.textContent = st.poll.title;
     st.box.setAttribute("aria-label", word(st, "poll") + ": " + st.poll.title);
-    if (progress) {
+    if (st.preview && !st.pv) st.title.after((st.pv = h("p", "pv", word(st, "preview"))));
+    // A token of an earlier version: that walk is over here; the reader meets the new one.
+    if (progress && saved.version === st.poll.version) {
       if (progress.status === 200) {
         st.token = token;
         return show(st, progress.body, false);
@@ -296,7 +315,7 @@ button:focus-visible{border-radius:var(--r)}
       if (progress.details.respondent !== "unknown") {
         return failed(st, progress, again, true);
       }
-      saveToken(st.id, null); // the server does not know this reader: start afresh
+      saveToken(st, null); // the server does not know this reader: start afresh
     }
     show(st, { path: [], current: st.poll.root, finished: false, outcomes: [], results: null });
   }
@@ -304,7 +323,7 @@ button:focus-visible{border-radius:var(--r)}
   // Render a reader's progress; `moved` means it follows their own action, so focus follows.
   function show(st, pr, moved) {
     st.path = pr.path;
-    const open = st.poll.status === "open";
+    const open = st.preview || st.poll.status === "open";
     if (!pr.finished && open) return ask(st, pr.current, pr.path.length + 1, moved);
     const parts = [];
     if (!open) parts.push(h("p", "m", word(st, st.poll.status === "paused" ? "paused" : "closed")));
@@ -322,6 +341,7 @@ button:focus-visible{border-radius:var(--r)}
       parts.push(list);
     }
     if (pr.results) parts.push(resultsView(st, pr.results, pr.path, pr.outcomes));
+    else if (st.preview) parts.push(button(word(st, "again"), "s", () => start(st).catch(warn)));
     else if (st.poll.settings.results_visibility === "after_close" && open) {
       parts.push(h("p", "m", word(st, "later")));
     }
@@ -362,7 +382,26 @@ button:focus-visible{border-radius:var(--r)}
     setTimeout(() => (st.live.textContent = text), 50);
   }
 
+  // The desk's preview: the poll (a draft too) from the page's own origin, with its session.
+  async function previewDocument(st) {
+    const response = await fetch(st.preview, { credentials: "same-origin" });
+    return { status: response.status, body: await response.json().catch(() => null), details: {} };
+  }
+
+  // Where an answer leads, worked out here as the server would (the preview sends nothing).
+  function walkHere(st, key, value) {
+    const path = [...st.path, { node: key, answer: value }];
+    let next = st.nodes[key][value];
+    if (next && st.nodes[next].type === "question") {
+      return { path, current: next, finished: false, outcomes: [], results: null };
+    }
+    const outcomes = [];
+    for (; next; next = st.nodes[next].next) outcomes.push(next);
+    return { path, current: null, finished: true, outcomes, results: null };
+  }
+
   async function answer(st, key, value) {
+    if (st.preview) return show(st, walkHere(st, key, value), true);
     if (st.busy) return; // one request at a time: a double click answers once
     st.busy = true;
     const buttons = st.view.querySelectorAll(".bs button");
@@ -373,7 +412,12 @@ button:focus-visible{border-radius:var(--r)}
       reply = await call(st, "/answers", {
         method: "POST",
         headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ respondent: st.token || null, node: key, answer: value }),
+        body: JSON.stringify({
+          respondent: st.token || null,
+          node: key,
+          answer: value,
+          version: st.poll.version,
+        }),
       });
     } catch (e) {
       reply = null;
@@ -384,10 +428,11 @@ button:focus-visible{border-radius:var(--r)}
     if (!reply) return fail(st, word(st, "network"), again);
     if (reply.status === 200 || reply.status === 201) {
       st.token = reply.body.respondent;
-      saveToken(st.id, st.token);
+      saveToken(st, st.token);
       return show(st, reply.body, true);
     }
     const details = reply.details;
+    if (reply.status === 409 && details.version) return start(st); // a newer version opened
     if (reply.status === 409 && details.status) {
       st.poll.status = details.status; // paused or closed meanwhile
       return resume(st);
@@ -395,7 +440,7 @@ button:focus-visible{border-radius:var(--r)}
     if (reply.status === 409) return resume(st); // answered elsewhere: ask where the reader is
     if (reply.status === 422 && details.respondent) {
       st.token = null;
-      saveToken(st.id, null);
+      saveToken(st, null);
       return again();
     }
     if (reply.status === 404) {
@@ -416,7 +461,7 @@ button:focus-visible{border-radius:var(--r)}
     if (reply.status === 200) return show(st, reply.body, true);
     if (reply.details.respondent === "unknown") {
       st.token = null;
-      saveToken(st.id, null);
+      saveToken(st, null);
       return resume(st);
     }
     failed(st, reply, () => resume(st).catch(warn));

@@ -45,7 +45,7 @@ from pollserver.results_cache import (
 )
 from pollserver.services.answer_writer import AnswerRequest, AnswerWriter
 from pollserver.services.answering import Reader, find_reader, respondent_walk
-from pollserver.services.polls import PollFacts, definition_of, find_poll, find_poll_facts
+from pollserver.services.polls import PollFacts, definition_of, find_live_poll, find_poll_facts
 from pollserver.services.tallies import SummedCounts
 
 RESPONDENT_HEADER = "X-Poll-Respondent"
@@ -76,7 +76,7 @@ def answered_from_memory() -> bool:
         facts = poll_facts.get(poll_id)
         return facts is not None and (
             why_results_are_hidden(facts, None) is not None
-            or cached_results_json(poll_id) is not None
+            or cached_results_json(facts) is not None
         )
     return False
 
@@ -109,7 +109,7 @@ def allowed_origins(poll_id: str | None) -> list[str]:
     cached = poll_origins.get(poll_id)
     if cached is not None:
         return cached
-    poll = find_poll(db.session, poll_id)
+    poll = find_live_poll(db.session, poll_id)
     origins = settings_of(poll.settings).allowed_origins if poll else []
     if poll is not None:
         poll_origins.put(poll_id, origins)
@@ -213,7 +213,7 @@ def json_response(document: Rendered, status: int = 200) -> Response:
 
 
 def load_public_poll(poll_id: str) -> Poll:
-    return published(find_poll(db.session, poll_id), poll_id)
+    return published(find_live_poll(db.session, poll_id), poll_id)
 
 
 def why_results_are_hidden(poll: Poll | PollFacts, respondent: Reader | None) -> str | None:
@@ -253,17 +253,24 @@ def progress_body(
     }
 
 
-def respondent_from_header(poll: PollFacts) -> tuple[str | None, Reader | None]:
+def respondent_from_header(
+    poll: PollFacts,
+) -> tuple[str | None, Reader | None, PollFacts | None]:
+    """The token sent, the reader it names and the version of the poll they answer."""
     token = request.headers.get(RESPONDENT_HEADER)
     if not token:
-        return None, None
-    return token, find_reader(db.session.connection(), poll.id, token, for_update=False)
+        return None, None, None
+    reader, version = find_reader(db.session.connection(), poll, token, for_update=False)
+    return token, reader, version
 
 
 def poll_facts_if_results_visible(poll_id: str) -> PollFacts:
-    """The poll's facts when this request may see its results; 403 saying when it may, if not."""
+    """The live version's facts when this request may see its results; 403 saying when it may,
+    if not (a reader's token counts for the version they answered only)."""
     facts = public_poll_facts(poll_id)
-    _, respondent = respondent_from_header(facts)
+    _, respondent, version = respondent_from_header(facts)
+    if version is not facts:
+        respondent = None
     refusal = why_results_are_hidden(facts, respondent)
     if refusal:
         abort(403, message=refusal)
@@ -312,6 +319,7 @@ class PublicPoll(MethodView):
         document = PublicPollSchema().dump(
             {
                 "id": poll.public_id,
+                "version": poll.version,
                 "title": definition["title"],
                 "status": str(effective_status(poll)),
                 "root": definition["root"],
@@ -355,6 +363,7 @@ class PollAnswers(MethodView):
             answer=body["answer"],
             client_address=client_address(),
             now=utcnow(),
+            version=body["version"],
         )
         try:
             written = answer_writer().write(request_for_writer)
@@ -410,15 +419,14 @@ class ReaderProgress(MethodView):
     @blp.alt_response(404, schema=ErrorResponseSchema, description="Unknown poll or reader")
     def get(self, poll_id: str):
         """Where a returning reader stands (send the token in the `X-Poll-Respondent` header)."""
-        poll = public_poll_facts(poll_id)
-        token, reader = respondent_from_header(poll)
-        if reader is None:
+        token, reader, version = respondent_from_header(public_poll_facts(poll_id))
+        if reader is None or version is None:
             abort(
                 404,
                 message="No reader with this token has started this poll.",
                 errors={"respondent": "unknown"},
             )
-        return progress_body(poll, token, reader, respondent_walk(tree_of(poll), reader))
+        return progress_body(version, token, reader, respondent_walk(tree_of(version), reader))
 
 
 @blp.route("/<poll_id>/results")

@@ -40,6 +40,10 @@ class PublicSettingsSchema(ma.Schema):
 
 class PublicPollSchema(ma.Schema):
     id = ma.fields.String(required=True, metadata={"description": "The poll's public id"})
+    version = ma.fields.Integer(
+        required=True,
+        metadata={"description": "The live version: every version keeps the poll's public id"},
+    )
     title = ma.fields.String(required=True)
     status = ma.fields.String(required=True, validate=validate.OneOf(["open", "paused", "closed"]))
     root = ma.fields.String(required=True)
@@ -60,6 +64,15 @@ class AnswerRequestSchema(StrictSchema):
         metadata={"description": "The question being answered: the reader's current node"},
     )
     answer = ma.fields.String(required=True, validate=validate.OneOf(["yes", "no"]))
+    version = ma.fields.Integer(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Range(min=1, max=2**31 - 1),
+        metadata={
+            "description": "The version the reader was shown. A new reader's answer to a "
+            "version that a newer one has replaced is refused (409): load the poll again."
+        },
+    )
 
 
 class PathStepSchema(ma.Schema):
@@ -96,6 +109,9 @@ class HourlyCountSchema(ma.Schema):
 
 class ResultsSchema(ma.Schema):
     poll = ma.fields.String(required=True)
+    version = ma.fields.Integer(
+        required=True, metadata={"description": "The version of the poll these results count"}
+    )
     as_of = ma.fields.String(required=True, metadata={"description": "Time of the data, UTC"})
     respondents = ma.fields.Integer(required=True, metadata={"description": "Readers who started"})
     finished = ma.fields.Integer(

@@ -16,6 +16,7 @@ from pollserver.core import builder
 from pollserver.database import begin_write_transaction
 from pollserver.extensions import db
 from pollserver.services.articles import ImportOutcome, ImportStatus, import_article
+from pollserver.services.moderation.audit import CLI_ACTOR
 
 
 @click.command("build", short_help="Print the polls built from articles, as JSON.")
@@ -58,7 +59,7 @@ def import_paths(paths: list[str], *, progress: bool) -> list[ImportOutcome]:
                 continue
             begin_write_transaction()
             try:
-                outcome = import_article(db.session, parsed)
+                outcome = import_article(db.session, parsed, CLI_ACTOR)
                 db.session.commit()
             except DataError as error:
                 # The database refused a value in this file; the other files go on.

@@ -8,10 +8,12 @@ import click
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
-from pollserver.core.lifecycle import InvalidTransition, PollStatus
+from pollserver.core.lifecycle import PollStatus
+from pollserver.core.refusals import Refused
 from pollserver.core.tree import PollTree
 from pollserver.database import begin_write_transaction
 from pollserver.extensions import db
+from pollserver.loaders import record_due_schedules
 from pollserver.models import Poll
 from pollserver.results_cache import compute_results, tree_of
 from pollserver.services.moderation.audit import CLI_ACTOR
@@ -28,7 +30,8 @@ def polls_group() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @with_appcontext
 def polls_list_command(as_json: bool) -> None:
-    """Every poll with its status, version and article."""
+    """Every poll version with its status and article (versions share their poll's id)."""
+    record_due_schedules()
     polls = db.session.scalars(select(Poll).order_by(Poll.id)).all()
     rows = [
         {
@@ -51,23 +54,38 @@ def polls_list_command(as_json: bool) -> None:
         click.echo(f"{row['id']:<10} {row['status']:<9} {row['version']:>2}  {row['title']}")
 
 
+VERSION_OPTION = click.option(
+    "--version",
+    "version",
+    type=click.IntRange(min=1),
+    help="Which version of the poll [default: the newest].",
+)
+
+
+def find_poll_or_fail(poll_id: str, version: int | None, **lock: bool) -> Poll:
+    poll = find_poll(db.session, poll_id, version, **lock)
+    if poll is None:
+        which = f"poll {poll_id!r}" + (f" version {version}" if version else "")
+        raise click.ClickException(f"no {which} (pollserver polls list shows them)")
+    return poll
+
+
 def _lifecycle_command(name: str, target: PollStatus, verb: str):
     @click.argument("poll_id")
+    @VERSION_OPTION
     @with_appcontext
-    def command(poll_id: str) -> None:
+    def command(poll_id: str, version: int | None) -> None:
         begin_write_transaction()
-        poll = find_poll(db.session, poll_id, for_update=True)
-        if poll is None:
-            raise click.ClickException(f"no poll {poll_id!r} (pollserver polls list shows them)")
+        poll = find_poll_or_fail(poll_id, version, for_update=True)
         try:
             # The same rules and audit record as the moderation API; the actor is the shell.
             transition_poll(db.session, poll, target, CLI_ACTOR)
-        except InvalidTransition as error:
-            raise click.ClickException(str(error)) from None
+        except Refused as error:
+            raise click.ClickException(error.message) from None
         db.session.commit()
-        click.echo(f"poll {poll.public_id} is now {poll.status}")
+        click.echo(f"poll {poll.public_id} version {poll.version} is now {poll.status}")
 
-    command.__doc__ = f"{verb} a poll."
+    command.__doc__ = f"{verb} a poll (its newest version unless --version says)."
     return click.command(name)(command)
 
 
@@ -82,13 +100,13 @@ for _name, _target, _verb in (
 
 @click.command("results", short_help="A poll's results, whatever its visibility.")
 @click.argument("poll_id")
+@VERSION_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print the API's JSON document.")
 @with_appcontext
-def results_command(poll_id: str, as_json: bool) -> None:
-    """Aggregate results of a poll, whatever its visibility (the same numbers as the API)."""
-    poll = find_poll(db.session, poll_id)
-    if poll is None:
-        raise click.ClickException(f"no poll {poll_id!r} (pollserver polls list shows them)")
+def results_command(poll_id: str, version: int | None, as_json: bool) -> None:
+    """Aggregate results of a poll version, whatever its visibility (the same numbers as the
+    API); the newest version unless --version says."""
+    poll = find_poll_or_fail(poll_id, version)
     results = compute_results(poll)
     if as_json:
         click.echo(json.dumps(results, indent=2, ensure_ascii=False))

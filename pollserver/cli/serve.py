@@ -23,7 +23,8 @@ from pollserver.extensions import db
 from pollserver.metrics import MULTIPROCESS_ENV
 from pollserver.models import Article
 from pollserver.server import PollserverGunicorn, choose_worker_count, gunicorn_options
-from pollserver.services.polls import change_status
+from pollserver.services.moderation.audit import CLI_ACTOR
+from pollserver.services.moderation.polls import transition_poll
 
 
 @click.command("serve", short_help="Migrate, seed an empty database, then serve.")
@@ -112,7 +113,7 @@ def seed_empty_database(seeds_dir: Path | None) -> None:
         for poll in outcome.polls:
             poll = db.session.merge(poll)
             if poll.status is PollStatus.DRAFT:
-                change_status(poll, PollStatus.OPEN)
+                transition_poll(db.session, poll, PollStatus.OPEN, CLI_ACTOR)  # audited
                 opened += 1
     db.session.commit()
     click.echo(f"pollserver: imported {seeds_dir} and opened {opened} poll(s)", err=True)

@@ -1,14 +1,19 @@
 """A poll's lifecycle: its statuses, which may follow which, and the status a reader sees.
 
-draft → open ⇄ paused → closed → archived, and closed → open. A scheduled close time counts
-from its moment on, whatever the stored status says, so no job has to run at that time.
+draft → open ⇄ paused → closed → archived, and closed → open. A scheduled opening or closing
+counts from its moment on, whatever the stored status says, so no job has to run at that time.
+
+A poll keeps its public id across versions. Readers see its *live* version: the newest one they
+may see at all. Opening a newer version closes the older one ("superseded"), but a reader who
+was part-way through the older one may still finish it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import enum
-from typing import Protocol
+from collections.abc import Iterable
+from typing import Protocol, TypeVar
 
 from pollserver.core.refusals import Refused
 from pollserver.core.timestamps import utcnow
@@ -41,7 +46,20 @@ class Scheduled(Protocol):
     def status(self) -> PollStatus: ...
 
     @property
+    def open_at(self) -> dt.datetime | None: ...
+
+    @property
     def close_at(self) -> dt.datetime | None: ...
+
+
+class Versioned(Scheduled, Protocol):
+    """What the version rules need of a poll version."""
+
+    @property
+    def version(self) -> int: ...
+
+    @property
+    def superseded_at(self) -> dt.datetime | None: ...
 
 
 class InvalidTransition(Refused):
@@ -64,16 +82,45 @@ def allowed_next(status: PollStatus) -> list[str]:
 
 
 def effective_status(poll: Scheduled, now: dt.datetime | None = None) -> PollStatus:
-    """The status a reader sees: a poll past its scheduled close time is closed."""
+    """The status a reader sees: a draft past its opening time is open, a poll past its
+    closing time is closed."""
+    now = now or utcnow()
+    status = poll.status
+    if status is PollStatus.DRAFT and poll.open_at is not None and poll.open_at <= now:
+        status = PollStatus.OPEN
     if (
         poll.close_at is not None
-        and poll.close_at <= (now or utcnow())
-        and poll.status in (PollStatus.OPEN, PollStatus.PAUSED)
+        and poll.close_at <= now
+        and status in (PollStatus.OPEN, PollStatus.PAUSED)
     ):
         return PollStatus.CLOSED
-    return poll.status
+    return status
 
 
 def is_published(poll: Scheduled, now: dt.datetime | None = None) -> bool:
     """Whether readers may see the poll at all (open, paused or closed)."""
     return effective_status(poll, now) in PUBLIC_STATUSES
+
+
+V = TypeVar("V", bound=Versioned)
+
+
+def live_version(versions: Iterable[V], now: dt.datetime | None = None) -> V | None:
+    """The version readers see: the newest one that is published, or None."""
+    now = now or utcnow()
+    published = [version for version in versions if is_published(version, now)]
+    return max(published, key=lambda version: version.version, default=None)
+
+
+def lets_its_readers_finish(poll: Versioned, now: dt.datetime | None = None) -> bool:
+    """Whether readers who already started this version may answer on: it is open, or it was
+    open until a newer version replaced it (and no closing time of its own has passed since)."""
+    now = now or utcnow()
+    status = effective_status(poll, now)
+    if status is PollStatus.OPEN:
+        return True
+    return (
+        poll.status is PollStatus.CLOSED
+        and poll.superseded_at is not None
+        and (poll.close_at is None or poll.close_at > now)
+    )

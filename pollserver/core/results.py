@@ -53,6 +53,7 @@ def assemble_results(
     counts: Mapping[str, int],
     *,
     poll_id: str,
+    version: int,
     min_respondents: int,
     as_of: dt.datetime,
 ) -> dict[str, Any]:
@@ -107,6 +108,7 @@ def assemble_results(
 
     return {
         "poll": poll_id,
+        "version": version,
         "as_of": as_of.astimezone(dt.UTC).isoformat().replace("+00:00", "Z"),
         "respondents": respondents,
         "finished": finished,

@@ -32,13 +32,12 @@ from werkzeug.http import parse_accept_header, quote_etag
 
 from pollserver.config import shipped_folder
 from pollserver.core.identifiers import PUBLIC_ID
-from pollserver.core.lifecycle import is_published
 from pollserver.core.poll_settings import settings_of
 from pollserver.errors import json_error
 from pollserver.extensions import db, limiter
 from pollserver.models import Poll
 from pollserver.rate_limits import public_limit
-from pollserver.services.polls import find_poll
+from pollserver.services.polls import find_live_poll
 
 WIDGET_SOURCE = shipped_folder("widget") / "widget.js"
 # An unversioned /widget.js is revalidated every few minutes (a cheap 304 thanks to the ETag),
@@ -202,8 +201,7 @@ def not_found(message: str):
 
 
 def public_poll(poll_id: str) -> Poll | None:
-    poll = find_poll(db.session, poll_id)
-    return poll if poll is not None and is_published(poll) else None
+    return find_live_poll(db.session, poll_id)
 
 
 def share_url(poll: Poll) -> str:

@@ -49,7 +49,7 @@ from pollserver.core.timestamps import utcnow
 from pollserver.database import begin_write_transaction
 from pollserver.errors import error_payload
 from pollserver.extensions import db
-from pollserver.loaders import load_poll
+from pollserver.loaders import load_poll, record_due_schedules
 from pollserver.models import Poll
 from pollserver.results_cache import compute_results, forget_results, tree_of
 from pollserver.services.listing import page_of
@@ -138,6 +138,7 @@ def authorize_page_request() -> None:
     permission = auth.required_permission(request.endpoint or "", request.method)
     if permission is not None:
         auth.authorize(signed_in_actor(), permission)
+        record_due_schedules()
     if request.method == "POST":
         check_csrf()
 

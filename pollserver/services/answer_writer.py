@@ -68,6 +68,7 @@ class AnswerRequest:
     answer: str
     client_address: str  # hashed with the day's salt inside the transaction, never stored
     now: dt.datetime
+    version: int | None = None  # the version the reader was shown, when the widget says
 
 
 @dataclass
@@ -218,7 +219,7 @@ class AnswerWriter:
                 pending.recorded = record_next_answer(
                     connection,
                     pending.poll,
-                    self._tree_of(pending.poll, connection),
+                    lambda version: self._tree_of(version, connection),
                     token=request.token,
                     node_key=request.node_key,
                     answer=request.answer,
@@ -226,6 +227,9 @@ class AnswerWriter:
                 )
             except Refused as refusal:
                 pending.error = refusal
+            else:
+                # The reader's own version: its tallies change, its results go back to them.
+                pending.poll = pending.recorded.poll or pending.poll
 
     def _sum_tallies_for_results(self, connection: Connection, batch: list[_Pending]) -> None:
         """For each reader who gets results back, the poll's tallies: summed once per poll."""
@@ -262,6 +266,15 @@ def _new_and_returning_readers(
             continue
         pending.poll = poll
         if pending.request.token is None:
+            version = pending.request.version
+            if version is not None and version != poll.version:
+                pending.error = Refused(
+                    409,
+                    f"This poll has changed (version {poll.version} replaced version {version}):"
+                    " load it again to answer the new version.",
+                    {"version": poll.version},
+                )
+                continue
             new_readers.setdefault(poll.id, []).append(pending)
         else:
             returning.append(pending)

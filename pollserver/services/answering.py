@@ -15,13 +15,14 @@ built once and compiled once per process, and no objects are tracked between the
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, text, update
 
 from pollserver.core import counters
-from pollserver.core.lifecycle import PollStatus, effective_status
+from pollserver.core.lifecycle import PollStatus, effective_status, lets_its_readers_finish
 from pollserver.core.poll_settings import settings_of
 from pollserver.core.privacy import hash_token, new_respondent_token
 from pollserver.core.refusals import Refused
@@ -36,6 +37,7 @@ answers = Answer.__table__
 READER_WITH_ANSWERS = (
     select(
         respondents.c.id,
+        respondents.c.poll_id,
         respondents.c.finished_at,
         respondents.c.hidden,
         answers.c.node_key,
@@ -45,7 +47,8 @@ READER_WITH_ANSWERS = (
     .outerjoin(answers, answers.c.respondent_id == respondents.c.id)
     .where(
         respondents.c.token_hash == bindparam("token_hash"),
-        respondents.c.poll_id == bindparam("poll_id"),
+        # The reader may be part-way through an earlier version of the poll.
+        respondents.c.poll_id.in_(bindparam("poll_ids", expanding=True)),
     )
     .order_by(answers.c.id)
 )
@@ -85,9 +88,13 @@ class GivenAnswer(NamedTuple):
 
 @dataclass
 class Reader:
-    """A respondent as the public API sees them: their state and the answers they gave."""
+    """A respondent as the public API sees them: their state and the answers they gave.
+
+    ``poll_id`` names the version of the poll they answer.
+    """
 
     id: int
+    poll_id: int
     finished_at: dt.datetime | None
     hidden: bool
     answers: list[GivenAnswer] = field(default_factory=list)
@@ -101,6 +108,8 @@ class RecordedAnswer:
     created_respondent: bool
     stored: bool  # False for a retried request that changed nothing
     kind: str = "retry"  # what was stored: "new_reader", "next" or "changed"
+    # The version of the poll the answer went to, when not the live one the request named.
+    poll: PollFacts | None = None
     # What the answer adds to the poll's tallies; the caller applies them in the same
     # transaction (pollserver.services.answer_writer sums a whole batch into one upsert).
     tally_deltas: dict[str, int] = field(default_factory=dict)
@@ -114,9 +123,13 @@ def respondent_walk(tree: PollTree, respondent: Reader | Respondent) -> Walk:
     return walk_of(tree, respondent.answers)
 
 
-def refuse_unless_accepting(poll: PollFacts, now: dt.datetime) -> None:
+def refuse_unless_accepting(poll: PollFacts, now: dt.datetime, *, started: bool = False) -> None:
+    """Refuse an answer the poll version does not take now; ``started``: from a reader who has
+    begun this version (they may finish one a newer version replaced)."""
     # A scheduled close counts from its time on; the status column catches up when a moderator
     # next touches the poll (writing it here would upgrade the answer's shared lock on the poll).
+    if started and lets_its_readers_finish(poll, now):
+        return
     status = effective_status(poll, now)
     if status is PollStatus.PAUSED:
         raise Refused(
@@ -129,20 +142,27 @@ def refuse_unless_accepting(poll: PollFacts, now: dt.datetime) -> None:
 
 
 def find_reader(
-    connection: Connection, poll_id: int, token: str, *, for_update: bool
-) -> Reader | None:
-    """The reader with this token in this poll, with their answers (one statement), or None."""
+    connection: Connection, poll: PollFacts, token: str, *, for_update: bool
+) -> tuple[Reader, PollFacts] | tuple[None, None]:
+    """The reader with this token in any published version of this poll, with their answers
+    (one statement), and the facts of that version; or (None, None)."""
     query = READER_WITH_ANSWERS_FOR_UPDATE if for_update else READER_WITH_ANSWERS
-    rows = connection.execute(query, {"token_hash": hash_token(token), "poll_id": poll_id}).all()
+    rows = connection.execute(
+        query, {"token_hash": hash_token(token), "poll_ids": poll.version_ids}
+    ).all()
     if not rows:
-        return None
+        return None, None
     first = rows[0]
     given = [GivenAnswer(row.node_key, row.value, row.answered_at) for row in rows if row.node_key]
-    return Reader(first.id, first.finished_at, first.hidden, given)
+    version = poll.version_with_id(first.poll_id)
+    assert version is not None  # the query asked for these versions only
+    return Reader(first.id, first.poll_id, first.finished_at, first.hidden, given), version
 
 
-def refuse_unless_a_question(poll: PollFacts, tree: PollTree, node_key: str, now: dt.datetime):
-    refuse_unless_accepting(poll, now)
+def refuse_unless_a_question(
+    poll: PollFacts, tree: PollTree, node_key: str, now: dt.datetime, *, started: bool = False
+):
+    refuse_unless_accepting(poll, now, started=started)
     if not tree.is_question(node_key):
         raise Refused(
             422,
@@ -192,7 +212,7 @@ def record_new_readers(
         return outcomes
     ids = _insert_readers(connection, poll.id, arrivals, readers, tokens)
     _insert_first_answers(connection, poll.id, ids, readers)
-    _record_started_readers(outcomes, readers, tokens, ids)
+    _record_started_readers(poll.id, outcomes, readers, tokens, ids)
     return outcomes
 
 
@@ -321,6 +341,7 @@ def _insert_first_answers(
 
 
 def _record_started_readers(
+    poll_id: int,
     outcomes: list[RecordedAnswer | Refused | None],
     readers: list[_NewReader],
     tokens: list[str],
@@ -332,7 +353,7 @@ def _record_started_readers(
     ):
         outcomes[number] = RecordedAnswer(
             token,
-            Reader(respondent_id, finished_at, False, [given]),
+            Reader(respondent_id, poll_id, finished_at, False, [given]),
             walk,
             created_respondent=True,
             stored=True,
@@ -343,28 +364,33 @@ def _record_started_readers(
 
 def record_next_answer(
     connection: Connection,
-    poll: PollFacts,
-    tree: PollTree,
+    live: PollFacts,
+    tree_of: Callable[[PollFacts], PollTree],
     *,
     token: str,
     node_key: str,
     answer: str,
     now: dt.datetime,
 ) -> RecordedAnswer:
-    """A returning reader's answer: the next question, a retry, or a change."""
-    refuse_unless_a_question(poll, tree, node_key, now)
-    reader = find_reader(connection, poll.id, token, for_update=True)
-    if reader is None:
+    """A returning reader's answer: the next question, a retry, or a change; in the version of
+    the poll they started (``live`` or one of its ``others``)."""
+    reader, poll = find_reader(connection, live, token, for_update=True)
+    if reader is None or poll is None:
+        refuse_unless_accepting(live, now)
         raise Refused(
             422,
             "This respondent token is not known for this poll; start again without one.",
             {"respondent": ["unknown token for this poll"]},
         )
+    tree = tree_of(poll)
+    refuse_unless_a_question(poll, tree, node_key, now, started=True)
     old_walk = respondent_walk(tree, reader)
     previous = next((given for given in reader.answers if given.node_key == node_key), None)
     if previous is not None and str(previous.value) == answer:
         # A retried request: the same answer again counts nothing twice.
-        return RecordedAnswer(None, reader, old_walk, created_respondent=False, stored=False)
+        return RecordedAnswer(
+            None, reader, old_walk, created_respondent=False, stored=False, poll=poll
+        )
 
     kept = reader.answers
     if previous is not None:
@@ -395,7 +421,7 @@ def record_next_answer(
     given = [*kept, new_answer]
     new_walk = walk_of(tree, given)
     finished_at = (reader.finished_at or now) if new_walk.finished else None
-    updated = Reader(reader.id, finished_at, reader.hidden, given)
+    updated = Reader(reader.id, reader.poll_id, finished_at, reader.hidden, given)
     connection.execute(
         UPDATE_READER,
         {
@@ -421,6 +447,7 @@ def record_next_answer(
         stored=True,
         kind="changed" if previous is not None else "next",
         tally_deltas=deltas,
+        poll=poll,
     )
 
 

@@ -2,10 +2,12 @@
 for live polls.
 
 Rules (plain Python over a SQLAlchemy ``Session``; the CLI and the admin API share them):
-- the same article again (same source, same bytes) changes nothing;
+- the same article again (the same source, or the same text from anywhere) changes nothing;
 - a changed article updates each block's latest poll in place while it has no answers;
   once it has answers, a new draft version is made beside it and the answered poll is untouched;
-- an article without a flowchart is stored too, marked as needing a poll.
+- an article without a flowchart is stored too, marked as needing a poll;
+- every import that changes something is in the audit log, whoever made it;
+- an article goes only with polls nobody answered, and none open or paused.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from sqlalchemy import Select, exists, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from pollserver.core import builder
+from pollserver.core.lifecycle import PollStatus
+from pollserver.core.refusals import Refused
 from pollserver.core.timestamps import utcnow
 from pollserver.models import Article, Poll
 from pollserver.services.moderation.audit import Action, record_audit
@@ -77,7 +81,9 @@ def latest_poll_for_block(session: Session, article: Article, block_index: int) 
     )
 
 
-def import_article(session: Session, parsed: builder.Article) -> ImportOutcome:
+def import_article(
+    session: Session, parsed: builder.Article, actor: str, now: dt.datetime | None = None
+) -> ImportOutcome:
     """Store one parsed article and its polls; see the module docstring for the rules."""
     try:
         built = builder.build_polls_from_article(parsed)
@@ -89,10 +95,19 @@ def import_article(session: Session, parsed: builder.Article) -> ImportOutcome:
         no_flowchart = ""
 
     article = session.scalar(select(Article).where(Article.source == parsed.source))
+    if article is None:
+        # The same text from another folder, or sent again under another name.
+        article = session.scalar(
+            select(Article)
+            .where(Article.content_hash == parsed.content_hash)
+            .order_by(Article.id)
+            .limit(1)
+        )
     if article is not None and article.content_hash == parsed.content_hash:
         return ImportOutcome(
             parsed.source, ImportStatus.UNCHANGED, article, list(article.polls), built.warnings
         )
+    known_polls = {poll.id for poll in article.polls} if article is not None else set()
 
     title = built.title or parsed.title
     if article is None:
@@ -120,6 +135,24 @@ def import_article(session: Session, parsed: builder.Article) -> ImportOutcome:
         store_block_poll(session, article, block_index, definition)
         for block_index, definition in enumerate(built.polls)
     ]
+    session.flush()
+    record_audit(
+        session,
+        actor,
+        Action.ARTICLE_SUBMIT,
+        after={
+            "article": article.id,
+            "title": article.title,
+            "source": parsed.source,
+            "status": status,
+            "polls": [poll.public_id for poll in polls],
+            "warnings": built.warnings,
+        },
+        now=now,
+    )
+    for poll in polls:
+        if poll.id not in known_polls:
+            record_poll_created(session, poll, actor, now)
     return ImportOutcome(parsed.source, status, article, polls, built.warnings, no_flowchart)
 
 
@@ -173,30 +206,7 @@ def submit_article(
         parsed = builder.parse_article(raw, source, format=format)
     except builder.ArticleError as error:
         return ImportOutcome(source, ImportStatus.FAILED, message=str(error))
-    known_polls = set(
-        session.scalars(select(Poll.id).join(Article).where(Article.source == source))
-    )
-    outcome = import_article(session, parsed)
-    if outcome.status in (ImportStatus.FAILED, ImportStatus.UNCHANGED) or outcome.article is None:
-        return outcome
-    session.flush()
-    record_audit(
-        session,
-        actor,
-        Action.ARTICLE_SUBMIT,
-        after={
-            "article": outcome.article.id,
-            "source": source,
-            "status": outcome.status,
-            "polls": [poll.public_id for poll in outcome.polls],
-            "warnings": outcome.warnings,
-        },
-        now=now,
-    )
-    for poll in outcome.polls:
-        if poll.id not in known_polls:
-            record_poll_created(session, poll, actor, now)
-    return outcome
+    return import_article(session, parsed, actor, now)
 
 
 def articles_query(*, needs_poll: bool | None = None) -> Select[tuple[Article]]:
@@ -226,3 +236,41 @@ def attach_definition(
     article.needs_poll = False
     record_poll_created(session, poll, actor, now)
     return poll
+
+
+def delete_article(
+    session: Session, article: Article, actor: str, now: dt.datetime | None = None
+) -> None:
+    """Delete an article with its polls, when no version of them has an answer and none is
+    open or paused (readers may be about to answer it)."""
+    polls = list(article.polls)
+    answered = [poll for poll in polls if poll_has_answers(session, poll)]
+    running = [poll for poll in polls if poll.status in (PollStatus.OPEN, PollStatus.PAUSED)]
+    if answered or running:
+        which = answered or running
+        reason = "has answers" if answered else f"is {which[0].status}"
+        raise Refused(
+            409,
+            f"Article {article.id} cannot be deleted: its poll {which[0].public_id} "
+            f"(version {which[0].version}) {reason}. Close and archive its polls instead.",
+            {"polls": sorted({poll.public_id for poll in which})},
+        )
+    record_audit(
+        session,
+        actor,
+        Action.ARTICLE_DELETE,
+        before={
+            "article": article.id,
+            "title": article.title,
+            "source": article.source,
+            "polls": [
+                {"id": poll.public_id, "version": poll.version, "title": poll.title}
+                for poll in polls
+            ],
+        },
+        now=now,
+    )
+    for poll in polls:
+        session.delete(poll)
+    session.delete(article)
+    session.flush()

@@ -6,9 +6,9 @@ the same rules.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import secrets
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, exists, select
@@ -16,7 +16,12 @@ from sqlalchemy.orm import Session
 
 from pollserver.core.definition import NodeType
 from pollserver.core.identifiers import is_public_id
-from pollserver.core.lifecycle import TRANSITIONS, InvalidTransition, PollStatus, effective_status
+from pollserver.core.lifecycle import (
+    TRANSITIONS,
+    InvalidTransition,
+    PollStatus,
+    live_version,
+)
 from pollserver.core.poll_settings import DEFAULT_SETTINGS
 from pollserver.core.timestamps import utcnow
 from pollserver.models import Answer, Article, Node, Poll
@@ -103,9 +108,10 @@ def create_poll(
     previous: Poll | None = None,
     settings: dict[str, Any] | None = None,
 ) -> Poll:
-    """Store a validated definition as a new draft poll."""
+    """Store a validated definition as a new draft poll; a new version of ``previous`` (keeping
+    its public id) when one is given."""
     poll = Poll(
-        public_id=new_public_id(session),
+        public_id=previous.public_id if previous else new_public_id(session),
         article=article,
         block_index=block_index,
         title=definition["title"],
@@ -149,9 +155,15 @@ def change_status(poll: Poll, target: PollStatus, now: dt.datetime | None = None
 
 
 def find_poll(
-    session: Session, public_id: str, *, for_share: bool = False, for_update: bool = False
+    session: Session,
+    public_id: str,
+    version: int | None = None,
+    *,
+    for_share: bool = False,
+    for_update: bool = False,
 ) -> Poll | None:
-    """The poll with this public id, or None (also for ids no poll could have, e.g. with NUL).
+    """A version of the poll with this public id, by default its newest (a draft, maybe), or
+    None (also for ids no poll could have, e.g. with NUL).
 
     On PostgreSQL, until the transaction ends: ``for_share`` (answers) keeps the poll from being
     edited between an answer's checks and its write; ``for_update`` (edits, moderation) waits
@@ -160,6 +172,10 @@ def find_poll(
     if not is_public_id(public_id):
         return None
     query = select(Poll).where(Poll.public_id == public_id)
+    if version is None:
+        query = query.order_by(Poll.version.desc()).limit(1)
+    else:
+        query = query.where(Poll.version == version)
     if for_update:
         query = query.with_for_update()
     elif for_share:
@@ -167,48 +183,89 @@ def find_poll(
     return session.scalar(query)
 
 
-@dataclass(frozen=True)
-class PollFacts:
-    """What the public reads and the answer path need of a poll: one row, no nodes, no ORM.
+def poll_versions(session: Session, public_id: str) -> list[Poll]:
+    """Every version of the poll, oldest first."""
+    return list(
+        session.scalars(select(Poll).where(Poll.public_id == public_id).order_by(Poll.version))
+    )
 
-    ``updated_at`` names the version of the poll's tree (see ``pollserver.results_cache.tree_of``).
+
+def find_live_poll(session: Session, public_id: str, now: dt.datetime | None = None) -> Poll | None:
+    """The version readers see (see ``core.lifecycle.live_version``), or None."""
+    if not is_public_id(public_id):
+        return None
+    return live_version(poll_versions(session, public_id), now)
+
+
+@dataclasses.dataclass(frozen=True)
+class PollFacts:
+    """What the public reads and the answer path need of a poll version: one row, no nodes, no
+    ORM.
+
+    ``updated_at`` names the state of the version's tree (see
+    ``pollserver.results_cache.tree_of``). Facts of the live version carry the poll's other
+    published versions in ``others``: readers part-way through one of them may finish it.
     """
 
     id: int
     public_id: str
+    version: int
     status: PollStatus
+    open_at: dt.datetime | None
     close_at: dt.datetime | None
+    superseded_at: dt.datetime | None
     settings: dict
     updated_at: dt.datetime
+    others: tuple[PollFacts, ...] = ()
+
+    @property
+    def version_ids(self) -> list[int]:
+        return [self.id, *(other.id for other in self.others)]
+
+    def version_with_id(self, poll_id: int) -> PollFacts | None:
+        return next((facts for facts in (self, *self.others) if facts.id == poll_id), None)
 
 
 _polls = Poll.__table__
-# Built once with a named parameter: building a statement costs as much as running it.
-POLL_FACTS = select(
-    _polls.c.id,
-    _polls.c.public_id,
-    _polls.c.status,
-    _polls.c.close_at,
-    _polls.c.settings,
-    _polls.c.updated_at,
-).where(_polls.c.public_id == bindparam("public_id"))
+# Built once with a named parameter: building a statement costs as much as running it. Drafts
+# without an opening time and archived versions are never seen by readers.
+POLL_FACTS = (
+    select(
+        _polls.c.id,
+        _polls.c.public_id,
+        _polls.c.version,
+        _polls.c.status,
+        _polls.c.open_at,
+        _polls.c.close_at,
+        _polls.c.superseded_at,
+        _polls.c.settings,
+        _polls.c.updated_at,
+    )
+    .where(
+        _polls.c.public_id == bindparam("public_id"),
+        _polls.c.status != PollStatus.ARCHIVED,
+        (_polls.c.status != PollStatus.DRAFT) | _polls.c.open_at.is_not(None),
+    )
+    .order_by(_polls.c.version.desc())
+)
 POLL_FACTS_FOR_SHARE = POLL_FACTS.with_for_update(read=True)
 
 
 def find_poll_facts(
-    connection: Connection, public_id: str, *, for_share: bool = False
+    connection: Connection,
+    public_id: str,
+    *,
+    for_share: bool = False,
+    now: dt.datetime | None = None,
 ) -> PollFacts | None:
-    """:func:`find_poll` for the hot paths: one Core statement, no ORM objects."""
+    """The live version's facts (:func:`find_live_poll` for the hot paths): one Core statement,
+    no ORM objects; None when readers may see no version."""
     if not is_public_id(public_id):
         return None
     query = POLL_FACTS_FOR_SHARE if for_share else POLL_FACTS
-    row = connection.execute(query, {"public_id": public_id}).one_or_none()
-    return PollFacts(*row) if row is not None else None
-
-
-def close_if_due(poll: Poll, now: dt.datetime | None = None) -> bool:
-    """Apply a scheduled close time lazily, when the poll is next read: no cron job needed."""
-    if effective_status(poll, now) is not poll.status:
-        change_status(poll, PollStatus.CLOSED, now=poll.close_at)
-        return True
-    return False
+    versions = [PollFacts(*row) for row in connection.execute(query, {"public_id": public_id})]
+    live = live_version(versions, now)
+    if live is None:
+        return None
+    others = tuple(facts for facts in versions if facts is not live)
+    return dataclasses.replace(live, others=others)

@@ -28,6 +28,7 @@ from helpers import (
     ARTICLES_DIR,
     SEED_WITH_FLOWCHART,
     SEED_WITHOUT_FLOWCHART,
+    bearer,
     open_poll_from_article,
     walk,
 )
@@ -47,6 +48,7 @@ EXPECTED_PERMISSIONS = {
     ("PATCH", "/api/v1/admin/polls/<poll_id>/settings"): "moderate",
     ("PUT", "/api/v1/admin/polls/<poll_id>/definition"): "moderate",
     ("POST", "/api/v1/admin/polls/<poll_id>/versions"): "moderate",
+    ("POST", "/api/v1/admin/polls/<poll_id>/discard"): "moderate",
     ("GET", "/api/v1/admin/polls/<poll_id>/results"): "read",
     ("GET", "/api/v1/admin/polls/<poll_id>/activity"): "read",
     ("GET", "/api/v1/admin/polls/<poll_id>/activity/groups"): "read",
@@ -58,6 +60,7 @@ EXPECTED_PERMISSIONS = {
     ("GET", "/api/v1/admin/articles"): "read",
     ("POST", "/api/v1/admin/articles"): "moderate",
     ("GET", "/api/v1/admin/articles/<int:article_id>"): "read",
+    ("DELETE", "/api/v1/admin/articles/<int:article_id>"): "moderate",
     ("POST", "/api/v1/admin/articles/<int:article_id>/polls"): "moderate",
     ("GET", "/api/v1/admin/audit"): "read",
     ("GET", "/api/v1/admin/tokens"): "administer",
@@ -67,10 +70,6 @@ EXPECTED_PERMISSIONS = {
 
 
 # --- helpers ------------------------------------------------------------------------------------
-
-
-def bearer(secret: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {secret}"}
 
 
 def without_time(results: dict) -> dict:
@@ -342,12 +341,16 @@ def test_scheduled_close_takes_effect_without_any_job(app, client, tokens, seed_
         # The moderator's write brought the status column up to date, then reopened.
         poll = db.session.scalar(select(Poll))
         assert (poll.status, poll.closed_at) == (PollStatus.OPEN, None)
-    # A close time in the past closes an open poll at once.
+    # A close time in the past is refused with a message, never applied.
     past = (utcnow() - dt.timedelta(seconds=1)).isoformat()
-    client.patch(
+    refused = client.patch(
         f"/api/v1/admin/polls/{seed_poll_id}/settings", json={"close_at": past}, headers=headers
     )
-    assert client.get(f"/api/v1/polls/{seed_poll_id}").get_json()["status"] == "closed"
+    assert refused.status_code == 422
+    error = refused.get_json()["error"]
+    assert "closing time is in the past" in error["message"]
+    assert list(error["details"]) == ["close_at"]
+    assert client.get(f"/api/v1/polls/{seed_poll_id}").get_json()["status"] == "open"
 
 
 def test_settings_change_on_an_answered_poll_and_are_audited(client, tokens, seed_poll_id):
@@ -437,19 +440,23 @@ def test_structural_edit_to_an_answered_poll_is_refused_and_a_text_fix_is_record
     reordered["nodes"] = [reordered["nodes"][1], reordered["nodes"][0], *reordered["nodes"][2:]]
     assert client.put(url, json=reordered, headers=headers).status_code == 409
 
-    # The way to a different tree: a new draft version linked to the answered poll.
+    # The way to a different tree: a new draft version, under the same id.
     created = client.post(
         f"/api/v1/admin/polls/{seed_poll_id}/versions", json=restructured, headers=headers
     )
     assert created.status_code == 201
     new_poll = created.get_json()
-    assert (new_poll["status"], new_poll["version"]) == ("draft", 2)
-    assert new_poll["previous_version"] == seed_poll_id
+    assert (new_poll["id"], new_poll["status"], new_poll["version"]) == (seed_poll_id, "draft", 2)
+    assert (new_poll["previous_version"], new_poll["live_version"]) == (1, 1)
     assert new_poll["definition"] == restructured
     assert new_poll["settings"]["results_visibility"] == "public"
-    old = client.get(f"/api/v1/admin/polls/{seed_poll_id}", headers=headers).get_json()
-    assert old["later_versions"] == [new_poll["id"]]
-    assert old["counts"]["respondents"] == 1
+    assert [
+        (version["version"], version["status"], version["live"]) for version in new_poll["versions"]
+    ] == [(1, "open", True), (2, "draft", False)]
+    newest = client.get(f"/api/v1/admin/polls/{seed_poll_id}", headers=headers).get_json()
+    assert newest["version"] == 2
+    old = client.get(f"/api/v1/admin/polls/{seed_poll_id}?version=1", headers=headers).get_json()
+    assert (old["version"], old["counts"]["respondents"]) == (1, 1)
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Answer)) == 2
 
@@ -824,7 +831,7 @@ def test_exports_stream_every_response_with_its_hidden_flag(client, tokens, seed
     assert exported.is_streamed
     assert exported.mimetype == "text/csv"
     assert exported.headers["Content-Disposition"] == (
-        f'attachment; filename="poll-{seed_poll_id}-responses.csv"'
+        f'attachment; filename="poll-{seed_poll_id}-v1-responses.csv"'
     )
     rows = list(csv.DictReader(io.StringIO(exported.get_data(as_text=True))))
     assert list(rows[0]) == ["respondent", "started", "finished", "path", "outcome", "hidden"]
@@ -892,6 +899,8 @@ def test_audit_log_is_append_only_and_filterable(app, client, tokens, seed_poll_
         "token.create",
         "poll.status",
         "poll.status",
+        "poll.create",  # the fixture's import is recorded too
+        "article.submit",
     ]
     newest = everything[0]
     assert (newest["actor"], newest["poll"], newest["after"]["name"]) == (
@@ -899,16 +908,16 @@ def test_audit_log_is_append_only_and_filterable(app, client, tokens, seed_poll_
         None,
         "desk",
     )
-    assert len(audit(client, tokens["analyst"], poll=seed_poll_id)) == 2
+    assert len(audit(client, tokens["analyst"], poll=seed_poll_id)) == 3
     assert len(audit(client, tokens["analyst"], actor="moderator-token")) == 2
     assert audit(client, tokens["analyst"], actor="nobody") == []
-    assert len(audit(client, tokens["analyst"], action="poll.")) == 2
+    assert len(audit(client, tokens["analyst"], action="poll.")) == 3
     assert audit(client, tokens["analyst"], action="poll.delete") == []
     since = everything[1]["created_at"]
     assert [e["action"] for e in audit(client, tokens["analyst"], since=since)][-1] == "poll.status"
     assert audit(client, tokens["analyst"], until=everything[-1]["created_at"]) == []
     paged = client.get("/api/v1/admin/audit?page_size=1&page=2", headers=headers)
-    assert json.loads(paged.headers["X-Pagination"])["total"] == 3
+    assert json.loads(paged.headers["X-Pagination"])["total"] == 5
     assert paged.get_json() == [everything[1]]
 
 

@@ -30,7 +30,12 @@ def test_every_public_endpoint_is_documented_with_schemas_and_errors(client):
     answer_body = spec["paths"]["/api/v1/polls/{poll_id}/answers"]["post"]["requestBody"]
     assert answer_body["content"]["application/json"]["schema"]["$ref"].endswith("/AnswerRequest")
     schemas = spec["components"]["schemas"]
-    assert set(schemas["AnswerRequest"]["properties"]) == {"respondent", "node", "answer"}
+    assert set(schemas["AnswerRequest"]["properties"]) == {
+        "respondent",
+        "node",
+        "answer",
+        "version",
+    }
     assert set(schemas["ErrorResponse"]["properties"]) == {"error"}
 
 

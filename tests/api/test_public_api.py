@@ -90,7 +90,9 @@ def test_drafts_archived_and_unknown_polls_are_404(app, client):
     from pollserver.services.articles import import_article
 
     with app.app_context():
-        draft = import_article(db.session, builder.read_article(SEED_WITH_FLOWCHART)).polls[0]
+        draft = import_article(
+            db.session, builder.read_article(SEED_WITH_FLOWCHART), "tests"
+        ).polls[0]
         db.session.commit()
         draft_id = draft.public_id
     for poll_id in (draft_id, "nosuchid"):

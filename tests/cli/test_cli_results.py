@@ -17,7 +17,7 @@ def test_results_command_prints_the_same_numbers(app, client, runner, seed_poll_
     document = json.loads(as_json.output)
     document.pop("as_of")
     document.pop("hourly")
-    assert document == {"poll": seed_poll_id, **EXPECTED_NUMBERS}
+    assert document == {"poll": seed_poll_id, "version": 1, **EXPECTED_NUMBERS}
 
     table = runner.invoke(args=["results", seed_poll_id])
     assert table.exit_code == 0

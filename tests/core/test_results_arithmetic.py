@@ -70,7 +70,7 @@ def test_results_add_up_for_any_set_of_walks(data):
             continue  # a reader exists only once they have answered
         counts += counters.walk_contributions(tree.walk_answers(sequence))
     results = assemble_results(
-        tree, counts, poll_id="p", min_respondents=0, as_of=dt.datetime.now(dt.UTC)
+        tree, counts, poll_id="p", version=1, min_respondents=0, as_of=dt.datetime.now(dt.UTC)
     )
     questions = results["questions"]
     assert questions["q1"]["reached"] == results["respondents"]
@@ -116,7 +116,7 @@ def test_small_samples_hide_every_share(respondents):
     for _ in range(respondents):
         counts += counters.walk_contributions(tree.walk_answers([YES]))
     results = assemble_results(
-        tree, counts, poll_id="p", min_respondents=10, as_of=dt.datetime.now(dt.UTC)
+        tree, counts, poll_id="p", version=1, min_respondents=10, as_of=dt.datetime.now(dt.UTC)
     )
     assert results["shares_published"] is False
     assert results["questions"]["q1"]["yes"] == respondents

@@ -61,7 +61,7 @@ def import_article_file(app, path) -> list[str]:
     from pollserver.services.articles import import_article
 
     with app.app_context():
-        outcome = import_article(db.session, builder.read_article(path))
+        outcome = import_article(db.session, builder.read_article(path), "tests")
         for poll in outcome.polls:
             change_status(poll, PollStatus.OPEN)
         db.session.commit()
@@ -228,7 +228,7 @@ def test_unknown_or_draft_poll_pages_are_404_json_or_html(app, client):
     with app.app_context():
         from pollserver.services.articles import import_article
 
-        outcome = import_article(db.session, builder.read_article(SEED_WITH_FLOWCHART))
+        outcome = import_article(db.session, builder.read_article(SEED_WITH_FLOWCHART), "tests")
         db.session.commit()
         draft_id = outcome.polls[0].public_id
     assert client.get(f"/embed/{draft_id}").status_code == 404

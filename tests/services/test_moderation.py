@@ -8,7 +8,7 @@ import json
 import tracemalloc
 
 import pytest
-from sqlalchemy import insert, select, text
+from sqlalchemy import func, insert, select, text
 
 from pollserver.core import counters
 from pollserver.core.lifecycle import PollStatus, effective_status
@@ -30,7 +30,11 @@ from pollserver.services.moderation.audit import (
 )
 from pollserver.services.moderation.edits import EditKind, classify_edit, create_new_version
 from pollserver.services.moderation.exports import csv_lines, json_lines
-from pollserver.services.moderation.polls import effective_status_is, update_settings
+from pollserver.services.moderation.polls import (
+    effective_status_is,
+    transition_poll,
+    update_settings,
+)
 from pollserver.services.moderation.responses import (
     ResponseRecord,
     ResponseSelection,
@@ -303,27 +307,36 @@ def test_submitting_the_same_bytes_twice_is_one_article(app):
         assert actions == ["article.submit", "poll.create"]
 
 
-def test_versions_without_an_article_count_on_from_the_poll(app):
+def test_versions_keep_the_poll_id_and_come_one_draft_at_a_time(app):
     with app.app_context():
         from pollserver.services.polls import create_poll
 
         poll = create_poll(db.session, DEFINITION)
+        with pytest.raises(Refused) as refused:
+            create_new_version(db.session, poll, DEFINITION, "alice")  # v1 is still a draft
+        assert (refused.value.status, refused.value.details) == (409, {"draft_version": 1})
+        transition_poll(db.session, poll, PollStatus.OPEN, "alice")
         second = create_new_version(db.session, poll, DEFINITION, "alice")
+        assert (second.public_id, second.version) == (poll.public_id, 2)
+        assert second.previous_version_id == poll.id
+        assert definition_of(second) == DEFINITION
+        with pytest.raises(Refused):
+            create_new_version(db.session, poll, DEFINITION, "alice")  # v2 is the draft now
+        transition_poll(db.session, second, PollStatus.OPEN, "alice")
         third = create_new_version(db.session, poll, DEFINITION, "alice")
-        assert (second.version, third.version) == (2, 3)
-        assert second.previous_version_id == third.previous_version_id == poll.id
-        assert definition_of(third) == DEFINITION
+        assert (third.public_id, third.version) == (poll.public_id, 3)
 
 
 def test_settings_that_do_not_change_record_nothing(app):
     open_poll_id = open_poll_from_article(app, SEED_WITH_FLOWCHART)
     with app.app_context():
         poll = find_poll(db.session, open_poll_id)
+        recorded = db.session.scalar(select(func.count()).select_from(AuditEvent))
         same = {key: poll.settings[key] for key in SETTING_KEYS}
         assert update_settings(db.session, poll, same, "alice") == {}
         assert update_settings(db.session, poll, {"close_at": None}, "alice") == {}
         db.session.commit()
-        assert db.session.scalar(select(AuditEvent)) is None
+        assert db.session.scalar(select(func.count()).select_from(AuditEvent)) == recorded
         poll.status = PollStatus.ARCHIVED
         with pytest.raises(Refused) as refused:
             update_settings(db.session, poll, {"language": "fr"}, "alice")

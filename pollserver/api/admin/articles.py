@@ -38,6 +38,7 @@ from pollserver.services.articles import (
     ImportStatus,
     articles_query,
     attach_definition,
+    delete_article,
     submit_article,
 )
 from pollserver.services.listing import count_rows, page_of
@@ -120,7 +121,8 @@ class Articles(MethodView):
 
         The builder finds the yes/no flowcharts; each becomes a draft poll, returned with the
         builder's warnings. An article without one is stored too, marked as needing a poll.
-        Submitting the same source again updates its unanswered drafts in place.
+        Submitting the same source again updates its unanswered drafts in place; the same text
+        again, under any source, changes nothing.
         """
         raw, source, article_format, filename = read_article_submission()
         begin_write_transaction()
@@ -156,6 +158,22 @@ class ArticleResource(MethodView):
         """An article with its body and polls."""
         article = load_article(article_id)
         return {**article_summary(article), "body": article.body}
+
+    @requires(Permission.MODERATE)
+    @blp.response(204)
+    @blp.alt_response(404, schema=ErrorResponseSchema, description="No such article")
+    @blp.alt_response(
+        409, schema=ErrorResponseSchema, description="A poll of it has answers, or is open"
+    )
+    def delete(self, article_id: int):
+        """Delete an article with its polls, when none has answers or is open or paused.
+
+        The audit log keeps what was deleted.
+        """
+        begin_write_transaction()
+        article = load_article(article_id)
+        delete_article(db.session, article, actor_name())
+        db.session.commit()
 
 
 @blp.route("/articles/<int:article_id>/polls")

@@ -8,9 +8,11 @@ from typing import Any
 from flask_smorest import Blueprint
 
 from pollserver import auth
+from pollserver.api.admin.schemas import VersionArgsSchema
 from pollserver.core.roles import Permission, roles_with
 from pollserver.errors import ErrorResponseSchema
 from pollserver.extensions import api
+from pollserver.loaders import record_due_schedules
 
 ADMIN_TOKEN_SCHEME = "AdminToken"
 PAGE_SIZE = 50
@@ -27,6 +29,7 @@ blp = Blueprint(
     ),
 )
 blp.before_request(auth.authorize_bearer_request)
+blp.before_request(record_due_schedules)
 blp.after_request(auth.without_cross_origin_headers)
 auth.limit_failed_authentication(blp)
 
@@ -62,3 +65,7 @@ def requires(permission: Permission) -> Callable[[Callable[..., Any]], Callable[
 
 def actor_name() -> str:
     return auth.current_actor().name
+
+
+# Which version of a poll a route acts on: `?version=N`, else the newest (a draft, maybe).
+with_version = blp.arguments(VersionArgsSchema, location="query", as_kwargs=True)

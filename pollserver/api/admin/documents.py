@@ -18,29 +18,34 @@ from pollserver.services.moderation.exports import export_document
 from pollserver.services.moderation.polls import (
     PollCounts,
     definition_summary,
-    later_versions,
     poll_counts,
 )
 from pollserver.services.moderation.responses import ResponseRecord
-from pollserver.services.polls import poll_has_answers
+from pollserver.services.moderation.versions import live_versions
+from pollserver.services.polls import poll_has_answers, poll_versions
 
 
-def public_ids_of(poll_ids: Iterable[int | None]) -> dict[int, str]:
+def version_numbers_of(poll_ids: Iterable[int | None]) -> dict[int, int]:
     wanted = {poll_id for poll_id in poll_ids if poll_id is not None}
     if not wanted:
         return {}
-    rows = db.session.execute(select(Poll.id, Poll.public_id).where(Poll.id.in_(wanted)))
-    return {poll_id: public_id for poll_id, public_id in rows}
+    rows = db.session.execute(select(Poll.id, Poll.version).where(Poll.id.in_(wanted)))
+    return {poll_id: version for poll_id, version in rows}
 
 
 def poll_summaries(polls: list[Poll], now: dt.datetime) -> list[dict[str, Any]]:
     counts = poll_counts(db.session, [poll.id for poll in polls])
-    previous = public_ids_of(poll.previous_version_id for poll in polls)
-    return [poll_summary(poll, counts[poll.id], previous, now) for poll in polls]
+    previous = version_numbers_of(poll.previous_version_id for poll in polls)
+    live = live_versions(db.session, [poll.public_id for poll in polls], now)
+    return [poll_summary(poll, counts[poll.id], previous, live, now) for poll in polls]
 
 
 def poll_summary(
-    poll: Poll, counts: PollCounts, previous: dict[int, str], now: dt.datetime
+    poll: Poll,
+    counts: PollCounts,
+    previous: dict[int, int],
+    live: dict[str, int | None],
+    now: dt.datetime,
 ) -> dict[str, Any]:
     article = poll.article
     return {
@@ -49,11 +54,13 @@ def poll_summary(
         "status": str(effective_status(poll, now)),
         "version": poll.version,
         "previous_version": previous.get(poll.previous_version_id or 0),
+        "live_version": live.get(poll.public_id),
         "article": (
             {"id": article.id, "title": article.title, "source": article.source}
             if article
             else None
         ),
+        "open_at": poll.open_at,
         "close_at": poll.close_at,
         "created_at": poll.created_at,
         "updated_at": poll.updated_at,
@@ -69,14 +76,31 @@ def poll_detail(poll: Poll, now: dt.datetime | None = None) -> dict[str, Any]:
     has_answers = poll_has_answers(db.session, poll)
     summary = definition_summary(poll)
     status = effective_status(poll, now)
+    versions = poll_versions(db.session, poll.public_id)
+    version_counts = poll_counts(db.session, [version.id for version in versions])
     document.update(
-        settings={**settings_of(poll.settings).for_editors(), "close_at": poll.close_at},
+        settings={
+            **settings_of(poll.settings).for_editors(),
+            "open_at": poll.open_at,
+            "close_at": poll.close_at,
+        },
         definition=summary["definition"],
         warnings=summary["warnings"],
         has_answers=has_answers,
         structure_frozen=has_answers,
         allowed_transitions=allowed_next(status),
-        later_versions=[later.public_id for later in later_versions(db.session, poll)],
+        versions=[
+            {
+                "version": version.version,
+                "status": str(effective_status(version, now)),
+                "live": version.version == document["live_version"],
+                "opened_at": version.opened_at,
+                "closed_at": version.closed_at,
+                "superseded_at": version.superseded_at,
+                "respondents": version_counts[version.id].respondents,
+            }
+            for version in versions
+        ],
     )
     return document
 

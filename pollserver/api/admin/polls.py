@@ -6,7 +6,14 @@ from typing import Any
 
 from flask.views import MethodView
 
-from pollserver.api.admin.blueprint import MAX_PAGE_SIZE, PAGE_SIZE, actor_name, blp, requires
+from pollserver.api.admin.blueprint import (
+    MAX_PAGE_SIZE,
+    PAGE_SIZE,
+    actor_name,
+    blp,
+    requires,
+    with_version,
+)
 from pollserver.api.admin.documents import (
     poll_detail,
     poll_summaries,
@@ -34,6 +41,7 @@ from pollserver.services.listing import count_rows, page_of
 from pollserver.services.moderation.edits import create_new_version, edit_definition
 from pollserver.services.moderation.polls import (
     delete_archived_poll,
+    discard_draft,
     polls_query,
     transition_poll,
     update_settings,
@@ -68,21 +76,40 @@ class Polls(MethodView):
 @blp.route("/polls/<poll_id>")
 class PollResource(MethodView):
     @requires(Permission.READ)
+    @with_version
     @blp.response(200, PollDetailSchema)
-    @blp.alt_response(404, schema=ErrorResponseSchema, description="No such poll")
-    def get(self, poll_id: str):
-        """A poll with its full definition, settings, counts and what it may become next."""
-        return poll_detail(load_poll(poll_id))
+    @blp.alt_response(404, schema=ErrorResponseSchema, description="No such poll or version")
+    def get(self, poll_id: str, version: int | None = None):
+        """A poll version with its full definition, settings, counts, what it may become next
+        and the list of the poll's versions."""
+        return poll_detail(load_poll(poll_id, version))
 
     @requires(Permission.ADMINISTER)
+    @with_version
     @blp.response(204)
-    @blp.alt_response(404, schema=ErrorResponseSchema, description="No such poll")
-    @blp.alt_response(409, schema=ErrorResponseSchema, description="The poll is not archived")
-    def delete(self, poll_id: str):
-        """Delete an archived poll with all its responses (admin only; the audit log keeps it)."""
+    @blp.alt_response(404, schema=ErrorResponseSchema, description="No such poll or version")
+    @blp.alt_response(409, schema=ErrorResponseSchema, description="The version is not archived")
+    def delete(self, poll_id: str, version: int | None = None):
+        """Delete an archived poll version with all its responses (admin only; the audit log
+        keeps it)."""
         begin_write_transaction()
-        poll = load_poll(poll_id)
+        poll = load_poll(poll_id, version)
         delete_archived_poll(db.session, poll, actor_name())
+        db.session.commit()
+
+
+@blp.route("/polls/<poll_id>/discard")
+class DiscardDraft(MethodView):
+    @requires(Permission.MODERATE)
+    @with_version
+    @blp.response(204)
+    @blp.alt_response(404, schema=ErrorResponseSchema, description="No such poll or version")
+    @blp.alt_response(409, schema=ErrorResponseSchema, description="Not a draft")
+    def post(self, poll_id: str, version: int | None = None):
+        """Throw a draft version away (the audit log keeps its definition)."""
+        begin_write_transaction()
+        poll = load_poll(poll_id, version)
+        discard_draft(db.session, poll, actor_name())
         db.session.commit()
 
 
@@ -90,13 +117,18 @@ class PollResource(MethodView):
 class PollStatusChange(MethodView):
     @requires(Permission.MODERATE)
     @blp.arguments(StatusChangeSchema)
+    @with_version
     @blp.response(200, PollDetailSchema)
-    @blp.alt_response(404, schema=ErrorResponseSchema, description="No such poll")
+    @blp.alt_response(404, schema=ErrorResponseSchema, description="No such poll or version")
     @blp.alt_response(409, schema=ErrorResponseSchema, description="Not a valid transition")
-    def post(self, body: dict[str, Any], poll_id: str):
-        """Open, pause, close, reopen or archive a poll (only valid transitions)."""
+    def post(self, body: dict[str, Any], poll_id: str, version: int | None = None):
+        """Open, pause, close, reopen or archive a poll version (only valid transitions).
+
+        Opening a version closes the earlier one readers saw (its readers may finish it): every
+        embed of the poll's id shows the new version.
+        """
         begin_write_transaction()
-        poll = load_poll(poll_id)
+        poll = load_poll(poll_id, version)
         transition_poll(db.session, poll, PollStatus(body["status"]), actor_name())
         db.session.commit()
         return poll_detail(poll)
@@ -106,17 +138,20 @@ class PollStatusChange(MethodView):
 class PollSettings(MethodView):
     @requires(Permission.MODERATE)
     @blp.arguments(SettingsChangeSchema)
+    @with_version
     @blp.response(200, PollDetailSchema)
-    @blp.alt_response(404, schema=ErrorResponseSchema, description="No such poll")
+    @blp.alt_response(404, schema=ErrorResponseSchema, description="No such poll or version")
     @blp.alt_response(409, schema=ErrorResponseSchema, description="The poll is archived")
-    def patch(self, body: dict[str, Any], poll_id: str):
-        """Change visibility, allowed origins, answer changes, language or close time.
+    @blp.alt_response(422, schema=ErrorResponseSchema, description="A time in the past")
+    def patch(self, body: dict[str, Any], poll_id: str, version: int | None = None):
+        """Change visibility, allowed origins, answer changes, language, open or close time.
 
         Allowed whether or not the poll has answers; each change is recorded in the audit log.
-        A close time in the past closes an open poll at once.
+        Times must lie in the future (a time in the past is refused, not applied); only a draft
+        can be scheduled to open.
         """
         begin_write_transaction()
-        poll = load_poll(poll_id)
+        poll = load_poll(poll_id, version)
         update_settings(db.session, poll, body, actor_name())
         db.session.commit()
         forget_results(poll)
@@ -127,22 +162,23 @@ class PollSettings(MethodView):
 class PollDefinition(MethodView):
     @requires(Permission.MODERATE)
     @blp.arguments(DefinitionSchema)
+    @with_version
     @blp.response(200, DefinitionEditSchema)
-    @blp.alt_response(404, schema=ErrorResponseSchema, description="No such poll")
+    @blp.alt_response(404, schema=ErrorResponseSchema, description="No such poll or version")
     @blp.alt_response(
         409,
         schema=ErrorResponseSchema,
         description="A structural change to a poll with answers, or an archived poll",
     )
     @blp.alt_response(422, schema=ErrorResponseSchema, description="Not a valid definition")
-    def put(self, definition: dict[str, Any], poll_id: str):
-        """Replace a poll's definition (validated like the builder's).
+    def put(self, definition: dict[str, Any], poll_id: str, version: int | None = None):
+        """Replace a poll version's definition (validated like the builder's).
 
-        Free while the poll has no answers. Once it has answers only the title and node texts
-        may change; a structural change is refused (409): make a new version instead.
+        Free while the version has no answers. Once it has answers only the title and node
+        texts may change; a structural change is refused (409): make a new version instead.
         """
         begin_write_transaction()
-        poll = load_poll(poll_id)
+        poll = load_poll(poll_id, version)
         change = edit_definition(db.session, poll, definition, actor_name())
         db.session.commit()
         forget_results(poll)
@@ -153,17 +189,20 @@ class PollDefinition(MethodView):
 class PollVersions(MethodView):
     @requires(Permission.MODERATE)
     @blp.arguments(DefinitionSchema)
+    @with_version
     @blp.response(201, PollDetailSchema)
-    @blp.alt_response(404, schema=ErrorResponseSchema, description="No such poll")
+    @blp.alt_response(404, schema=ErrorResponseSchema, description="No such poll or version")
+    @blp.alt_response(409, schema=ErrorResponseSchema, description="A draft version is waiting")
     @blp.alt_response(422, schema=ErrorResponseSchema, description="Not a valid definition")
-    def post(self, definition: dict[str, Any], poll_id: str):
-        """Make a new draft version of a poll with this definition, linked to the old poll.
+    def post(self, definition: dict[str, Any], poll_id: str, version: int | None = None):
+        """Make a new draft version of a poll with this definition, under the same id.
 
-        The way to change the structure of a poll that has answers: the old poll and its answers
-        stay as they are. The new draft takes the old poll's settings.
+        The way to change the structure of a poll that has answers: the old version and its
+        answers stay as they are. The draft takes the old version's settings; once opened, it
+        replaces the old version in every embed. One draft at a time.
         """
         begin_write_transaction()
-        poll = load_poll(poll_id)
+        poll = load_poll(poll_id, version)
         new_poll = create_new_version(db.session, poll, definition, actor_name())
         db.session.commit()
         return poll_detail(new_poll)
@@ -172,8 +211,10 @@ class PollVersions(MethodView):
 @blp.route("/polls/<poll_id>/results")
 class PollResultsForModerators(MethodView):
     @requires(Permission.READ)
+    @with_version
     @blp.response(200, ResultsSchema)
-    @blp.alt_response(404, schema=ErrorResponseSchema, description="No such poll")
-    def get(self, poll_id: str):
-        """Current results whatever the poll's visibility or status (hidden responses excluded)."""
-        return compute_results(load_poll(poll_id))
+    @blp.alt_response(404, schema=ErrorResponseSchema, description="No such poll or version")
+    def get(self, poll_id: str, version: int | None = None):
+        """A version's current results whatever its visibility or status (hidden responses
+        excluded)."""
+        return compute_results(load_poll(poll_id, version))

@@ -9,7 +9,14 @@ from typing import Any
 from flask import Response, stream_with_context
 from flask.views import MethodView
 
-from pollserver.api.admin.blueprint import MAX_PAGE_SIZE, PAGE_SIZE, actor_name, blp, requires
+from pollserver.api.admin.blueprint import (
+    MAX_PAGE_SIZE,
+    PAGE_SIZE,
+    actor_name,
+    blp,
+    requires,
+    with_version,
+)
 from pollserver.api.admin.documents import (
     respondent_document,
     set_item_count,
@@ -19,10 +26,10 @@ from pollserver.api.admin.schemas import (
     AddressGroupsSchema,
     GroupArgsSchema,
     ModerationOutcomeSchema,
+    PollWindowArgsSchema,
     RespondentArgsSchema,
     RespondentSchema,
     ResponseSelectionSchema,
-    WindowArgsSchema,
 )
 from pollserver.core.roles import Permission
 from pollserver.database import begin_write_transaction
@@ -49,12 +56,12 @@ from pollserver.services.moderation.responses import (
 @blp.route("/polls/<poll_id>/activity")
 class PollActivity(MethodView):
     @requires(Permission.READ)
-    @blp.arguments(WindowArgsSchema, location="query")
+    @blp.arguments(PollWindowArgsSchema, location="query")
     @blp.response(200, ActivitySchema)
     @blp.alt_response(404, schema=ErrorResponseSchema, description="No such poll")
     def get(self, args: dict[str, Any], poll_id: str):
         """Answers per hour (UTC), with hidden ones and new respondents: where spikes show."""
-        poll = load_poll(poll_id)
+        poll = load_poll(poll_id, args.get("version"))
         hours = answers_per_hour(db.session, poll, since=args.get("since"), until=args.get("until"))
         return {"poll": poll.public_id, "hours": hours}
 
@@ -70,7 +77,7 @@ class PollAddressGroups(MethodView):
 
         The hash is an HMAC under a salt deleted after two days: it groups, it never identifies.
         """
-        poll = load_poll(poll_id)
+        poll = load_poll(poll_id, args.get("version"))
         groups = respondents_by_address(
             db.session,
             poll,
@@ -95,7 +102,7 @@ class PollRespondents(MethodView):
     @blp.alt_response(404, schema=ErrorResponseSchema, description="No such poll")
     def get(self, args: dict[str, Any], poll_id: str, pagination_parameters):
         """Respondents with their paths, by start time; filter by window, address hash, hidden."""
-        poll = load_poll(poll_id)
+        poll = load_poll(poll_id, args.get("version"))
         selection = ResponseSelection(
             address_hash=args.get("address_hash"),
             started_from=args.get("since"),
@@ -113,9 +120,11 @@ class PollRespondents(MethodView):
         return [respondent_document(record) for record in records]
 
 
-def moderate(poll_id: str, selection: ResponseSelection, *, hidden: bool) -> dict[str, Any]:
+def moderate(
+    poll_id: str, version: int | None, selection: ResponseSelection, *, hidden: bool
+) -> dict[str, Any]:
     begin_write_transaction()
-    poll = load_poll(poll_id)
+    poll = load_poll(poll_id, version)
     outcome = moderate_responses(
         db.session, poll, tree_of(poll), selection, hidden=hidden, actor=actor_name()
     )
@@ -133,43 +142,46 @@ def moderate(poll_id: str, selection: ResponseSelection, *, hidden: bool) -> dic
 class HideResponses(MethodView):
     @requires(Permission.MODERATE)
     @blp.arguments(ResponseSelectionSchema)
+    @with_version
     @blp.response(200, ModerationOutcomeSchema)
-    @blp.alt_response(404, schema=ErrorResponseSchema, description="No such poll")
-    def post(self, selection: ResponseSelection, poll_id: str):
+    @blp.alt_response(404, schema=ErrorResponseSchema, description="No such poll or version")
+    def post(self, selection: ResponseSelection, poll_id: str, version: int | None = None):
         """Hide responses by respondent, by start-time window and/or by address-hash group.
 
         Hidden responses leave the results at once; nothing is deleted, and restoring brings
         them back exactly.
         """
-        return moderate(poll_id, selection, hidden=True)
+        return moderate(poll_id, version, selection, hidden=True)
 
 
 @blp.route("/polls/<poll_id>/responses/restore")
 class RestoreResponses(MethodView):
     @requires(Permission.MODERATE)
     @blp.arguments(ResponseSelectionSchema)
+    @with_version
     @blp.response(200, ModerationOutcomeSchema)
-    @blp.alt_response(404, schema=ErrorResponseSchema, description="No such poll")
-    def post(self, selection: ResponseSelection, poll_id: str):
+    @blp.alt_response(404, schema=ErrorResponseSchema, description="No such poll or version")
+    def post(self, selection: ResponseSelection, poll_id: str, version: int | None = None):
         """Restore hidden responses (same selection as hiding); they count again at once."""
-        return moderate(poll_id, selection, hidden=False)
+        return moderate(poll_id, version, selection, hidden=False)
 
 
 def stream_export(
     poll_id: str,
+    version: int | None,
     export_format: str,
     mimetype: str,
     lines_of: Callable[[Iterable[ResponseRecord]], Iterator[str]],
 ) -> Response:
     begin_write_transaction()
-    poll = load_poll(poll_id)
+    poll = load_poll(poll_id, version)
     record_export(db.session, poll, export_format, actor_name())
     db.session.commit()
-    poll = load_poll(poll_id)
+    poll = load_poll(poll_id, version)
     records = response_records(db.session, poll, tree_of(poll))
     response = Response(stream_with_context(lines_of(records)), mimetype=mimetype)
     response.headers["Content-Disposition"] = (
-        f'attachment; filename="poll-{poll.public_id}-responses.{export_format}"'
+        f'attachment; filename="poll-{poll.public_id}-v{poll.version}-responses.{export_format}"'
     )
     return response
 
@@ -177,21 +189,23 @@ def stream_export(
 @blp.route("/polls/<poll_id>/responses.csv")
 class ExportCsv(MethodView):
     @requires(Permission.READ)
+    @with_version
     @blp.response(200, content_type="text/csv", description="One row per respondent")
-    @blp.alt_response(404, schema=ErrorResponseSchema, description="No such poll")
-    def get(self, poll_id: str):
+    @blp.alt_response(404, schema=ErrorResponseSchema, description="No such poll or version")
+    def get(self, poll_id: str, version: int | None = None):
         """Every response as CSV, streamed: respondent, started, finished, path, outcome, hidden.
 
         `path` reads "q1:yes>q2:no", `outcome` "o1>o3". Hidden responses are included, flagged.
         """
-        return stream_export(poll_id, "csv", "text/csv", csv_lines)
+        return stream_export(poll_id, version, "csv", "text/csv", csv_lines)
 
 
 @blp.route("/polls/<poll_id>/responses.jsonl")
 class ExportJsonLines(MethodView):
     @requires(Permission.READ)
+    @with_version
     @blp.response(200, content_type="application/x-ndjson", description="One object per line")
-    @blp.alt_response(404, schema=ErrorResponseSchema, description="No such poll")
-    def get(self, poll_id: str):
+    @blp.alt_response(404, schema=ErrorResponseSchema, description="No such poll or version")
+    def get(self, poll_id: str, version: int | None = None):
         """Every response as JSON lines, streamed (same fields as the CSV; path as a list)."""
-        return stream_export(poll_id, "jsonl", "application/x-ndjson", json_lines)
+        return stream_export(poll_id, version, "jsonl", "application/x-ndjson", json_lines)

@@ -91,7 +91,24 @@ class PollSettingsSchema(ma.Schema):
     allow_answer_changes = ma.fields.Boolean(required=True)
     allowed_origins = ma.fields.List(ma.fields.String(), required=True)
     language = ma.fields.String(required=True)
+    open_at = ma.fields.DateTime(allow_none=True, required=True)
     close_at = ma.fields.DateTime(allow_none=True, required=True)
+
+
+class PollVersionSchema(ma.Schema):
+    version = ma.fields.Integer(required=True)
+    status = ma.fields.String(required=True, metadata={"description": "As readers see it"})
+    live = ma.fields.Boolean(
+        required=True, metadata={"description": "The version readers see under the poll's id"}
+    )
+    opened_at = ma.fields.DateTime(allow_none=True, required=True)
+    closed_at = ma.fields.DateTime(allow_none=True, required=True)
+    superseded_at = ma.fields.DateTime(
+        allow_none=True,
+        required=True,
+        metadata={"description": "When a newer version replaced it (its readers may finish)"},
+    )
+    respondents = ma.fields.Integer(required=True)
 
 
 class PollSummarySchema(ma.Schema):
@@ -100,9 +117,21 @@ class PollSummarySchema(ma.Schema):
     status = ma.fields.String(
         required=True, metadata={"description": "As readers see it: closed once close_at passed"}
     )
-    version = ma.fields.Integer(required=True)
-    previous_version = ma.fields.String(allow_none=True, required=True)
+    version = ma.fields.Integer(
+        required=True, metadata={"description": "This version; every version keeps the id"}
+    )
+    previous_version = ma.fields.Integer(
+        allow_none=True,
+        required=True,
+        metadata={"description": "The version this one was made from"},
+    )
+    live_version = ma.fields.Integer(
+        allow_none=True,
+        required=True,
+        metadata={"description": "The version readers see now (null: none is published)"},
+    )
     article = ma.fields.Nested(ArticleRefSchema, allow_none=True, required=True)
+    open_at = ma.fields.DateTime(allow_none=True, required=True)
     close_at = ma.fields.DateTime(allow_none=True, required=True)
     created_at = ma.fields.DateTime(required=True)
     updated_at = ma.fields.DateTime(required=True)
@@ -120,7 +149,16 @@ class PollDetailSchema(PollSummarySchema):
         required=True, metadata={"description": "True once answered: text fixes and settings only"}
     )
     allowed_transitions = ma.fields.List(ma.fields.String(), required=True)
-    later_versions = ma.fields.List(ma.fields.String(), required=True)
+    versions = ma.fields.List(
+        ma.fields.Nested(PollVersionSchema), required=True, metadata={"description": "Oldest first"}
+    )
+
+
+class VersionArgsSchema(ma.Schema):
+    version = ma.fields.Integer(
+        validate=validate.Range(min=1, max=2**31 - 1),
+        metadata={"description": "Which version of the poll (default: the newest, maybe a draft)"},
+    )
 
 
 class PollListArgsSchema(ma.Schema):
@@ -160,8 +198,13 @@ class SettingsChangeSchema(StrictSchema):
         metadata={"description": "Origins allowed to embed the poll; empty means any"},
     )
     language = ma.fields.String(validate=validate.Regexp(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$"))
+    open_at = ma.fields.AwareDateTime(
+        allow_none=True,
+        metadata={"description": "When a draft opens by itself (in the future); null: when opened"},
+    )
     close_at = ma.fields.AwareDateTime(
-        allow_none=True, metadata={"description": "When the poll closes by itself; null: never"}
+        allow_none=True,
+        metadata={"description": "When the poll closes by itself (in the future); null: never"},
     )
 
     @ma.validates_schema
@@ -194,11 +237,15 @@ class WindowArgsSchema(ma.Schema):
             raise ma.ValidationError("'since' must be before 'until'", "until")
 
 
-class GroupArgsSchema(WindowArgsSchema):
+class PollWindowArgsSchema(WindowArgsSchema, VersionArgsSchema):
+    pass
+
+
+class GroupArgsSchema(PollWindowArgsSchema):
     limit = ma.fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
 
 
-class RespondentArgsSchema(WindowArgsSchema):
+class RespondentArgsSchema(PollWindowArgsSchema):
     address_hash = ma.fields.String(validate=validate.Regexp(anchored(ADDRESS_HASH)))
     hidden = ma.fields.Boolean()
 

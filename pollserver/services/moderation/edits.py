@@ -1,6 +1,6 @@
 """Editing a poll's definition, within one rule: a poll without answers may change freely; once
 it has answers its structure is frozen and only the title and node texts may change. A
-structural change then needs a new draft version linked to the old poll.
+structural change then needs a new draft version, which keeps the poll's public id.
 """
 
 from __future__ import annotations
@@ -10,9 +10,10 @@ import enum
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from pollserver.core.lifecycle import PollStatus
 from pollserver.core.refusals import Refused
 from pollserver.core.timestamps import utcnow
 from pollserver.models import Poll
@@ -120,12 +121,22 @@ def edit_definition(
     return kind
 
 
-def next_version_number(session: Session, poll: Poll) -> int:
-    if poll.article_id is not None:
-        siblings = Poll.article_id == poll.article_id, Poll.block_index == poll.block_index
-    else:
-        siblings = (or_(Poll.id == poll.id, Poll.previous_version_id == poll.id),)
-    return (session.scalar(select(func.max(Poll.version)).where(*siblings)) or poll.version) + 1
+def refuse_if_draft_waiting(session: Session, poll: Poll) -> None:
+    """One draft at a time: a newer draft of the poll is where the next change goes."""
+    draft = session.scalar(
+        select(Poll.version).where(
+            Poll.public_id == poll.public_id,
+            Poll.version >= poll.version,
+            Poll.status == PollStatus.DRAFT,
+        )
+    )
+    if draft is not None:
+        raise Refused(
+            409,
+            f"Version {draft} of poll {poll.public_id} is a draft: edit it instead of making "
+            "another version.",
+            {"draft_version": draft},
+        )
 
 
 def create_new_version(
@@ -135,13 +146,16 @@ def create_new_version(
     actor: str,
     now: dt.datetime | None = None,
 ) -> Poll:
-    """A new draft for the same article block, linked to ``poll``, with its settings."""
+    """A new draft version of the poll under the same public id, with ``poll``'s settings (it
+    opens when an editor opens it, and then replaces the version readers see)."""
+    refuse_if_draft_waiting(session, poll)
+    newest = session.scalar(select(func.max(Poll.version)).where(Poll.public_id == poll.public_id))
     new_poll = create_poll(
         session,
         definition,
         article=poll.article,
         block_index=poll.block_index,
-        version=next_version_number(session, poll),
+        version=(newest or poll.version) + 1,
         previous=poll,
         settings=poll.settings,
     )

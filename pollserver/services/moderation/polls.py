@@ -1,8 +1,11 @@
 """Polls as moderators see them: listed with their counts, moved through their lifecycle, their
-settings changed, and (archived ones only) deleted.
+settings and schedule changed, drafts discarded and archived polls deleted.
 
-- Lifecycle: only the transitions in ``core.lifecycle.TRANSITIONS``; a close time that has
-  passed counts first, and reopening clears it (else the poll would close again at once).
+- Lifecycle: only the transitions in ``core.lifecycle.TRANSITIONS``; what the schedule did
+  counts first, and reopening clears a passed close time (else the poll would close again at
+  once). Opening a version supersedes the earlier ones (``versions``).
+- Scheduled times must lie in the future when they are set: a time in the past is refused,
+  never applied.
 """
 
 from __future__ import annotations
@@ -12,18 +15,23 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select
+from sqlalchemy.orm import Session, aliased
 
 from pollserver.core import counters
 from pollserver.core.definition import definition_warnings
-from pollserver.core.lifecycle import PollStatus, effective_status
+from pollserver.core.lifecycle import PollStatus
 from pollserver.core.poll_settings import SETTING_KEYS
 from pollserver.core.refusals import Refused
 from pollserver.core.timestamps import utcnow
 from pollserver.models import Poll, ResultCounter
 from pollserver.services.moderation.audit import Action, record_audit
-from pollserver.services.polls import change_status, close_if_due, definition_of
+from pollserver.services.moderation.versions import (
+    catch_up_schedule,
+    refuse_if_replaced,
+    supersede_earlier_versions,
+)
+from pollserver.services.polls import change_status, definition_of
 
 
 @dataclass(frozen=True)
@@ -57,14 +65,25 @@ def poll_counts(session: Session, poll_ids: Sequence[int]) -> dict[int, PollCoun
 
 
 def effective_status_is(status: PollStatus, now: dt.datetime) -> ColumnElement[bool]:
-    """SQL for "the poll's effective status is ``status``" (a passed close time means closed)."""
-    running = Poll.status.in_([PollStatus.OPEN, PollStatus.PAUSED])
-    due = and_(running, Poll.close_at.is_not(None), Poll.close_at <= now)
+    """SQL for "the poll's effective status is ``status``" (``core.lifecycle.effective_status``:
+    a passed opening time means open, a passed close time closed)."""
+    opened = and_(Poll.status == PollStatus.DRAFT, Poll.open_at.is_not(None), Poll.open_at <= now)
+    running = or_(Poll.status.in_([PollStatus.OPEN, PollStatus.PAUSED]), opened)
+    close_due = and_(Poll.close_at.is_not(None), Poll.close_at <= now)
     if status is PollStatus.CLOSED:
-        return or_(Poll.status == PollStatus.CLOSED, due)
-    if status in (PollStatus.OPEN, PollStatus.PAUSED):
-        return and_(Poll.status == status, or_(Poll.close_at.is_(None), Poll.close_at > now))
+        return or_(Poll.status == PollStatus.CLOSED, and_(running, close_due))
+    if status is PollStatus.OPEN:
+        return and_(or_(Poll.status == PollStatus.OPEN, opened), ~close_due)
+    if status is PollStatus.PAUSED:
+        return and_(Poll.status == status, ~close_due)
+    if status is PollStatus.DRAFT:
+        return and_(Poll.status == status, ~opened)
     return Poll.status == status
+
+
+def is_newest_version() -> ColumnElement[bool]:
+    newer = aliased(Poll)
+    return ~exists().where(newer.public_id == Poll.public_id, newer.version > Poll.version)
 
 
 def polls_query(
@@ -74,7 +93,8 @@ def polls_query(
     search: str | None = None,
     now: dt.datetime | None = None,
 ) -> Select[tuple[Poll]]:
-    query = select(Poll)
+    """A poll per public id, at its newest version (its other versions are on its page)."""
+    query = select(Poll).where(is_newest_version())
     if status is not None:
         query = query.where(effective_status_is(status, now or utcnow()))
     if article_id is not None:
@@ -84,22 +104,16 @@ def polls_query(
     return query.order_by(Poll.updated_at.desc(), Poll.id.desc())
 
 
-def later_versions(session: Session, poll: Poll) -> list[Poll]:
-    return list(
-        session.scalars(
-            select(Poll).where(Poll.previous_version_id == poll.id).order_by(Poll.version)
-        )
-    )
-
-
 def transition_poll(
     session: Session, poll: Poll, target: PollStatus, actor: str, now: dt.datetime | None = None
 ) -> None:
     """Move a poll to ``target``; ``core.lifecycle.InvalidTransition`` when that
     is not allowed."""
     now = now or utcnow()
-    before = {"status": effective_status(poll, now), "close_at": poll.close_at}
-    close_if_due(poll, now)
+    catch_up_schedule(session, poll, now)
+    before = {"version": poll.version, "status": poll.status, "close_at": poll.close_at}
+    if target is PollStatus.OPEN:
+        refuse_if_replaced(session, poll, now)
     # Reopening with a close time that has passed would close the poll again at once.
     reopening_past_close = (
         target is PollStatus.OPEN and poll.close_at is not None and poll.close_at <= now
@@ -107,15 +121,19 @@ def transition_poll(
     change_status(poll, target, now)  # InvalidTransition explains what is allowed instead
     if reopening_past_close:
         poll.close_at = None
+    if target is PollStatus.OPEN:
+        poll.open_at = None  # opened now: a scheduled opening has nothing left to do
     record_audit(
         session,
         actor,
         Action.POLL_STATUS,
         poll_public_id=poll.public_id,
         before=before,
-        after={"status": poll.status, "close_at": poll.close_at},
+        after={"version": poll.version, "status": poll.status, "close_at": poll.close_at},
         now=now,
     )
+    if target is PollStatus.OPEN:
+        supersede_earlier_versions(session, poll, actor, now)
 
 
 def refuse_if_archived(poll: Poll) -> None:
@@ -153,6 +171,32 @@ def delete_archived_poll(
         },
         now=now,
     )
+    remove_poll(session, poll)
+
+
+def discard_draft(session: Session, poll: Poll, actor: str, now: dt.datetime | None = None) -> None:
+    """Throw a draft away (it never had readers: a preview stores nothing)."""
+    now = now or utcnow()
+    catch_up_schedule(session, poll, now)
+    if poll.status is not PollStatus.DRAFT:
+        raise Refused(
+            409,
+            f"Version {poll.version} of poll {poll.public_id} is {poll.status}, not a draft: "
+            "only drafts can be discarded (close and archive a published poll).",
+            {"status": str(poll.status)},
+        )
+    record_audit(
+        session,
+        actor,
+        Action.POLL_DISCARD,
+        poll_public_id=poll.public_id,
+        before={"title": poll.title, "version": poll.version, "definition": definition_of(poll)},
+        now=now,
+    )
+    remove_poll(session, poll)
+
+
+def remove_poll(session: Session, poll: Poll) -> None:
     article = poll.article
     # Respondents, answers and tallies go with it through ON DELETE CASCADE.
     session.delete(poll)
@@ -174,7 +218,8 @@ def update_settings(
     now = now or utcnow()
     refuse_if_archived(poll)
     # A close time that already passed has closed the poll: moving it later does not reopen it.
-    close_if_due(poll, now)
+    catch_up_schedule(session, poll, now)
+    refuse_bad_schedule(poll, changes, now)
     before: dict[str, Any] = {}
     after: dict[str, Any] = {}
     settings = dict(poll.settings)
@@ -182,9 +227,10 @@ def update_settings(
         if key in changes and changes[key] != settings.get(key):
             before[key], after[key] = settings.get(key), changes[key]
             settings[key] = changes[key]
-    if "close_at" in changes and changes["close_at"] != poll.close_at:
-        before["close_at"], after["close_at"] = poll.close_at, changes["close_at"]
-        poll.close_at = changes["close_at"]
+    for key in ("open_at", "close_at"):
+        if key in changes and changes[key] != getattr(poll, key):
+            before[key], after[key] = getattr(poll, key), changes[key]
+            setattr(poll, key, changes[key])
     if after:
         poll.settings = settings  # a new dict: the JSON column does not track mutation
         poll.updated_at = now
@@ -200,6 +246,30 @@ def update_settings(
     return after
 
 
+def refuse_bad_schedule(poll: Poll, changes: Mapping[str, Any], now: dt.datetime) -> None:
+    """A scheduled time must be in the future; an opening, for a draft, before its closing."""
+    problems: dict[str, list[str]] = {}
+    for key in ("open_at", "close_at"):
+        when = changes.get(key)
+        if when is not None and when <= now:
+            problems[key] = ["is in the past: choose a time still to come"]
+    if changes.get("open_at") is not None and poll.status is not PollStatus.DRAFT:
+        problems.setdefault("open_at", []).append(
+            f"the poll is {poll.status}: only a draft can be scheduled to open"
+        )
+    open_at = changes.get("open_at", poll.open_at)
+    close_at = changes.get("close_at", poll.close_at)
+    if open_at is not None and close_at is not None and close_at <= open_at:
+        problems.setdefault("close_at", []).append("must come after the opening time")
+    if problems:
+        raise Refused(422, "The schedule was not changed: " + schedule_problems(problems), problems)
+
+
+def schedule_problems(problems: Mapping[str, list[str]]) -> str:
+    names = {"open_at": "opening time", "close_at": "closing time"}
+    return "; ".join(f"the {names[key]} {'; '.join(texts)}" for key, texts in problems.items())
+
+
 def record_poll_created(
     session: Session, poll: Poll, actor: str, now: dt.datetime | None = None
 ) -> None:
@@ -212,7 +282,7 @@ def record_poll_created(
         after={
             "title": poll.title,
             "version": poll.version,
-            "previous_version": previous.public_id if previous else None,
+            "previous_version": previous.version if previous else None,
             "article": poll.article_id,
         },
         now=now,
