@@ -54,6 +54,7 @@ __all__ = [
     "NodeSchema",
     "PollDefinitionSchema",
     "definition_warnings",
+    "node_warnings",
     "validate_definition",
 ]
 
@@ -255,17 +256,20 @@ def validate_definition(data: object) -> dict[str, Any]:
 
 def definition_warnings(definition: Mapping[str, Any]) -> list[str]:
     """Things in a valid definition an editor may want to look at before opening the poll."""
-    warnings: list[str] = []
+    return [f"question {node_id}: {warning}" for node_id, warning in node_warnings(definition)]
+
+
+def node_warnings(definition: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """:func:`definition_warnings` as (node id, what to look at), to show beside each node."""
+    warnings: list[tuple[str, str]] = []
     for node in definition.get("nodes", ()):
         if node.get("type") != QUESTION:
             continue
         for branch in QUESTION_BRANCHES:
             if node.get(branch) is None:
-                warnings.append(
-                    f"question {node['id']}: the {branch.capitalize()} branch ends the poll"
-                )
+                warnings.append((node["id"], f"the {branch.capitalize()} branch ends the poll"))
         if node.get("yes") is not None and node.get("yes") == node.get("no"):
-            warnings.append(f"question {node['id']}: Yes and No both lead to node '{node['yes']}'")
+            warnings.append((node["id"], f"Yes and No both lead to node '{node['yes']}'"))
     return warnings
 
 

@@ -11,7 +11,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import marshmallow as ma
+from marshmallow import validate
+
 from pollserver.core.lifecycle import PollStatus
+
+ORIGIN_PATTERN = r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?/?$"
 
 
 class ResultsVisibility(enum.StrEnum):
@@ -85,3 +90,46 @@ def results_refusal(
             return None
         return "Results become visible when the poll closes."
     return "Results of this poll are for the newsroom only."
+
+
+def normalise_origin(origin: str) -> str:
+    return origin.rstrip("/").lower()
+
+
+class SettingsChangeSchema(ma.Schema):
+    """A change to a poll's settings, as the admin API and the desk's forms take it."""
+
+    class Meta:
+        unknown = ma.RAISE
+
+    results_visibility = ma.fields.String(validate=validate.OneOf(RESULTS_VISIBILITIES))
+    allow_answer_changes = ma.fields.Boolean()
+    allowed_origins = ma.fields.List(
+        ma.fields.String(
+            validate=validate.Regexp(
+                ORIGIN_PATTERN, error="an origin is scheme://host[:port], e.g. https://example.com"
+            )
+        ),
+        validate=validate.Length(max=50),
+        metadata={"description": "Origins allowed to embed the poll; empty means any"},
+    )
+    language = ma.fields.String(validate=validate.Regexp(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$"))
+    open_at = ma.fields.AwareDateTime(
+        allow_none=True,
+        metadata={"description": "When a draft opens by itself (in the future); null: when opened"},
+    )
+    close_at = ma.fields.AwareDateTime(
+        allow_none=True,
+        metadata={"description": "When the poll closes by itself (in the future); null: never"},
+    )
+
+    @ma.validates_schema
+    def require_a_change(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if not data:
+            raise ma.ValidationError("name at least one setting to change")
+
+    @ma.post_load
+    def normalise(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        if "allowed_origins" in data:
+            data["allowed_origins"] = sorted({normalise_origin(o) for o in data["allowed_origins"]})
+        return data

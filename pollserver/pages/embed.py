@@ -270,17 +270,24 @@ def share_page(poll_id: str):
     poll = public_poll(poll_id)
     if poll is None:
         return not_found(f"No poll {poll_id!r} is published here.")
-    url = share_url(poll)
     return page(
         "embed/share.html",
         poll=poll,
         language=settings_of(poll.settings).language,
-        share_url=url,
-        oembed_url=url_for("embed.oembed", url=url, format="json", _external=True),
-        script_snippet=script_snippet(poll),
-        iframe_snippet=str(iframe_markup(poll, OEMBED_WIDTH, OEMBED_HEIGHT)),
-        resize_snippet=str(resize_snippet()),
+        **embed_snippets(poll),
     )
+
+
+def embed_snippets(poll: Poll) -> dict[str, str]:
+    """Every way to put the poll on a page, as the share page and the desk show them."""
+    url = share_url(poll)
+    return {
+        "share_url": url,
+        "oembed_url": url_for("embed.oembed", url=url, format="json", _external=True),
+        "script_snippet": script_snippet(poll),
+        "iframe_snippet": str(iframe_markup(poll, OEMBED_WIDTH, OEMBED_HEIGHT)),
+        "resize_snippet": str(resize_snippet()),
+    }
 
 
 def _dimension(name: str, default: int) -> int | str:

@@ -834,10 +834,16 @@ def test_exports_stream_every_response_with_its_hidden_flag(client, tokens, seed
         f'attachment; filename="poll-{seed_poll_id}-v1-responses.csv"'
     )
     rows = list(csv.DictReader(io.StringIO(exported.get_data(as_text=True))))
-    assert list(rows[0]) == ["respondent", "started", "finished", "path", "outcome", "hidden"]
+    assert list(rows[0]) == [
+        "respondent", "started", "finished", "path", "outcome", "hidden", "path_text",
+        "outcome_text",
+    ]  # fmt: skip
     assert len(rows) == 10
     assert [row["hidden"] for row in rows].count("true") == 6
     assert rows[0]["path"] == "q1:yes>q2:yes" and rows[0]["outcome"] == "o1>o3"
+    assert rows[0]["outcome_text"] == (
+        "Operation had a good result > North Korean military given due recognition"
+    )
     assert rows[1]["path"] == "q1:yes>q2:no" and rows[1]["outcome"] == "o2>o4"
     assert rows[2]["path"] == "q1:no" and rows[2]["outcome"] == ""
     assert rows[3]["path"] == "q1:yes" and rows[3]["finished"] == ""
@@ -852,8 +858,15 @@ def test_exports_stream_every_response_with_its_hidden_flag(client, tokens, seed
         "respondent": int(rows[0]["respondent"]),
         "started": rows[0]["started"],
         "finished": rows[0]["finished"],
-        "path": [{"node": "q1", "answer": "yes"}, {"node": "q2", "answer": "yes"}],
+        "path": [
+            {"node": "q1", "answer": "yes", "question": SEED_DEFINITION["nodes"][0]["text"]},
+            {"node": "q2", "answer": "yes", "question": SEED_DEFINITION["nodes"][1]["text"]},
+        ],
         "outcome": ["o1", "o3"],
+        "outcome_text": [
+            "Operation had a good result",
+            "North Korean military given due recognition",
+        ],
         "hidden": False,
     }
     assert [document["hidden"] for document in documents] == [

@@ -15,6 +15,7 @@ from pollserver.core.lifecycle import PollStatus, effective_status
 from pollserver.core.poll_settings import SETTING_KEYS
 from pollserver.core.refusals import Refused
 from pollserver.core.timestamps import utcnow
+from pollserver.core.tree import PollTree
 from pollserver.extensions import db
 from pollserver.models import Answer, AuditEvent, Poll, Respondent
 from pollserver.results_cache import tree_of
@@ -224,7 +225,7 @@ def test_the_export_streams_in_constant_memory(app, seed_poll_id):
         tree = tree_of(poll)
         tracemalloc.start()
         try:
-            lines = sum(1 for _ in csv_lines(response_records(db.session, poll, tree)))
+            lines = sum(1 for _ in csv_lines(response_records(db.session, poll, tree), tree))
             return lines, tracemalloc.get_traced_memory()[1]
         finally:
             tracemalloc.stop()
@@ -246,16 +247,32 @@ def test_export_rows_follow_each_walk(app, client, seed_poll_id):
     walk(client, seed_poll_id, [("q1", "yes")], "203.0.113.2")
     with app.app_context():
         poll = find_poll(db.session, seed_poll_id)
-        records = list(response_records(db.session, poll, tree_of(poll)))
+        tree = tree_of(poll)
+        records = list(response_records(db.session, poll, tree))
         assert [(r.path, r.outcome, r.finished_at is None) for r in records] == [
             ([("q1", "yes"), ("q2", "no")], ["o2", "o4"], False),
             ([("q1", "yes")], [], True),
         ]
-        lines = list(json_lines(records))
+        lines = list(json_lines(records, tree))
         assert json.loads(lines[1])["finished"] is None
         assert "address_hash" not in json.loads(lines[0])
-        csv_text = "".join(csv_lines(records))
-        assert csv_text.splitlines()[1].endswith(",q1:yes>q2:no,o2>o4,false")
+        first = json.loads(lines[0])
+        assert first["path"][1] == {
+            "node": "q2",
+            "answer": "no",
+            "question": "Was the operation a good result?",
+        }
+        assert first["outcome_text"] == [
+            "Operation failed",
+            "North Korean military not given due recognition",
+        ]
+        csv_text = "".join(csv_lines(records, tree))
+        assert csv_text.splitlines()[1].endswith(
+            ",q1:yes>q2:no,o2>o4,false,"
+            "Russia allowed North Korean military in Ukraine? Yes > "
+            "Was the operation a good result? No,"
+            "Operation failed > North Korean military not given due recognition"
+        )
 
 
 def test_audit_events_hold_json_and_filter_by_family(app):
@@ -354,6 +371,21 @@ def test_csv_lines_quote_what_needs_quoting():
         hidden=True,
         address_hash=None,
     )
-    header, row = itertools.islice(csv_lines([record]), 2)
-    assert header == "respondent,started,finished,path,outcome,hidden\r\n"
-    assert row == '7,2025-01-01T00:00:00Z,,"q,1:yes",,true\r\n'
+    tree = PollTree.from_definition(
+        {
+            "title": "T",
+            "root": "q,1",
+            "nodes": [
+                {
+                    "id": "q,1",
+                    "type": "question",
+                    "text": 'Say "yes", or no?',
+                    "yes": None,
+                    "no": None,
+                }
+            ],
+        }
+    )
+    header, row = itertools.islice(csv_lines([record], tree), 2)
+    assert header == ("respondent,started,finished,path,outcome,hidden,path_text,outcome_text\r\n")
+    assert row == '7,2025-01-01T00:00:00Z,,"q,1:yes",,true,"Say ""yes"", or no? Yes",\r\n'

@@ -25,11 +25,11 @@ from pollserver.api.admin.schemas import (
     PollDetailSchema,
     PollListArgsSchema,
     PollSummarySchema,
-    SettingsChangeSchema,
     StatusChangeSchema,
 )
 from pollserver.api.schemas import ResultsSchema
 from pollserver.core.lifecycle import PollStatus
+from pollserver.core.poll_settings import SettingsChangeSchema
 from pollserver.core.roles import Permission
 from pollserver.core.timestamps import utcnow
 from pollserver.database import begin_write_transaction

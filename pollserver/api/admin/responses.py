@@ -3,10 +3,8 @@ and the streamed exports."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from flask import Response, stream_with_context
 from flask.views import MethodView
 
 from pollserver.api.admin.blueprint import (
@@ -33,19 +31,14 @@ from pollserver.api.admin.schemas import (
 )
 from pollserver.core.roles import Permission
 from pollserver.database import begin_write_transaction
+from pollserver.downloads import export_response
 from pollserver.errors import ErrorResponseSchema
 from pollserver.extensions import db
 from pollserver.loaders import load_poll
 from pollserver.results_cache import forget_results, tree_of
 from pollserver.services.listing import count_rows, page_of
 from pollserver.services.moderation.activity import answers_per_hour, respondents_by_address
-from pollserver.services.moderation.exports import (
-    csv_lines,
-    json_lines,
-    record_export,
-)
 from pollserver.services.moderation.responses import (
-    ResponseRecord,
     ResponseSelection,
     moderate_responses,
     respondents_query,
@@ -166,26 +159,6 @@ class RestoreResponses(MethodView):
         return moderate(poll_id, version, selection, hidden=False)
 
 
-def stream_export(
-    poll_id: str,
-    version: int | None,
-    export_format: str,
-    mimetype: str,
-    lines_of: Callable[[Iterable[ResponseRecord]], Iterator[str]],
-) -> Response:
-    begin_write_transaction()
-    poll = load_poll(poll_id, version)
-    record_export(db.session, poll, export_format, actor_name())
-    db.session.commit()
-    poll = load_poll(poll_id, version)
-    records = response_records(db.session, poll, tree_of(poll))
-    response = Response(stream_with_context(lines_of(records)), mimetype=mimetype)
-    response.headers["Content-Disposition"] = (
-        f'attachment; filename="poll-{poll.public_id}-v{poll.version}-responses.{export_format}"'
-    )
-    return response
-
-
 @blp.route("/polls/<poll_id>/responses.csv")
 class ExportCsv(MethodView):
     @requires(Permission.READ)
@@ -197,7 +170,7 @@ class ExportCsv(MethodView):
 
         `path` reads "q1:yes>q2:no", `outcome` "o1>o3". Hidden responses are included, flagged.
         """
-        return stream_export(poll_id, version, "csv", "text/csv", csv_lines)
+        return export_response(poll_id, version, "csv", actor_name())
 
 
 @blp.route("/polls/<poll_id>/responses.jsonl")
@@ -208,4 +181,4 @@ class ExportJsonLines(MethodView):
     @blp.alt_response(404, schema=ErrorResponseSchema, description="No such poll or version")
     def get(self, poll_id: str, version: int | None = None):
         """Every response as JSON lines, streamed (same fields as the CSV; path as a list)."""
-        return stream_export(poll_id, version, "jsonl", "application/x-ndjson", json_lines)
+        return export_response(poll_id, version, "jsonl", actor_name())

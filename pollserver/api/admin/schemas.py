@@ -26,12 +26,10 @@ from pollserver.core.identifiers import (
     anchored,
 )
 from pollserver.core.lifecycle import PollStatus
-from pollserver.core.poll_settings import RESULTS_VISIBILITIES
 from pollserver.core.roles import TokenRole
 from pollserver.models import MAX_ARTICLE_ID
 from pollserver.services.moderation.responses import ResponseSelection
 
-ORIGIN_PATTERN = r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?/?$"
 MAX_SELECTED_RESPONDENTS = 10_000
 MAX_RESPONDENT_ID = 2**63 - 1
 # Text that goes into a query: no control characters (PostgreSQL refuses NUL in a string).
@@ -179,44 +177,6 @@ class StatusChangeSchema(StrictSchema):
         validate=validate.OneOf([str(status) for status in PollStatus if status != "draft"]),
         metadata={"description": "draft → open ⇄ paused → closed → archived; closed → open"},
     )
-
-
-def normalise_origin(origin: str) -> str:
-    return origin.rstrip("/").lower()
-
-
-class SettingsChangeSchema(StrictSchema):
-    results_visibility = ma.fields.String(validate=validate.OneOf(RESULTS_VISIBILITIES))
-    allow_answer_changes = ma.fields.Boolean()
-    allowed_origins = ma.fields.List(
-        ma.fields.String(
-            validate=validate.Regexp(
-                ORIGIN_PATTERN, error="an origin is scheme://host[:port], e.g. https://example.com"
-            )
-        ),
-        validate=validate.Length(max=50),
-        metadata={"description": "Origins allowed to embed the poll; empty means any"},
-    )
-    language = ma.fields.String(validate=validate.Regexp(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$"))
-    open_at = ma.fields.AwareDateTime(
-        allow_none=True,
-        metadata={"description": "When a draft opens by itself (in the future); null: when opened"},
-    )
-    close_at = ma.fields.AwareDateTime(
-        allow_none=True,
-        metadata={"description": "When the poll closes by itself (in the future); null: never"},
-    )
-
-    @ma.validates_schema
-    def require_a_change(self, data: dict[str, Any], **kwargs: Any) -> None:
-        if not data:
-            raise ma.ValidationError("name at least one setting to change")
-
-    @ma.post_load
-    def normalise(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-        if "allowed_origins" in data:
-            data["allowed_origins"] = sorted({normalise_origin(o) for o in data["allowed_origins"]})
-        return data
 
 
 class DefinitionEditSchema(ma.Schema):

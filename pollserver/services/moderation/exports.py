@@ -13,11 +13,21 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from pollserver.core.timestamps import iso
+from pollserver.core.tree import PollTree
 from pollserver.models import Poll
 from pollserver.services.moderation.audit import Action, record_audit
 from pollserver.services.moderation.responses import ResponseRecord
 
-EXPORT_COLUMNS = ("respondent", "started", "finished", "path", "outcome", "hidden")
+EXPORT_COLUMNS = (
+    "respondent",
+    "started",
+    "finished",
+    "path",
+    "outcome",
+    "hidden",
+    "path_text",
+    "outcome_text",
+)
 
 
 def export_document(record: ResponseRecord) -> dict[str, Any]:
@@ -32,8 +42,18 @@ def export_document(record: ResponseRecord) -> dict[str, Any]:
     }
 
 
-def csv_lines(records: Iterable[ResponseRecord]) -> Iterator[str]:
-    """CSV text, one line at a time: path as "q1:yes>q2:no", outcome as "o1>o3"."""
+def path_text(tree: PollTree, path: Sequence[tuple[str, str]]) -> str:
+    """A path as a reader would read it: "Question? Yes > Next question? No"."""
+    return " > ".join(f"{tree.nodes[key].text} {answer.capitalize()}" for key, answer in path)
+
+
+def outcome_texts(tree: PollTree, outcome: Sequence[str]) -> list[str]:
+    return [tree.nodes[key].text for key in outcome]
+
+
+def csv_lines(records: Iterable[ResponseRecord], tree: PollTree) -> Iterator[str]:
+    """CSV text, one line at a time: path as "q1:yes>q2:no", outcome as "o1>o3", and both again
+    as the texts readers saw."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
 
@@ -53,13 +73,21 @@ def csv_lines(records: Iterable[ResponseRecord]) -> Iterator[str]:
                 ">".join(f"{key}:{answer}" for key, answer in record.path),
                 ">".join(record.outcome),
                 "true" if record.hidden else "false",
+                path_text(tree, record.path),
+                " > ".join(outcome_texts(tree, record.outcome)),
             )
         )
 
 
-def json_lines(records: Iterable[ResponseRecord]) -> Iterator[str]:
+def json_lines(records: Iterable[ResponseRecord], tree: PollTree) -> Iterator[str]:
+    """One object per respondent; each step of the path names its question's text, and the
+    outcome's texts come beside their ids."""
     for record in records:
-        yield json.dumps(export_document(record), ensure_ascii=False) + "\n"
+        document = export_document(record)
+        for step in document["path"]:
+            step["question"] = tree.nodes[step["node"]].text
+        document["outcome_text"] = outcome_texts(tree, record.outcome)
+        yield json.dumps(document, ensure_ascii=False) + "\n"
 
 
 def record_export(

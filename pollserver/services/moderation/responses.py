@@ -229,3 +229,27 @@ def respondents_query(poll: Poll, selection: ResponseSelection, hidden: bool | N
     if hidden is not None:
         query = query.where(Respondent.hidden.is_(hidden))
     return query.order_by(Respondent.id)
+
+
+@dataclass(frozen=True)
+class PathTaken:
+    """How many of a selection of respondents walked one path to one outcome."""
+
+    path: tuple[tuple[str, str], ...]
+    outcome: tuple[str, ...]
+    respondents: int
+
+
+def paths_taken(
+    session: Session, poll: Poll, tree: PollTree, selection: ResponseSelection
+) -> list[PathTaken]:
+    """The paths and outcomes of the selected respondents, most walked first: what hiding them
+    would take out of the results."""
+    walked = Counter(
+        (tuple(record.path), tuple(record.outcome))
+        for record in response_records(session, poll, tree, selection)
+    )
+    return [
+        PathTaken(path, outcome, respondents)
+        for (path, outcome), respondents in sorted(walked.items(), key=lambda item: -item[1])
+    ]
