@@ -16,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from sqlalchemy import create_engine, text
 
 from pollserver.core.privacy import hash_token
@@ -209,9 +210,26 @@ def focused_in_widget(page, selector: str) -> str | None:
     )
 
 
-def save_screenshot(locator, name: str) -> Path:
+def save_screenshot(locator, name: str, **options) -> Path:
+    """Save a screenshot in tests/artifacts/ (``full_page=True`` for a whole page)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / name
-    locator.screenshot(path=str(path), animations="disabled")
+    locator.screenshot(path=str(path), animations="disabled", **options)
     assert path.stat().st_size > 1000, path
     return path
+
+
+def assert_no_axe_violations(page, *, in_widget: bool = True) -> None:
+    """axe-core finds nothing on the whole page; ``in_widget``: the widget's shadow DOM included
+    (its colours were checked there, not skipped)."""
+    results = Axe().run(page, options={"resultTypes": ["violations", "passes"]})
+    assert results.violations_count == 0, results.generate_report()
+    if not in_widget:
+        return
+    checked_in_shadow = {
+        rule["id"]
+        for rule in results.response["passes"]
+        for node in rule["nodes"]
+        if any(isinstance(step, list) for step in node["target"])  # a path into a shadow root
+    }
+    assert "color-contrast" in checked_in_shadow, checked_in_shadow

@@ -287,7 +287,8 @@ button:focus-visible{border-radius:var(--r)}
     let poll, progress;
     try {
       [poll, progress] = await Promise.all([
-        st.preview ? previewDocument(st) : call(st, ""),
+        // Revalidated on every load (a 304 when unchanged): a newly opened version shows at once.
+        st.preview ? previewDocument(st) : call(st, "", { cache: "no-cache" }),
         token ? call(st, "/progress", { headers: { "X-Poll-Respondent": token } }) : null,
       ]);
     } catch (e) {

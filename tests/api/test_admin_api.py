@@ -26,6 +26,7 @@ from pollserver.services.tokens import create_token, revoke_token
 
 from helpers import (
     ARTICLES_DIR,
+    SEED_DEFINITION,
     SEED_WITH_FLOWCHART,
     SEED_WITHOUT_FLOWCHART,
     bearer,

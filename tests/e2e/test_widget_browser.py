@@ -17,6 +17,7 @@ from browser_support import (
     Database,
     HostSite,
     PageProblems,
+    assert_no_axe_violations,
     cli_app,
     database_url_of,
     focused_in_widget,
@@ -624,21 +625,6 @@ def test_iframe_embed_takes_the_height_of_the_poll(service, host, page):
 
 
 # --- the demo page: accessibility in light and dark ---------------------------------------------
-
-
-def assert_no_axe_violations(page) -> None:
-    from axe_playwright_python.sync_playwright import Axe
-
-    # The whole page, the widget's shadow DOM included.
-    results = Axe().run(page, options={"resultTypes": ["violations", "passes"]})
-    assert results.violations_count == 0, results.generate_report()
-    checked_in_shadow = {
-        rule["id"]
-        for rule in results.response["passes"]
-        for node in rule["nodes"]
-        if any(isinstance(step, list) for step in node["target"])  # a path into a shadow root
-    }
-    assert "color-contrast" in checked_in_shadow, checked_in_shadow
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])

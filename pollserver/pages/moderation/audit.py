@@ -98,6 +98,13 @@ def changes_of(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None
     before, after = before or {}, after or {}
     changes = []
     for key in [*before, *(key for key in after if key not in before)]:
+        if (
+            key == "nodes"
+            and isinstance(before.get(key), list)
+            and isinstance(after.get(key), list)
+        ):
+            changes.append(Change("tree", "", tree_difference(before[key], after[key])))
+            continue
         if key in SUMMARISED:
             old, new = before.get(key), after.get(key)
             summary = f"{len(new)} listed" if isinstance(new, list) else "kept in the log"
@@ -112,6 +119,16 @@ def changes_of(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None
             continue
         changes.append(Change(field_name(key), said(old) if key in before else "", said(new)))
     return changes
+
+
+def tree_difference(old: list[Mapping[str, Any]], new: list[Mapping[str, Any]]) -> str:
+    """What an edit did to the nodes: added, removed and changed ones, by id and text."""
+    before = {node["id"]: node for node in old}
+    after = {node["id"]: node for node in new}
+    said_nodes = [f"added {key} “{after[key]['text']}”" for key in after if key not in before]
+    said_nodes += [f"removed {key} “{before[key]['text']}”" for key in before if key not in after]
+    said_nodes += [f"changed {key}" for key in after if key in before and after[key] != before[key]]
+    return "; ".join(said_nodes) or "no node changed"
 
 
 def readable_events(events: Iterable[AuditEvent]) -> list[ReadableEvent]:

@@ -206,7 +206,9 @@ def poll_page(poll_id: str):
         warnings.setdefault(node_id, []).append(warning)
     versions = version_rows(poll, now)
     is_live = any(row["live"] and row["current"] for row in versions)
-    newer_live = next((row for row in versions if row["live"] and not row["current"]), None)
+    newer_live = next(
+        (row for row in versions if row["live"] and row["version"] > poll.version), None
+    )
     return render_template(
         "admin/poll.html",
         poll=poll,
