@@ -7,6 +7,7 @@ a test module sits below it.
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from pathlib import Path
 
@@ -152,6 +153,27 @@ def open_poll_from_article(app, path: Path, **settings) -> str:
         change_status(poll, PollStatus.OPEN)
         db.session.commit()
         return poll.public_id
+
+
+# --- the desk, as a browser without JavaScript uses it -------------------------------------------
+
+HTML = {"Accept": "text/html"}
+
+
+def csrf_of(page: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+
+def sign_in(app, secret: str, **client_options):
+    """A new browser, signed in at /admin with ``secret``; returns it and its CSRF token."""
+    browser = app.test_client(**client_options)
+    form = browser.get("/admin/", headers=HTML)
+    response = browser.post(
+        "/admin/sign-in", data={"token": secret, "csrf_token": csrf_of(form.get_data(as_text=True))}
+    )
+    assert response.status_code == 303, response.get_data(as_text=True)
+    page = browser.get("/admin/polls", headers=HTML)
+    return browser, csrf_of(page.get_data(as_text=True))
 
 
 def bearer(secret: str) -> dict[str, str]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 
 import pytest
 from playwright.sync_api import expect, sync_playwright
@@ -21,6 +22,7 @@ from browser_support import (
     Database,
     HostSite,
     PageProblems,
+    assert_no_axe_violations,
     cli_app,
     database_url_of,
     fresh_database_env,
@@ -41,6 +43,27 @@ NEW_OUTCOME = "No alliance on the battlefield"
 LATER_OUTCOME = "Pyongyang keeps its distance"
 
 
+@dataclass
+class Desk:
+    server: PollserverProcess
+    env: dict[str, str]
+    token: str  # an admin's
+    host: HostSite
+    database: Database
+
+    def import_and_open_the_seed(self) -> tuple[str, int, str]:
+        """The seed article imported and its poll opened, with the CLI: (poll id, article id,
+        article slug)."""
+        with cli_app(self.env) as app:
+            runner = app.test_cli_runner()
+            imported = runner.invoke(args=["import", str(SEED_WITH_FLOWCHART)])
+            poll_id = re.search(r": ([A-Za-z0-9_-]{8}) \(v1, draft\)", imported.output).group(1)
+            assert runner.invoke(args=["polls", "open", "--", poll_id]).exit_code == 0
+        with self.database.engine.connect() as connection:
+            article_id, slug = connection.exec_driver_sql("SELECT id, slug FROM articles").one()
+        return poll_id, article_id, slug
+
+
 @pytest.fixture
 def desk(request, tmp_path):
     """A ``pollserver serve --no-seed`` on a brand-new database, an admin token, a host site."""
@@ -55,7 +78,7 @@ def desk(request, tmp_path):
                     args=["tokens", "create", "--name", "desk-admin", "--role", "admin"]
                 )
             assert created.exit_code == 0, created.output
-            yield server, created.stdout.strip(), host, database
+            yield Desk(server, env, created.stdout.strip(), host, database)
         finally:
             database.close()
             host.close()
@@ -84,8 +107,8 @@ def notice(page):
 
 
 def test_an_editor_brings_in_edits_previews_publishes_and_versions_a_poll(desk, browser):
-    server, token, host, database = desk
-    base = server.base_url
+    token, host, database = desk.token, desk.host, desk.database
+    base = desk.server.base_url
     context = browser.new_context(viewport={"width": 1200, "height": 1000})
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base)
     page = context.new_page()
@@ -211,3 +234,110 @@ def test_an_editor_brings_in_edits_previews_publishes_and_versions_a_poll(desk, 
 
     context.close()
     assert problems.errors == [], problems.errors
+
+
+def test_a_moderator_hides_and_restores_a_spike_seeing_what_it_answered(desk, browser):
+    base = desk.server.base_url
+    poll_id, _, _ = desk.import_and_open_the_seed()
+    context = browser.new_context(viewport={"width": 1200, "height": 1000})
+    page = context.new_page()
+    problems = PageProblems(page)
+
+    # Three readers from one browser profile's network: a small spike on one path.
+    snippet = f'<div data-reader-poll="{poll_id}"></div><script async src="{base}/widget.js">'
+    article_url = desk.host.add("/spike.html", host_page(snippet + "</script>"))
+    for _ in range(3):
+        reader = context.new_page()
+        reader.goto(article_url)
+        reader.evaluate("localStorage.clear()")
+        reader.reload()
+        widget = reader.locator(f'[data-reader-poll="{poll_id}"]')
+        widget.get_by_role("button", name="Yes").click()
+        widget.get_by_role("button", name="No").click()
+        expect(widget.get_by_text("Operation failed", exact=True)).to_be_visible()
+        reader.close()
+    assert desk.database.respondent_count(poll_id) == 3
+
+    sign_in(page, base, desk.token)
+    page.goto(f"{base}/admin/polls/{poll_id}")
+    results = page.get_by_role("region", name="Results of version 1")
+    expect(results).to_contain_text("3 readers started, 3 finished")
+    activity = page.get_by_role("region", name="Answers over time")
+    expect(activity.locator("svg.chart")).to_be_visible()
+    expect(activity.get_by_text("Answers hidden by moderation")).to_be_visible()  # the legend
+    activity.get_by_text("Every hour with answers, and who answered").click()
+    hour_links = activity.get_by_role("link", name="Readers who started then")
+    hour_links.first.click()
+
+    spike = page.get_by_role("region", name=re.compile(r"^Readers who started"))
+    group = spike.get_by_role("article").first
+    # What the group answered, in words, before anything is hidden.
+    expect(group).to_contain_text("3×")
+    expect(group).to_contain_text(f"{SEED_Q2} No")
+    expect(group).to_contain_text("Operation failed")
+    expect(group.get_by_role("button", name=re.compile(r"^Restore"))).to_have_count(0)
+    save_screenshot(page, "desk-spike.png", full_page=True)
+    group.get_by_role("button", name=re.compile(r"^Hide 3 readers of group ")).click()
+    expect(notice(page)).to_have_text("Hid 3 of 3 respondents; the results show it now.")
+    expect(results).to_contain_text("0 readers started, 0 finished")
+    group = spike.get_by_role("article").first
+    expect(group.get_by_role("button", name=re.compile(r"^Hide"))).to_have_count(0)
+    group.get_by_role("button", name=re.compile(r"^Restore 3 readers of group ")).click()
+    expect(notice(page)).to_have_text("Restored 3 of 3 respondents; the results show it now.")
+    expect(results).to_contain_text("3 readers started, 3 finished")
+
+    # The exports come with the page's own session: no token to copy around.
+    with page.expect_download() as download:
+        results.get_by_role("link", name="Download every response (CSV)").click()
+    exported = download.value.path().read_text()
+    assert exported.count("\n") == 4 and "Operation failed" in exported
+    context.close()
+    assert problems.errors == [], problems.errors
+
+
+DESK_PAGES = [
+    ("polls", "/admin/polls"),
+    ("poll", "/admin/polls/{poll_id}?hour={hour}"),
+    ("editor", "/admin/polls/{poll_id}/edit"),
+    ("preview", "/admin/polls/{poll_id}/preview"),
+    ("articles", "/admin/articles"),
+    ("article", "/admin/articles/{article_id}"),
+    ("new-article", "/admin/articles/new"),
+    ("audit", "/admin/audit"),
+    ("tokens", "/admin/tokens"),
+]
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_every_desk_page_is_axe_clean_and_fits_a_phone(desk, browser, scheme):
+    base = desk.server.base_url
+    poll_id, article_id, slug = desk.import_and_open_the_seed()
+    for width in (1200, 375):
+        context = browser.new_context(viewport={"width": width, "height": 900}, color_scheme=scheme)
+        page = context.new_page()
+        problems = PageProblems(page)
+        sign_in(page, base, desk.token)
+        if width == 1200:  # a reader, so the poll's page has numbers, a chart and a spike
+            reader = context.new_page()
+            reader.goto(f"{base}/articles/{slug}")
+            widget = reader.locator(f'[data-reader-poll="{poll_id}"]')
+            widget.get_by_role("button", name="Yes").click()
+            expect(widget.get_by_text(SEED_Q2)).to_be_visible()
+            reader.close()
+        hour = page.evaluate("new Date().toISOString().slice(0, 13) + ':00:00Z'")
+        for name, path in DESK_PAGES:
+            page.goto(base + path.format(poll_id=poll_id, article_id=article_id, hour=hour))
+            expect(page.get_by_role("heading", level=1)).to_be_visible()
+            if name == "preview":
+                preview = page.locator(f'[data-reader-poll="{poll_id}"]')
+                expect(preview.get_by_role("button", name="Yes")).to_be_visible()
+                preview.evaluate(
+                    "el => Promise.all(el.shadowRoot.getAnimations().map(a => a.finished))"
+                )
+            assert_no_axe_violations(page, in_widget=name == "preview")
+            overflow = page.evaluate("document.documentElement.scrollWidth")
+            assert overflow <= width, (name, width, overflow)
+            if width == 375 and scheme == "dark" and name in ("poll", "editor"):
+                save_screenshot(page, f"desk-{name}-375-dark.png", full_page=True)
+        context.close()
+        assert problems.errors == [], problems.errors

@@ -19,9 +19,8 @@ from pollserver.extensions import db
 from pollserver.models import AuditEvent, Poll
 from pollserver.services.tokens import revoke_token
 
-from helpers import SEED_WITH_FLOWCHART, walk
+from helpers import HTML, SEED_WITH_FLOWCHART, csrf_of, sign_in, walk
 
-HTML = {"Accept": "text/html"}
 ANONYMOUS_PAGES = {
     "admin_pages.index",
     "admin_pages.sign_in",
@@ -29,22 +28,6 @@ ANONYMOUS_PAGES = {
     "admin_pages.stylesheet",
     "admin_pages.script",
 }
-
-
-def csrf_of(page: str) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-
-
-def sign_in(app, secret: str, **client_options):
-    """A new browser, signed in with ``secret``; returns it and its CSRF token."""
-    browser = app.test_client(**client_options)
-    form = browser.get("/admin/", headers=HTML)
-    response = browser.post(
-        "/admin/sign-in", data={"token": secret, "csrf_token": csrf_of(form.get_data(as_text=True))}
-    )
-    assert response.status_code == 303, response.get_data(as_text=True)
-    page = browser.get("/admin/polls", headers=HTML)
-    return browser, csrf_of(page.get_data(as_text=True))
 
 
 def session_cookie(response) -> str:
