@@ -140,6 +140,9 @@ class Poll(Base):
         ForeignKey("polls.id", ondelete="SET NULL")
     )
     root_key: Mapped[str] = mapped_column(String(MAX_KEY))
+    # What the builder made of the article for this poll, before any editor's change: the base
+    # of the merge when the article changes (see core.tree_merge). None for hand-made polls.
+    built_definition: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # A scheduled opening (of a draft) and closing count from their moment on: see core.lifecycle.
     open_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

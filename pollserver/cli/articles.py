@@ -80,12 +80,18 @@ def import_command(paths: tuple[str, ...]) -> None:
         polls = ", ".join(
             f"{poll.public_id} (v{poll.version}, {poll.status})" for poll in outcome.polls
         )
-        detail = outcome.message if outcome.status is ImportStatus.FAILED else polls
-        if outcome.status is not ImportStatus.FAILED and not outcome.polls:
+        refused = outcome.status in (ImportStatus.FAILED, ImportStatus.CONFLICT)
+        detail = outcome.message if refused else polls
+        if not refused and not outcome.polls:
             detail = "no poll yet: needs a hand-written definition"
         click.echo(f"{outcome.status:<9}  {outcome.source}: {detail}")
+        for poll_id, changes in outcome.changes.items():
+            click.echo(f"           the article changed {poll_id}: {'; '.join(changes)}")
     counts = {status: 0 for status in ImportStatus}
     for outcome in outcomes:
         counts[outcome.status] += 1
-    click.echo(", ".join(f"{counts[status]} {status}" for status in ImportStatus))
-    sys.exit(1 if counts[ImportStatus.FAILED] else 0)
+    shown = [
+        status for status in ImportStatus if status is not ImportStatus.CONFLICT or counts[status]
+    ]
+    click.echo(", ".join(f"{counts[status]} {status}" for status in shown))
+    sys.exit(1 if counts[ImportStatus.FAILED] or counts[ImportStatus.CONFLICT] else 0)

@@ -3,8 +3,9 @@ for live polls.
 
 Rules (plain Python over a SQLAlchemy ``Session``; the CLI and the admin API share them):
 - the same article again (the same source, or the same text from anywhere) changes nothing;
-- a changed article updates each block's latest poll in place while it has no answers;
-  once it has answers, a new draft version is made beside it and the answered poll is untouched;
+- a changed article's polls are rebuilt from the editor's current trees with the article's
+  changes merged in (``article_rebuilds``): in place while a poll has no answers, else as a new
+  draft version; where both changed the same thing, nothing is replaced and the import says so;
 - an article without a flowchart is stored too, marked as needing a poll;
 - every import that changes something is in the audit log, whoever made it;
 - an article goes only with polls nobody answered, and none open or paused.
@@ -28,13 +29,12 @@ from pollserver.core.lifecycle import PollStatus
 from pollserver.core.refusals import Refused
 from pollserver.core.timestamps import utcnow
 from pollserver.models import Article, Poll
+from pollserver.services.article_rebuilds import apply_plan, conflict_message, plan_block
 from pollserver.services.moderation.audit import Action, record_audit
 from pollserver.services.moderation.polls import record_poll_created
 from pollserver.services.polls import (
     create_poll,
-    definition_of,
     poll_has_answers,
-    replace_definition,
 )
 
 SLUG_LENGTH = 80
@@ -44,6 +44,7 @@ class ImportStatus(enum.StrEnum):
     CREATED = "created"
     UNCHANGED = "unchanged"
     UPDATED = "updated"
+    CONFLICT = "conflict"  # changed where an editor changed the poll too: nothing replaced
     FAILED = "failed"
 
 
@@ -55,6 +56,8 @@ class ImportOutcome:
     polls: list[Poll] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     message: str = ""
+    # What the article's new text changed in each poll (by public id), when it was updated.
+    changes: dict[str, list[str]] = field(default_factory=dict)
 
 
 def slugify(text: str) -> str:
@@ -69,16 +72,6 @@ def unique_slug(session: Session, text: str) -> str:
     while session.scalar(select(exists().where(Article.slug == candidate))):
         candidate, number = f"{base}-{number}", number + 1
     return candidate
-
-
-def latest_poll_for_block(session: Session, article: Article, block_index: int) -> Poll | None:
-    return session.scalar(
-        select(Poll)
-        .where(Poll.article_id == article.id, Poll.block_index == block_index)
-        .order_by(Poll.version.desc())
-        .limit(1)
-        .with_for_update()  # see find_poll: the answer check below must hold while we write
-    )
 
 
 def import_article(
@@ -108,6 +101,20 @@ def import_article(
             parsed.source, ImportStatus.UNCHANGED, article, list(article.polls), built.warnings
         )
     known_polls = {poll.id for poll in article.polls} if article is not None else set()
+    plans = [
+        plan_block(session, article, block_index, definition)
+        for block_index, definition in enumerate(built.polls)
+    ]
+    if any(plan.conflicts for plan in plans):
+        assert article is not None  # a new article has nothing to conflict with
+        return ImportOutcome(
+            parsed.source,
+            ImportStatus.CONFLICT,
+            article,
+            list(article.polls),
+            built.warnings,
+            conflict_message(plans),
+        )
 
     title = built.title or parsed.title
     if article is None:
@@ -131,11 +138,13 @@ def import_article(
     article.needs_poll = not built.polls
     session.flush()
 
-    polls = [
-        store_block_poll(session, article, block_index, definition)
-        for block_index, definition in enumerate(built.polls)
-    ]
+    polls = [apply_plan(session, article, plan, actor, now) for plan in plans]
     session.flush()
+    changes = {
+        poll.public_id: plan.article_changes
+        for poll, plan in zip(polls, plans, strict=True)
+        if plan.article_changes
+    }
     record_audit(
         session,
         actor,
@@ -147,35 +156,15 @@ def import_article(
             "status": status,
             "polls": [poll.public_id for poll in polls],
             "warnings": built.warnings,
+            "changes": changes,
         },
         now=now,
     )
     for poll in polls:
         if poll.id not in known_polls:
             record_poll_created(session, poll, actor, now)
-    return ImportOutcome(parsed.source, status, article, polls, built.warnings, no_flowchart)
-
-
-def store_block_poll(
-    session: Session, article: Article, block_index: int, definition: dict[str, Any]
-) -> Poll:
-    latest = latest_poll_for_block(session, article, block_index)
-    if latest is None:
-        return create_poll(session, definition, article=article, block_index=block_index)
-    if definition_of(latest) == definition:
-        return latest
-    if not poll_has_answers(session, latest):
-        replace_definition(session, latest, definition)
-        return latest
-    # Answers were given to the old tree: they keep their meaning only on the old tree.
-    return create_poll(
-        session,
-        definition,
-        article=article,
-        block_index=block_index,
-        version=latest.version + 1,
-        previous=latest,
-        settings=latest.settings,
+    return ImportOutcome(
+        parsed.source, status, article, polls, built.warnings, no_flowchart, changes
     )
 
 

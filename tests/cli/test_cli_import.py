@@ -10,6 +10,8 @@ from sqlalchemy import func, select
 from pollserver.core.lifecycle import PollStatus
 from pollserver.extensions import db
 from pollserver.models import Answer, Article, Poll
+from pollserver.services.moderation.edits import edit_definition
+from pollserver.services.polls import definition_of
 
 from helpers import SEED_DEFINITION, SEED_WITH_FLOWCHART, SEED_WITHOUT_FLOWCHART, SEEDS_DIR
 
@@ -185,3 +187,68 @@ def test_polls_list_and_lifecycle(app, runner):
     assert unknown.exit_code == 1
     assert "no poll 'nosuchid'" in unknown.output
     assert "Traceback" not in unknown.output
+
+
+def test_a_changed_article_is_merged_into_the_editors_tree_or_refused_whole(
+    app, runner, tmp_path, client
+):
+    article = tmp_path / "article.txt"
+    shutil.copy(SEED_WITH_FLOWCHART, article)
+    runner.invoke(args=["import", str(article)])
+    with app.app_context():
+        poll = db.session.scalars(select(Poll)).one()
+        poll_id = poll.public_id
+        mine = json.loads(json.dumps(definition_of(poll)))
+        mine["nodes"][1]["text"] = "Was the operation a success?"  # the editor's fix on the draft
+        edit_definition(db.session, poll, mine, "editor")
+        db.session.commit()
+
+    # The article changes another line: the draft keeps the editor's fix and takes the change.
+    article.write_text(
+        SEED_WITH_FLOWCHART.read_text().replace("Operation failed", "Operation went badly")
+    )
+    result = runner.invoke(args=["import", str(article)])
+    assert result.exit_code == 0, result.output
+    assert "1 updated" in result.output
+    assert f"the article changed {poll_id}: o2: “Operation failed” → “Operation went badly”" in (
+        result.output
+    )
+    with app.app_context():
+        texts = {node.key: node.text for node in db.session.scalars(select(Poll)).one().nodes}
+    assert texts["q2"] == "Was the operation a success?"
+    assert texts["o2"] == "Operation went badly"
+
+    # Once answered, the next change becomes a new draft version built from the same merge.
+    assert runner.invoke(args=["polls", "open", "--", poll_id]).exit_code == 0
+    answered = client.post(
+        f"/api/v1/polls/{poll_id}/answers", json={"respondent": None, "node": "q1", "answer": "yes"}
+    )
+    assert answered.status_code == 201
+    article.write_text(article.read_text().replace("Operation had a good result", "It worked"))
+    assert runner.invoke(args=["import", str(article)]).exit_code == 0
+    with app.app_context():
+        old, new = db.session.scalars(select(Poll).order_by(Poll.version)).all()
+        assert (new.public_id, new.version, new.status) == (poll_id, 2, PollStatus.DRAFT)
+        new_texts = {node.key: node.text for node in new.nodes}
+        assert new_texts["q2"] == "Was the operation a success?" and new_texts["o1"] == "It worked"
+        assert {node.key: node.text for node in old.nodes}["o1"] == "Operation had a good result"
+
+    # Both sides changed the same line: nothing is replaced, and the import says so.
+    with app.app_context():
+        draft = db.session.scalars(select(Poll).where(Poll.version == 2)).one()
+        ours = json.loads(json.dumps(definition_of(draft)))
+        ours["nodes"][2]["text"] = "It worked out"
+        edit_definition(db.session, draft, ours, "editor")
+        db.session.commit()
+    before = article.read_text()
+    article.write_text(before.replace("It worked", "It succeeded"))
+    refused = runner.invoke(args=["import", str(article)])
+    assert refused.exit_code == 1
+    assert "conflict" in refused.output and "o1 text was changed here and in the article" in (
+        refused.output
+    )
+    with app.app_context():
+        stored = db.session.scalars(select(Article)).one()
+        assert "It succeeded" not in stored.body  # the article itself is not replaced either
+        draft = db.session.scalars(select(Poll).where(Poll.version == 2)).one()
+        assert {node.key: node.text for node in draft.nodes}["o1"] == "It worked out"

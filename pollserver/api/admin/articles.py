@@ -112,6 +112,11 @@ class Articles(MethodView):
     @blp.alt_response(
         200, schema=ArticleSubmissionResultSchema, description="A known source, updated or not"
     )
+    @blp.alt_response(
+        409,
+        schema=ErrorResponseSchema,
+        description="The article changed where an editor changed its poll: nothing replaced",
+    )
     @blp.alt_response(413, schema=ErrorResponseSchema, description="Body too large")
     @blp.alt_response(
         422, schema=ErrorResponseSchema, description="Not a readable article, or a bad field"
@@ -121,8 +126,10 @@ class Articles(MethodView):
 
         The builder finds the yes/no flowcharts; each becomes a draft poll, returned with the
         builder's warnings. An article without one is stored too, marked as needing a poll.
-        Submitting the same source again updates its unanswered drafts in place; the same text
-        again, under any source, changes nothing.
+        Submitting the same source again rebuilds its polls from the editors' trees with the
+        article's changes merged in (a new draft version where a poll has answers); where both
+        changed the same thing nothing is replaced (409). The same text again, under any
+        source, changes nothing.
         """
         raw, source, article_format, filename = read_article_submission()
         begin_write_transaction()
@@ -137,6 +144,9 @@ class Articles(MethodView):
         if outcome.status is ImportStatus.FAILED or outcome.article is None:
             db.session.rollback()
             abort(422, message=outcome.message, errors={"article": [outcome.message]})
+        if outcome.status is ImportStatus.CONFLICT:
+            db.session.rollback()
+            abort(409, message=outcome.message, errors={"article": [outcome.message]})
         db.session.commit()
         now = utcnow()
         document = {
@@ -145,6 +155,7 @@ class Articles(MethodView):
             "polls": poll_summaries(outcome.polls, now),
             "warnings": outcome.warnings,
             "message": outcome.message,
+            "changes": outcome.changes,
         }
         return document, 201 if outcome.status is ImportStatus.CREATED else 200
 

@@ -343,6 +343,12 @@ class ArticleSubmissionResultSchema(ma.Schema):
     polls = ma.fields.List(ma.fields.Nested(PollSummarySchema), required=True)
     warnings = ma.fields.List(ma.fields.String(), required=True)
     message = ma.fields.String(required=True, metadata={"description": "Why there is no poll"})
+    changes = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.List(ma.fields.String()),
+        required=True,
+        metadata={"description": "What the article's new text changed, by poll id"},
+    )
 
 
 class AuditArgsSchema(WindowArgsSchema):

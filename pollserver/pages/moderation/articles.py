@@ -33,6 +33,7 @@ IMPORT_WORDS = {
     ImportStatus.CREATED: "The article is in",
     ImportStatus.UPDATED: "The article is updated",
     ImportStatus.UNCHANGED: "This article was already here: nothing changed",
+    ImportStatus.CONFLICT: "Nothing was replaced",
 }
 
 
@@ -81,6 +82,9 @@ def new_article():
         filename=filename,
         actor=auth.current_actor().name,
     )
+    if outcome.status is ImportStatus.CONFLICT:
+        db.session.rollback()
+        return new_article_page(outcome.message, 409, **typed)
     if outcome.status is ImportStatus.FAILED or outcome.article is None:
         db.session.rollback()
         return new_article_page(
@@ -92,6 +96,8 @@ def new_article():
         flash(f"The builder found no poll: {outcome.message}", "error")
     for warning in outcome.warnings:
         flash(f"Builder: {warning}", "warning")
+    for poll_id, changes in outcome.changes.items():
+        flash(f"The article changed poll {poll_id}: {'; '.join(changes)}.")
     return redirect(url_for("admin_pages.article_page", article_id=outcome.article.id), code=303)
 
 

@@ -159,5 +159,6 @@ def create_new_version(
         previous=poll,
         settings=poll.settings,
     )
+    new_poll.built_definition = poll.built_definition  # the article's tree stays the base
     record_poll_created(session, new_poll, actor, now)
     return new_poll
