@@ -264,6 +264,9 @@ def test_a_moderator_hides_and_restores_a_spike_seeing_what_it_answered(desk, br
     expect(results).to_contain_text("3 readers started, 3 finished")
     activity = page.get_by_role("region", name="Answers over time")
     expect(activity.locator("svg.chart")).to_be_visible()
+    # The README's picture of the desk (docs/desk.png is a copy of it).
+    top = {"x": 0, "y": 0, "width": 1200, "height": 1560}
+    save_screenshot(page, "desk-readme.png", full_page=True, clip=top)
     expect(activity.get_by_text("Answers hidden by moderation")).to_be_visible()  # the legend
     activity.get_by_text("Every hour with answers, and who answered").click()
     hour_links = activity.get_by_role("link", name="Readers who started then")

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from pollserver.services.moderation.activity import HourActivity
 
-WIDTH, HEIGHT = 640, 220
+WIDTH, HEIGHT = 900, 240
 LEFT, RIGHT, TOP, BOTTOM = 44, 8, 10, 28  # room for the axes' labels
 PLOT_WIDTH, PLOT_HEIGHT = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
 MAX_HOURLY_BARS = 168  # beyond a week, a bar per day
