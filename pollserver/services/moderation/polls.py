@@ -28,6 +28,7 @@ from pollserver.models import Poll, ResultCounter
 from pollserver.services.moderation.audit import Action, record_audit
 from pollserver.services.moderation.versions import (
     catch_up_schedule,
+    record_status_change,
     refuse_if_replaced,
     supersede_earlier_versions,
 )
@@ -111,7 +112,7 @@ def transition_poll(
     is not allowed."""
     now = now or utcnow()
     catch_up_schedule(session, poll, now)
-    before = {"version": poll.version, "status": poll.status, "close_at": poll.close_at}
+    before = {"status": poll.status, "close_at": poll.close_at}
     if target is PollStatus.OPEN:
         refuse_if_replaced(session, poll, now)
     # Reopening with a close time that has passed would close the poll again at once.
@@ -123,15 +124,7 @@ def transition_poll(
         poll.close_at = None
     if target is PollStatus.OPEN:
         poll.open_at = None  # opened now: a scheduled opening has nothing left to do
-    record_audit(
-        session,
-        actor,
-        Action.POLL_STATUS,
-        poll_public_id=poll.public_id,
-        before=before,
-        after={"version": poll.version, "status": poll.status, "close_at": poll.close_at},
-        now=now,
-    )
+    record_status_change(session, actor, poll, before, now, close_at=poll.close_at)
     if target is PollStatus.OPEN:
         supersede_earlier_versions(session, poll, actor, now)
 

@@ -62,18 +62,10 @@ def supersede_earlier_versions(session: Session, poll: Poll, actor: str, now: dt
         if old.close_at is not None and old.close_at <= now:
             catch_up_schedule(session, old, now)  # it had closed by itself before
             continue
-        before = {"version": old.version, "status": old.status}
+        before = {"status": old.status}
         change_status(old, PollStatus.CLOSED, now)
         old.superseded_at = now
-        record_audit(
-            session,
-            actor,
-            Action.POLL_STATUS,
-            poll_public_id=old.public_id,
-            before=before,
-            after={"version": old.version, "status": old.status, "superseded_by": poll.version},
-            now=now,
-        )
+        record_status_change(session, actor, old, before, now, superseded_by=poll.version)
 
 
 def catch_up_schedule(session: Session, poll: Poll, now: dt.datetime) -> None:
@@ -83,22 +75,32 @@ def catch_up_schedule(session: Session, poll: Poll, now: dt.datetime) -> None:
         opened_at = poll.open_at
         change_status(poll, PollStatus.OPEN, opened_at)
         poll.open_at = None  # done: opened_at keeps the moment
-        record_schedule(session, poll, PollStatus.DRAFT, opened_at)
+        before = {"status": PollStatus.DRAFT}
+        record_status_change(session, SCHEDULE_ACTOR, poll, before, opened_at, scheduled=True)
         supersede_earlier_versions(session, poll, SCHEDULE_ACTOR, opened_at)
     if poll.status in RUNNING and poll.close_at is not None and poll.close_at <= now:
-        before = poll.status
-        change_status(poll, PollStatus.CLOSED, poll.close_at)
-        record_schedule(session, poll, before, poll.close_at)
+        before, closed_at = {"status": poll.status}, poll.close_at
+        change_status(poll, PollStatus.CLOSED, closed_at)
+        record_status_change(session, SCHEDULE_ACTOR, poll, before, closed_at, scheduled=True)
 
 
-def record_schedule(session: Session, poll: Poll, before: PollStatus, at: dt.datetime) -> None:
+def record_status_change(
+    session: Session,
+    actor: str,
+    poll: Poll,
+    before: dict[str, Any],
+    at: dt.datetime,
+    **after: Any,
+) -> None:
+    """The audit record of a version's status change: by whom (or by its schedule), when, from
+    what, and anything the change brought with it."""
     record_audit(
         session,
-        SCHEDULE_ACTOR,
+        actor,
         Action.POLL_STATUS,
         poll_public_id=poll.public_id,
-        before={"version": poll.version, "status": before},
-        after={"version": poll.version, "status": poll.status, "scheduled": True},
+        before={"version": poll.version, **before},
+        after={"version": poll.version, "status": poll.status, **after},
         now=at,
     )
 
