@@ -114,6 +114,7 @@ def test_an_editor_brings_in_edits_previews_publishes_and_versions_a_poll(desk, 
     page = context.new_page()
     problems = PageProblems(page)
     sign_in(page, base, token)
+    save_screenshot(page, "desk-polls.png")
 
     # Bring in an article: pasted, as a web producer would from the CMS.
     page.get_by_role("link", name="Bring in an article").first.click()
@@ -288,6 +289,14 @@ def test_a_moderator_hides_and_restores_a_spike_seeing_what_it_answered(desk, br
     group.get_by_role("button", name=re.compile(r"^Restore 3 readers of group ")).click()
     expect(notice(page)).to_have_text("Restored 3 of 3 respondents; the results show it now.")
     expect(results).to_contain_text("3 readers started, 3 finished")
+    # The whole hour: only the button that applies is shown.
+    everyone = "everyone who started in this hour"
+    expect(spike.get_by_role("button", name=f"Restore {everyone}")).to_have_count(0)
+    spike.get_by_role("button", name=f"Hide {everyone}").click()
+    expect(results).to_contain_text("0 readers started, 0 finished")
+    expect(spike.get_by_role("button", name=f"Hide {everyone}")).to_have_count(0)
+    spike.get_by_role("button", name=f"Restore {everyone}").click()
+    expect(results).to_contain_text("3 readers started, 3 finished")
 
     # The exports come with the page's own session: no token to copy around.
     with page.expect_download() as download:
@@ -319,6 +328,8 @@ def test_every_desk_page_is_axe_clean_and_fits_a_phone(desk, browser, scheme):
         context = browser.new_context(viewport={"width": width, "height": 900}, color_scheme=scheme)
         page = context.new_page()
         problems = PageProblems(page)
+        page.goto(f"{base}/admin/")  # the sign-in page, before signing in
+        assert_no_axe_violations(page, in_widget=False)
         sign_in(page, base, desk.token)
         if width == 1200:  # a reader, so the poll's page has numbers, a chart and a spike
             reader = context.new_page()
