@@ -263,9 +263,11 @@ def find_poll_facts(
     if not is_public_id(public_id):
         return None
     query = POLL_FACTS_FOR_SHARE if for_share else POLL_FACTS
-    versions = [PollFacts(*row) for row in connection.execute(query, {"public_id": public_id})]
+    # Rows first, facts only for what is kept: this runs for every answer (almost always for
+    # one row: a poll with a single version).
+    versions = connection.execute(query, {"public_id": public_id}).all()
     live = live_version(versions, now)
     if live is None:
         return None
-    others = tuple(facts for facts in versions if facts is not live)
-    return dataclasses.replace(live, others=others)
+    others = tuple(PollFacts(*row) for row in versions if row is not live)
+    return PollFacts(*live, others=others)
