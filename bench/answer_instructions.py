@@ -76,6 +76,8 @@ def instructions(count: int) -> int:
             capture_output=True,
             text=True,
             check=True,
+            # Python randomises string hashing per process: fixed here, so counts repeat.
+            env={**os.environ, "PYTHONHASHSEED": "0"},
         )
     return int(re.search(r"Collected : (\d+)", result.stderr).group(1))
 
