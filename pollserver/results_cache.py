@@ -27,14 +27,15 @@ from pollserver.services import tallies
 from pollserver.services.polls import PollFacts, definition_of, definition_on
 
 
-def version_key(poll: Poll | PollFacts) -> tuple[str, int]:
+def version_key(poll: Poll | PollFacts) -> tuple[str, int, int]:
     """What names a poll version in these caches: its public id and version number, unique
     across databases too (one process may serve several apps, tests or benchmarks; internal ids
-    repeat from one database to the next)."""
-    return poll.public_id, poll.version
+    repeat from one database to the next), and its row id (a discarded draft's number may be
+    given again to the next version, never its row id)."""
+    return poll.public_id, poll.version, poll.id
 
 
-_tree_cache: dict[tuple[tuple[str, int], Any], PollTree] = {}
+_tree_cache: dict[tuple[tuple[str, int, int], Any], PollTree] = {}
 
 
 class Rendered(NamedTuple):
@@ -63,10 +64,10 @@ class CachedResults(NamedTuple):
 
 
 # version key → its cached results
-_results_cache: dict[tuple[str, int], CachedResults] = {}
+_results_cache: dict[tuple[str, int, int], CachedResults] = {}
 # version key → time.monotonic() when a moderator's change last emptied its cached results: a sum
 # read before that (by a request still on its way) must not be cached after it.
-_results_forgotten_at: dict[tuple[str, int], float] = {}
+_results_forgotten_at: dict[tuple[str, int, int], float] = {}
 _cache_lock = threading.Lock()
 
 

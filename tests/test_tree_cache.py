@@ -46,7 +46,7 @@ def test_a_tree_read_in_an_older_snapshot_is_not_cached_as_the_newer_version(app
             # Facts of the new version, definition from the old snapshot: the old tree serves
             # this one call but must not be kept under the new version.
             assert results_cache.tree_of(after, older).nodes["q1"].text == original_text
-            assert ((poll_id, 1), after.updated_at) not in results_cache._tree_cache
+            assert ((poll_id, 1, after.id), after.updated_at) not in results_cache._tree_cache
         finally:
             older.rollback()
             older.close()
@@ -54,8 +54,8 @@ def test_a_tree_read_in_an_older_snapshot_is_not_cached_as_the_newer_version(app
         with engine.connect() as fresh:
             assert results_cache.tree_of(after, fresh).nodes["q1"].text == EDITED_TEXT
         assert (
-            results_cache._tree_cache[((poll_id, 1), after.updated_at)].nodes["q1"].text
+            results_cache._tree_cache[((poll_id, 1, after.id), after.updated_at)].nodes["q1"].text
             == EDITED_TEXT
         )
         # The old version's tree is gone from the cache once the new one is kept.
-        assert ((poll_id, 1), before.updated_at) not in results_cache._tree_cache
+        assert ((poll_id, 1, before.id), before.updated_at) not in results_cache._tree_cache

@@ -433,7 +433,7 @@ button:focus-visible{border-radius:var(--r)}
       return show(st, reply.body, true);
     }
     const details = reply.details;
-    if (reply.status === 409 && details.version) return start(st); // a newer version opened
+    if (reply.status === 409 && details.version) return start(st).catch(warn); // a newer version
     if (reply.status === 409 && details.status) {
       st.poll.status = details.status; // paused or closed meanwhile
       return resume(st);

@@ -5,7 +5,8 @@ Revision ID: 0003_built_definition
 Revises: 0002_poll_versions
 Create Date: 2026-11-30 08:30:00
 
-Existing polls get none: their next rebuild takes the article's tree as before.
+Existing polls get none: nothing then says what an editor changed, so a changed article is
+refused for them (reported as a conflict) rather than guessed at; the editor makes the change.
 """
 from alembic import op
 import sqlalchemy as sa

@@ -56,6 +56,7 @@ __all__ = [
     "definition_warnings",
     "node_warnings",
     "validate_definition",
+    "warnings_by_node",
 ]
 
 
@@ -257,6 +258,14 @@ def validate_definition(data: object) -> dict[str, Any]:
 def definition_warnings(definition: Mapping[str, Any]) -> list[str]:
     """Things in a valid definition an editor may want to look at before opening the poll."""
     return [f"question {node_id}: {warning}" for node_id, warning in node_warnings(definition)]
+
+
+def warnings_by_node(definition: Mapping[str, Any]) -> dict[str, list[str]]:
+    """:func:`node_warnings` grouped by node id, for pages that show them beside each node."""
+    grouped: dict[str, list[str]] = {}
+    for node_id, warning in node_warnings(definition):
+        grouped.setdefault(node_id, []).append(warning)
+    return grouped
 
 
 def node_warnings(definition: Mapping[str, Any]) -> list[tuple[str, str]]:

@@ -57,9 +57,19 @@ def plan_block(
     if latest is None:
         return plan
     ours = definition_of(latest)
-    # A poll from before the builder's tree was kept: take the article's tree as before.
-    base = latest.built_definition or ours
-    merge = merge_definitions(base, ours, built)
+    if latest.built_definition is None:
+        # Hand-made, or made before the builder's tree was kept: nothing says what the editor
+        # changed, so nothing is guessed (the same tree is no change at all).
+        if ours != built:
+            plan.conflicts = [
+                "nothing records what the builder made of the article before (a hand-made "
+                "poll, or one older than this record), so the article's changes cannot be "
+                "told from the editor's"
+            ]
+        else:
+            plan.merged = ours
+        return plan
+    merge = merge_definitions(latest.built_definition, ours, built)
     plan.article_changes = merge.article_changes
     if merge.definition is None:
         plan.conflicts = merge.conflicts

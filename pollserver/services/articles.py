@@ -227,23 +227,33 @@ def attach_definition(
     return poll
 
 
+def deletion_refusal(session: Session, article: Article) -> Refused | None:
+    """Why the article may not be deleted (a poll of it has answers, or is open or paused), or
+    None when it may."""
+    polls = list(article.polls)
+    answered = [poll for poll in polls if poll_has_answers(session, poll)]
+    running = [poll for poll in polls if poll.status in (PollStatus.OPEN, PollStatus.PAUSED)]
+    which = answered or running
+    if not which:
+        return None
+    reason = "has answers" if answered else f"is {which[0].status}"
+    return Refused(
+        409,
+        f"Article {article.id} cannot be deleted: its poll {which[0].public_id} "
+        f"(version {which[0].version}) {reason}. Close and archive its polls instead.",
+        {"polls": sorted({poll.public_id for poll in which})},
+    )
+
+
 def delete_article(
     session: Session, article: Article, actor: str, now: dt.datetime | None = None
 ) -> None:
     """Delete an article with its polls, when no version of them has an answer and none is
     open or paused (readers may be about to answer it)."""
     polls = list(article.polls)
-    answered = [poll for poll in polls if poll_has_answers(session, poll)]
-    running = [poll for poll in polls if poll.status in (PollStatus.OPEN, PollStatus.PAUSED)]
-    if answered or running:
-        which = answered or running
-        reason = "has answers" if answered else f"is {which[0].status}"
-        raise Refused(
-            409,
-            f"Article {article.id} cannot be deleted: its poll {which[0].public_id} "
-            f"(version {which[0].version}) {reason}. Close and archive its polls instead.",
-            {"polls": sorted({poll.public_id for poll in which})},
-        )
+    refusal = deletion_refusal(session, article)
+    if refusal is not None:
+        raise refusal
     record_audit(
         session,
         actor,

@@ -150,6 +150,7 @@ def change_status(poll: Poll, target: PollStatus, now: dt.datetime | None = None
     if target is PollStatus.OPEN:
         poll.opened_at = poll.opened_at or now
         poll.closed_at = None
+        poll.superseded_at = None  # open again: no longer a replaced version
     elif target is PollStatus.CLOSED:
         poll.closed_at = now
 
@@ -177,6 +178,14 @@ def find_poll(
     else:
         query = query.where(Poll.version == version)
     if for_update:
+        # Every version first, newest first (the answer path's order): a change to one version
+        # depends on the others (opening one supersedes; a newer live one refuses a reopening).
+        session.execute(
+            select(Poll.id)
+            .where(Poll.public_id == public_id)
+            .order_by(Poll.version.desc())
+            .with_for_update()
+        )
         query = query.with_for_update()
     elif for_share:
         query = query.with_for_update(read=True)

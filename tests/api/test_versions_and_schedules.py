@@ -258,3 +258,55 @@ def test_a_scheduled_opening_counts_from_its_moment_and_is_recorded(app, client,
     open_too = client.patch(settings_url, json={"open_at": soon.isoformat()}, headers=moderator)
     assert open_too.status_code == 422
     assert "only a draft can be scheduled to open" in open_too.get_json()["error"]["message"]
+
+
+def test_only_an_open_version_lets_its_readers_finish_once_replaced(
+    app, client, tokens, seed_poll_id
+):
+    moderator = bearer(tokens["moderator"])
+    status_url = f"{ADMIN}/polls/{seed_poll_id}/status"
+    started = answer(client, seed_poll_id, None, "q1", "yes").get_json()["respondent"]
+    # Paused (say, for vote stuffing) when version 2 opens: its readers may not start again.
+    client.post(status_url, json={"status": "paused"}, headers=moderator)
+    client.post(f"{ADMIN}/polls/{seed_poll_id}/versions", json=SEED_DEFINITION, headers=moderator)
+    client.post(status_url, json={"status": "open"}, headers=moderator)
+    first = client.get(f"{ADMIN}/polls/{seed_poll_id}?version=1", headers=moderator).get_json()
+    assert (first["status"], first["versions"][0]["superseded_at"]) == ("closed", None)
+    refused = answer(client, seed_poll_id, started, "q2", "yes")
+    assert refused.status_code == 409 and refused.get_json()["error"]["details"] == {
+        "status": "closed"
+    }
+
+    # Version 2 withdrawn, version 1 reopened and closed by hand: a close, not a replacement.
+    for status in ("closed", "archived"):
+        client.post(status_url, json={"status": status}, headers=moderator)
+    for status in ("open", "closed"):
+        moved = client.post(f"{status_url}?version=1", json={"status": status}, headers=moderator)
+        assert moved.status_code == 200, moved.get_json()
+    assert moved.get_json()["versions"][0]["superseded_at"] is None
+    assert answer(client, seed_poll_id, started, "q2", "yes").status_code == 409
+
+
+def test_a_hand_made_poll_is_never_overwritten_by_its_articles_new_text(app, client, tokens):
+    moderator = bearer(tokens["moderator"])
+    source = "https://news.example/alliance"
+    prose = client.post(
+        f"{ADMIN}/articles",
+        json={"body": "A headline\n\nJust prose, no flowchart.\n", "source": source},
+        headers=moderator,
+    ).get_json()
+    article_id = prose["article"]["id"]
+    hand_made = {**SEED_DEFINITION, "title": "Written by hand"}
+    made = client.post(f"{ADMIN}/articles/{article_id}/polls", json=hand_made, headers=moderator)
+    assert made.status_code == 201
+    rebuilt = client.post(
+        f"{ADMIN}/articles",
+        json={"body": SEED_WITH_FLOWCHART.read_text(), "source": source},
+        headers=moderator,
+    )
+    assert rebuilt.status_code == 409
+    assert "nothing records what the builder made" in rebuilt.get_json()["error"]["message"]
+    with app.app_context():
+        poll = db.session.scalars(select(Poll)).one()
+        assert poll.title == "Written by hand"
+        assert "Just prose" in db.session.scalars(select(Article)).one().body

@@ -222,7 +222,19 @@ def test_polls_are_listed_by_status(app, client, tokens, seed_poll_id):
     sections = re.findall(r'<h2 id="status-(\w+)">[^<]+<span class="count">\((\d+)\)', page)
     assert sections == [("open", "1"), ("paused", "0"), ("draft", "1"), ("closed", "0"),
                         ("archived", "0")]  # fmt: skip
-    assert f'href="/admin/polls/{seed_poll_id}"' in page
+    assert f'href="/admin/polls/{seed_poll_id}?version=1"' in page
+
+    # A draft of a new version: the poll stays where readers see it, its draft pointed out.
+    detail = client.get(f"/api/v1/admin/polls/{seed_poll_id}", headers=moderator).get_json()
+    client.post(
+        f"/api/v1/admin/polls/{seed_poll_id}/versions",
+        json=detail["definition"],
+        headers=moderator,
+    )
+    page = browser.get("/admin/polls", headers=HTML).get_data(as_text=True)
+    sections = re.findall(r'<h2 id="status-(\w+)">[^<]+<span class="count">\((\d+)\)', page)
+    assert sections[:3] == [("open", "1"), ("paused", "0"), ("draft", "1")]
+    assert f'href="/admin/polls/{seed_poll_id}?version=2">v2 is a draft</a>' in page
 
 
 def test_lifecycle_buttons_move_a_poll_and_are_audited(app, tokens, seed_poll_id):

@@ -34,9 +34,12 @@ def count(model) -> int:
     return db.session.scalar(select(func.count()).select_from(model))
 
 
-def editor_form(definition: dict, csrf: str, **changes: str) -> dict[str, str]:
-    """The editor's fields for ``definition``, as the page draws them, with ``changes``."""
+def editor_form(browser, url: str, definition: dict, csrf: str, **changes: str) -> dict[str, str]:
+    """The editor's fields for ``definition``, as the page at ``url`` draws them (with the state
+    of the poll it was drawn from), with ``changes``."""
+    page = browser.get(url, headers=HTML).get_data(as_text=True)
     form = {
+        "based_on": re.search(r'name="based_on" value="([^"]+)"', page).group(1),
         "csrf_token": csrf,
         "title": definition["title"],
         "root": definition["root"],
@@ -124,7 +127,7 @@ def test_the_editor_adds_an_outcome_where_a_path_ended_and_checks_every_rule(app
         poll_id = db.session.scalar(select(Poll.public_id))
         definition = definition_of(find_poll(db.session, poll_id))
     url = f"/admin/polls/{poll_id}/edit?version=1"
-    form = editor_form(definition, csrf, **{"add-at": "q1.no", "add-type": "outcome",
+    form = editor_form(browser, url, definition, csrf, **{"add-at": "q1.no", "add-type": "outcome",
                                             "add-text": "No alliance"})  # fmt: skip
     assert "The tree is saved." in follow(browser, browser.post(url, data=form))
     with app.app_context():
@@ -138,20 +141,29 @@ def test_the_editor_adds_an_outcome_where_a_path_ended_and_checks_every_rule(app
     }
 
     # Problems come back at their fields, with nothing saved and everything typed kept.
-    broken = editor_form(saved, csrf, title="", **{"text-q2": "Typed but not saved?"})
+    broken = editor_form(browser, url, saved, csrf, title="", **{"text-q2": "Typed but not saved?"})
     refused = browser.post(url, data=broken, headers=HTML)
     assert refused.status_code == 422
     page = text_of(refused)
     assert "Nothing was saved: 1 thing to fix" in page
     assert 'id="title-errors"' in page and "title is empty" in page
     assert "Typed but not saved?" in page
-    unreachable = browser.post(url, data={**editor_form(saved, csrf), "remove": "q2"}, headers=HTML)
+    unreachable = browser.post(
+        url, data={**editor_form(browser, url, saved, csrf), "remove": "q2"}, headers=HTML
+    )
     assert unreachable.status_code == 422
     errors = re.findall(r'<ul class="field-errors" id="errors-(\w+)">', text_of(unreachable))
     assert errors == ["o1", "o2", "o3", "o4"]  # each at the node that is no longer reachable
-    root = browser.post(url, data={**editor_form(saved, csrf), "remove": "q1"}, headers=HTML)
+    root = browser.post(
+        url, data={**editor_form(browser, url, saved, csrf), "remove": "q1"}, headers=HTML
+    )
     assert "it cannot be removed" in text_of(root)
-    relinked = editor_form(saved, csrf, **{"next-o5": "o4"})  # a re-linked branch
+    relinked = editor_form(browser, url, saved, csrf, **{"next-o5": "o4"})  # a re-linked branch
+    # A form drawn before someone else's change is not saved over it unseen.
+    stale = {**relinked, "based_on": "2020-01-01T00:00:00+00:00"}
+    refused_stale = browser.post(url, data=stale, headers=HTML)
+    assert refused_stale.status_code == 409
+    assert "This poll changed while you were editing it" in text_of(refused_stale)
     assert "The tree is saved." in follow(browser, browser.post(url, data=relinked))
     with app.app_context():
         assert definition_of(find_poll(db.session, poll_id)) != saved
@@ -170,11 +182,13 @@ def test_an_answered_poll_takes_text_fixes_and_makes_a_new_version_for_a_new_tre
         definition = definition_of(find_poll(db.session, seed_poll_id))
     url = f"/admin/polls/{seed_poll_id}/edit?version=1"
     assert "Readers have answered this version" in text_of(browser.get(url, headers=HTML))
-    fixed = editor_form(definition, csrf, **{"text-q2": "Was the operation a success?"})
+    fixed = editor_form(
+        browser, url, definition, csrf, **{"text-q2": "Was the operation a success?"}
+    )
     assert "readers see them now" in follow(browser, browser.post(url, data=fixed))
 
     changes = {"text-q2": "Was the operation a success?", "add-at": "q1.no"}
-    grown = editor_form(definition, csrf, **changes, **{"add-text": "No alliance"})
+    grown = editor_form(browser, url, definition, csrf, **changes, **{"add-text": "No alliance"})
     refused = browser.post(url, data=grown, headers=HTML)
     assert refused.status_code == 409
     assert "structure is frozen" in text_of(refused)

@@ -19,10 +19,11 @@ from pollserver.services.moderation.polls import (
     PollCounts,
     definition_summary,
     poll_counts,
+    version_summaries,
 )
 from pollserver.services.moderation.responses import ResponseRecord
 from pollserver.services.moderation.versions import live_versions
-from pollserver.services.polls import poll_has_answers, poll_versions
+from pollserver.services.polls import poll_has_answers
 
 
 def version_numbers_of(poll_ids: Iterable[int | None]) -> dict[int, int]:
@@ -76,8 +77,6 @@ def poll_detail(poll: Poll, now: dt.datetime | None = None) -> dict[str, Any]:
     has_answers = poll_has_answers(db.session, poll)
     summary = definition_summary(poll)
     status = effective_status(poll, now)
-    versions = poll_versions(db.session, poll.public_id)
-    version_counts = poll_counts(db.session, [version.id for version in versions])
     document.update(
         settings={
             **settings_of(poll.settings).for_editors(),
@@ -90,16 +89,8 @@ def poll_detail(poll: Poll, now: dt.datetime | None = None) -> dict[str, Any]:
         structure_frozen=has_answers,
         allowed_transitions=allowed_next(status),
         versions=[
-            {
-                "version": version.version,
-                "status": str(effective_status(version, now)),
-                "live": version.version == document["live_version"],
-                "opened_at": version.opened_at,
-                "closed_at": version.closed_at,
-                "superseded_at": version.superseded_at,
-                "respondents": version_counts[version.id].respondents,
-            }
-            for version in versions
+            {**row, "status": str(row["status"])}
+            for row in version_summaries(db.session, poll.public_id, now)
         ],
     )
     return document

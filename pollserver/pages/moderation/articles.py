@@ -10,7 +10,7 @@ from flask import flash, redirect, render_template, request, url_for
 
 from pollserver import auth
 from pollserver.core import builder
-from pollserver.core.definition import node_warnings
+from pollserver.core.definition import warnings_by_node
 from pollserver.core.refusals import Refused
 from pollserver.core.roles import Permission
 from pollserver.core.timestamps import utcnow
@@ -22,6 +22,7 @@ from pollserver.services.articles import (
     ImportStatus,
     articles_query,
     delete_article,
+    deletion_refusal,
     submit_article,
 )
 from pollserver.services.listing import page_of
@@ -110,17 +111,13 @@ def article_page(article_id: int):
     drafts = []
     for poll in polls:
         definition = definition_of(poll)
-        warnings: dict[str, list[str]] = {}
-        for node_id, warning in node_warnings(definition):
-            warnings.setdefault(node_id, []).append(warning)
-        drafts.append((poll, definition, warnings))
+        drafts.append((poll, definition, warnings_by_node(definition)))
     return render_template(
         "admin/article.html",
         article=article,
         drafts=drafts,
         counts=counts,
-        deletable=not any(count.respondents for count in counts.values())
-        and not any(poll.status in ("open", "paused") for poll in polls),
+        deletable=deletion_refusal(db.session, article) is None,
         now=utcnow(),
     )
 

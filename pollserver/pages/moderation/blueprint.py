@@ -99,9 +99,10 @@ def authorize_page_request() -> None:
     permission = auth.required_permission(request.endpoint or "", request.method)
     if permission is not None:
         auth.authorize(signed_in_actor(), permission)
-        record_due_schedules()
     if request.method == "POST":
         check_csrf()
+    if permission is not None:
+        record_due_schedules()  # what the page shows includes what schedules did
 
 
 @bp.after_request

@@ -19,8 +19,8 @@ from pollserver.core.definition import (
     NODE_ID_PATTERN,
     DefinitionError,
     NodeType,
-    node_warnings,
     validate_definition,
+    warnings_by_node,
 )
 from pollserver.core.poll_settings import settings_of
 from pollserver.core.refusals import Refused
@@ -112,9 +112,7 @@ def editor_page(
     status: int = 200,
     **context: Any,
 ) -> tuple[str, int]:
-    warnings: dict[str, list[str]] = {}
-    for node_id, warning in node_warnings(definition):
-        warnings.setdefault(node_id, []).append(warning)
+    warnings = warnings_by_node(definition)
     page = render_template(
         "admin/edit.html",
         definition=definition,
@@ -136,15 +134,37 @@ def edit_poll(poll_id: str):
     if request.method == "GET":
         poll = load_poll(poll_id, version)
         return editor_page(
-            definition_of(poll), poll=poll, frozen=poll_has_answers(db.session, poll)
+            definition_of(poll),
+            poll=poll,
+            frozen=poll_has_answers(db.session, poll),
+            based_on=poll.updated_at.isoformat(),
         )
     definition, problems = checked(*form_definition(request.form))
     begin_write_transaction()
     poll = load_poll(poll_id, version)
     frozen = poll_has_answers(db.session, poll)
+    # The form carries the state of the poll it was drawn from: a change made meanwhile (an
+    # article's import, another editor) is never overwritten unseen.
+    based_on = poll.updated_at.isoformat()
+    status = 422
+    if request.form.get("based_on") != based_on:
+        problems.setdefault("_form", []).insert(
+            0,
+            "This poll changed while you were editing it (an import, another editor or a status "
+            "change), so nothing was saved. Your version is below: reload the page to see the "
+            "poll as it is now, or save again to put yours in its place.",
+        )
+        status = 409
     if problems:
         db.session.rollback()
-        return editor_page(definition, poll=poll, frozen=frozen, problems=problems, status=422)
+        return editor_page(
+            definition,
+            poll=poll,
+            frozen=frozen,
+            problems=problems,
+            status=status,
+            based_on=based_on,
+        )
     actor = auth.current_actor().name
     try:
         if request.form.get("action") == "new_version":
@@ -157,7 +177,12 @@ def edit_poll(poll_id: str):
         db.session.rollback()
         problems = {"_form": [refusal.message]}
         return editor_page(
-            definition, poll=poll, frozen=frozen, problems=problems, status=refusal.status
+            definition,
+            poll=poll,
+            frozen=frozen,
+            problems=problems,
+            status=refusal.status,
+            based_on=based_on,
         )
     db.session.commit()
     flash(

@@ -9,10 +9,11 @@ from typing import Any
 
 import marshmallow as ma
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from sqlalchemy import select, tuple_
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
 from pollserver import auth
-from pollserver.core.definition import node_warnings
+from pollserver.core.definition import warnings_by_node
 from pollserver.core.identifiers import ADDRESS_HASH, anchored
 from pollserver.core.lifecycle import PUBLIC_STATUSES, TRANSITIONS, PollStatus, effective_status
 from pollserver.core.poll_settings import (
@@ -31,7 +32,7 @@ from pollserver.loaders import load_poll
 from pollserver.models import Poll
 from pollserver.pages.embed import embed_snippets
 from pollserver.pages.moderation.audit import readable_events
-from pollserver.pages.moderation.blueprint import back_to_poll, bp, newsroom_zone
+from pollserver.pages.moderation.blueprint import back_to_poll, bp, local_input, newsroom_zone
 from pollserver.pages.moderation.charts import (
     HEIGHT,
     LEFT,
@@ -53,6 +54,7 @@ from pollserver.services.moderation.polls import (
     polls_query,
     transition_poll,
     update_settings,
+    version_summaries,
 )
 from pollserver.services.moderation.responses import (
     ResponseSelection,
@@ -96,21 +98,35 @@ def version_arg() -> int | None:
 @auth.requires(Permission.READ)
 def polls():
     now = utcnow()
-    listed = page_of(db.session, polls_query(now=now), offset=0, limit=MAX_LISTED_POLLS)
-    counts = poll_counts(db.session, [poll.id for poll in listed])
-    live = live_versions(db.session, [poll.public_id for poll in listed], now)
-    by_status: dict[PollStatus, list[Poll]] = {status: [] for status in STATUS_ORDER}
-    for poll in listed:
-        by_status[effective_status(poll, now)].append(poll)
+    newest = page_of(db.session, polls_query(now=now), offset=0, limit=MAX_LISTED_POLLS)
+    live = live_versions(db.session, [poll.public_id for poll in newest], now)
+    # Each poll under the version readers see (its newest, when none is published yet).
+    wanted = [(poll.public_id, live[poll.public_id]) for poll in newest if live[poll.public_id]]
+    seen_by_readers = (
+        {
+            (poll.public_id, poll.version): poll
+            for poll in db.session.scalars(
+                select(Poll).where(tuple_(Poll.public_id, Poll.version).in_(wanted))
+            )
+        }
+        if wanted
+        else {}
+    )
+    listed = [
+        (seen_by_readers.get((poll.public_id, live[poll.public_id]), poll), poll) for poll in newest
+    ]
+    counts = poll_counts(db.session, [shown.id for shown, _ in listed])
+    by_status: dict[PollStatus, list[tuple[Poll, Poll]]] = {status: [] for status in STATUS_ORDER}
+    for shown, newest_version in listed:
+        by_status[effective_status(shown, now)].append((shown, newest_version))
     waiting = page_of(db.session, articles_query(needs_poll=True), offset=0, limit=100)
     return render_template(
         "admin/polls.html",
         by_status=by_status,
         status_words=STATUS_WORDS,
         counts=counts,
-        live=live,
         waiting=waiting,
-        truncated=len(listed) == MAX_LISTED_POLLS,
+        truncated=len(newest) == MAX_LISTED_POLLS,
     )
 
 
@@ -142,21 +158,10 @@ def results_picture_url(poll: Poll) -> str | None:
 
 
 def version_rows(poll: Poll, now: dt.datetime) -> list[dict[str, Any]]:
-    versions = poll_versions(db.session, poll.public_id)
-    counts = poll_counts(db.session, [version.id for version in versions])
-    live = live_versions(db.session, [poll.public_id], now)[poll.public_id]
+    """The poll's versions, the one on this page marked."""
     return [
-        {
-            "version": version.version,
-            "status": effective_status(version, now),
-            "live": version.version == live,
-            "current": version.id == poll.id,
-            "opened_at": version.opened_at,
-            "closed_at": version.closed_at,
-            "superseded_at": version.superseded_at,
-            "respondents": counts[version.id].respondents,
-        }
-        for version in versions
+        {**row, "current": row["version"] == poll.version}
+        for row in version_summaries(db.session, poll.public_id, now)
     ]
 
 
@@ -201,9 +206,7 @@ def poll_page(poll_id: str):
     events = page_of(
         db.session, audit_events_query(AuditFilter(poll=poll.public_id)), offset=0, limit=10
     )
-    warnings: dict[str, list[str]] = {}
-    for node_id, warning in node_warnings(definition_of(poll)):
-        warnings.setdefault(node_id, []).append(warning)
+    warnings = warnings_by_node(definition_of(poll))
     versions = version_rows(poll, now)
     is_live = any(row["live"] and row["current"] for row in versions)
     newer_live = next(
@@ -312,6 +315,12 @@ def change_schedule(poll_id: str):
     poll = load_poll(poll_id, version_arg())
     if problems:
         return refused_back(poll, Refused(422, schedule_message(problems), problems), "schedule")
+    # The form shows times to the minute: a time left as it was is no change (nor re-checked).
+    changes = {
+        field: when
+        for field, when in changes.items()
+        if local_input(when) != local_input(getattr(poll, field))
+    }
     try:
         changed = update_settings(db.session, poll, changes, auth.current_actor().name)
     except Refused as refusal:

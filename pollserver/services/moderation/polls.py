@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, aliased
 
 from pollserver.core import counters
 from pollserver.core.definition import definition_warnings
-from pollserver.core.lifecycle import PollStatus
+from pollserver.core.lifecycle import PollStatus, effective_status, live_version
 from pollserver.core.poll_settings import SETTING_KEYS
 from pollserver.core.refusals import Refused
 from pollserver.core.timestamps import utcnow
@@ -32,7 +32,7 @@ from pollserver.services.moderation.versions import (
     refuse_if_replaced,
     supersede_earlier_versions,
 )
-from pollserver.services.polls import change_status, definition_of
+from pollserver.services.polls import change_status, definition_of, poll_versions
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,26 @@ def poll_counts(session: Session, poll_ids: Sequence[int]) -> dict[int, PollCoun
         )
         for poll_id, found in values.items()
     }
+
+
+def version_summaries(session: Session, public_id: str, now: dt.datetime) -> list[dict[str, Any]]:
+    """Every version of a poll, oldest first: its status as readers see it, whether it is the
+    one they see, its moments and its readers."""
+    versions = poll_versions(session, public_id)
+    counts = poll_counts(session, [version.id for version in versions])
+    live = live_version(versions, now)
+    return [
+        {
+            "version": version.version,
+            "status": effective_status(version, now),
+            "live": version is live,
+            "opened_at": version.opened_at,
+            "closed_at": version.closed_at,
+            "superseded_at": version.superseded_at,
+            "respondents": counts[version.id].respondents,
+        }
+        for version in versions
+    ]
 
 
 def effective_status_is(status: PollStatus, now: dt.datetime) -> ColumnElement[bool]:

@@ -55,7 +55,7 @@ def supersede_earlier_versions(session: Session, poll: Poll, actor: str, now: dt
             Poll.version < poll.version,
             Poll.status.in_(RUNNING),
         )
-        .order_by(Poll.version)
+        .order_by(Poll.version.desc())  # newest first, as every path that locks versions
         .with_for_update()
     )
     for old in earlier:
@@ -63,8 +63,10 @@ def supersede_earlier_versions(session: Session, poll: Poll, actor: str, now: dt
             catch_up_schedule(session, old, now)  # it had closed by itself before
             continue
         before = {"status": old.status}
+        was_open = old.status is PollStatus.OPEN
         change_status(old, PollStatus.CLOSED, now)
-        old.superseded_at = now
+        if was_open:  # its readers may finish it; a paused one's may not start again
+            old.superseded_at = now
         record_status_change(session, actor, old, before, now, superseded_by=poll.version)
 
 
@@ -123,12 +125,12 @@ def catch_up_schedules(session: Session, now: dt.datetime) -> int:
         session.scalars(
             select(Poll)
             .where(due_schedules(now))
-            .order_by(Poll.public_id, Poll.version)
+            .order_by(Poll.public_id, Poll.version.desc())  # the answer path's lock order
             .with_for_update()
         )
     )
-    for poll in due:
-        catch_up_schedule(session, poll, now)
+    for poll in sorted(due, key=lambda poll: (poll.public_id, poll.version)):
+        catch_up_schedule(session, poll, now)  # oldest first: a later opening supersedes it
     return len(due)
 
 
