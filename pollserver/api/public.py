@@ -45,7 +45,12 @@ from pollserver.results_cache import (
 )
 from pollserver.services.answer_writer import AnswerRequest, AnswerWriter
 from pollserver.services.answering import Reader, find_reader, respondent_walk
-from pollserver.services.polls import PollFacts, definition_of, find_live_poll, find_poll_facts
+from pollserver.services.polls import (
+    PollFacts,
+    find_live_poll,
+    find_poll_facts,
+    reader_document,
+)
 from pollserver.services.tallies import SummedCounts
 
 RESPONDENT_HEADER = "X-Poll-Respondent"
@@ -315,18 +320,7 @@ class PublicPoll(MethodView):
         if cached is not None:
             return json_response(cached)
         poll = load_public_poll(poll_id)
-        definition = definition_of(poll)
-        document = PublicPollSchema().dump(
-            {
-                "id": poll.public_id,
-                "version": poll.version,
-                "title": definition["title"],
-                "status": str(effective_status(poll)),
-                "root": definition["root"],
-                "nodes": definition["nodes"],
-                "settings": settings_of(poll.settings).for_readers(),
-            }
-        )
+        document = PublicPollSchema().dump(reader_document(poll, effective_status(poll)))
         rendered = render(document)
         poll_documents.put(poll_id, rendered)
         return json_response(rendered)

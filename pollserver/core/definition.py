@@ -54,6 +54,7 @@ __all__ = [
     "NodeSchema",
     "PollDefinitionSchema",
     "definition_warnings",
+    "leaf_messages",
     "node_warnings",
     "validate_definition",
     "warnings_by_node",
@@ -69,7 +70,7 @@ class DefinitionError(Exception):
 
     def __init__(self, messages: dict[str, Any]) -> None:
         self.messages = messages
-        one_line = "; ".join(" ".join(message.split()) for message in _leaf_messages(messages))
+        one_line = "; ".join(" ".join(message.split()) for message in leaf_messages(messages))
         super().__init__(one_line or "invalid poll definition")
 
 
@@ -388,13 +389,14 @@ def _cycles(root: str, by_id: Mapping[str, Mapping[str, Any]]) -> list[list[str]
 # Messages ---------------------------------------------------------------------------------------
 
 
-def _leaf_messages(messages: object) -> Iterator[str]:
+def leaf_messages(messages: object) -> Iterator[str]:
+    """Every message in marshmallow's nested error dict, in order."""
     if isinstance(messages, Mapping):
         for value in messages.values():
-            yield from _leaf_messages(value)
+            yield from leaf_messages(value)
     elif isinstance(messages, list | tuple):
         for value in messages:
-            yield from _leaf_messages(value)
+            yield from leaf_messages(value)
     else:
         yield str(messages)
 
@@ -402,7 +404,7 @@ def _leaf_messages(messages: object) -> Iterator[str]:
 def _readable_messages(messages: Any, data: Any) -> dict[str, Any]:
     """marshmallow's errors with every leaf turned into a sentence that stands on its own."""
     if not isinstance(messages, Mapping):
-        return {"_schema": list(_leaf_messages(messages))}
+        return {"_schema": list(leaf_messages(messages))}
     raw_nodes = data.get("nodes") if isinstance(data, Mapping) else None
     readable: dict[str, Any] = {}
     for key, value in messages.items():
@@ -410,7 +412,7 @@ def _readable_messages(messages: Any, data: Any) -> dict[str, Any]:
             readable["nodes"] = _readable_node_messages(value, raw_nodes)
         else:
             readable[str(key)] = [
-                _name_unknown_key(message, key) for message in _leaf_messages(value)
+                _name_unknown_key(message, key) for message in leaf_messages(value)
             ]
     return readable
 
@@ -419,12 +421,12 @@ def _readable_node_messages(messages: Mapping[Any, Any], raw_nodes: object) -> d
     readable: dict[str, list[str]] = {}
     for key, value in messages.items():
         if not isinstance(key, int):  # already a sentence from the structural checks
-            readable.setdefault(str(key), []).extend(_leaf_messages(value))
+            readable.setdefault(str(key), []).extend(leaf_messages(value))
             continue
         label = _node_label(raw_nodes, key)
         field_messages = value.items() if isinstance(value, Mapping) else [("_schema", value)]
         for field, field_value in field_messages:
-            for message in _leaf_messages(field_value):
+            for message in leaf_messages(field_value):
                 readable.setdefault(label, []).append(
                     f"node {label}: {_name_unknown_key(message, field)}"
                 )

@@ -14,7 +14,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pollserver.core.definition import DefinitionError, validate_definition
@@ -22,6 +22,7 @@ from pollserver.core.tree_merge import merge_definitions
 from pollserver.models import Article, Poll
 from pollserver.services.moderation.audit import Action, record_audit
 from pollserver.services.polls import (
+    create_next_version,
     create_poll,
     definition_of,
     poll_has_answers,
@@ -122,17 +123,6 @@ def apply_plan(
         )
         return latest
     # Answers were given to the old tree: they keep their meaning only on the old tree.
-    newest = session.scalar(
-        select(func.max(Poll.version)).where(Poll.public_id == latest.public_id)
-    )
-    poll = create_poll(
-        session,
-        plan.merged,
-        article=article,
-        block_index=plan.block_index,
-        version=(newest or latest.version) + 1,
-        previous=latest,
-        settings=latest.settings,
-    )
+    poll = create_next_version(session, latest, plan.merged)
     poll.built_definition = plan.built
     return poll

@@ -11,7 +11,7 @@ import datetime as dt
 import secrets
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, exists, select
+from sqlalchemy import Connection, bindparam, exists, func, select
 from sqlalchemy.orm import Session
 
 from pollserver.core.definition import NodeType
@@ -22,7 +22,7 @@ from pollserver.core.lifecycle import (
     PollStatus,
     live_version,
 )
-from pollserver.core.poll_settings import DEFAULT_SETTINGS
+from pollserver.core.poll_settings import DEFAULT_SETTINGS, settings_of
 from pollserver.core.timestamps import utcnow
 from pollserver.models import Answer, Article, Node, Poll
 
@@ -84,6 +84,37 @@ def definition_of(poll: Poll) -> dict[str, Any]:
         for node in poll.nodes
     ]
     return {"title": poll.title, "root": poll.root_key, "nodes": nodes}
+
+
+def reader_document(poll: Poll, status: PollStatus) -> dict[str, Any]:
+    """The poll version as a widget reads it (``PublicPollSchema``), with the status it shows."""
+    definition = definition_of(poll)
+    return {
+        "id": poll.public_id,
+        "version": poll.version,
+        "title": definition["title"],
+        "status": str(status),
+        "root": definition["root"],
+        "nodes": definition["nodes"],
+        "settings": settings_of(poll.settings).for_readers(),
+    }
+
+
+def create_next_version(session: Session, previous: Poll, definition: dict[str, Any]) -> Poll:
+    """A new draft version after the poll's newest, from ``previous``: its article block and
+    settings, and its public id."""
+    newest = session.scalar(
+        select(func.max(Poll.version)).where(Poll.public_id == previous.public_id)
+    )
+    return create_poll(
+        session,
+        definition,
+        article=previous.article,
+        block_index=previous.block_index,
+        version=(newest or previous.version) + 1,
+        previous=previous,
+        settings=previous.settings,
+    )
 
 
 def node_spec(

@@ -22,6 +22,7 @@ from pollserver.core.definition import (
     validate_definition,
     warnings_by_node,
 )
+from pollserver.core.lifecycle import PollStatus
 from pollserver.core.poll_settings import settings_of
 from pollserver.core.refusals import Refused
 from pollserver.core.roles import Permission
@@ -40,7 +41,7 @@ from pollserver.pages.moderation.blueprint import back_to_poll, bp
 from pollserver.pages.moderation.polls import version_arg
 from pollserver.services.articles import attach_definition
 from pollserver.services.moderation.edits import EditKind, create_new_version, edit_definition
-from pollserver.services.polls import definition_of, poll_has_answers
+from pollserver.services.polls import definition_of, poll_has_answers, reader_document
 
 NODE_SPEC = re.compile(rf"^({NODE_ID_PATTERN.strip('^$')}):(question|outcome)$")
 Problems = dict[str, Any]
@@ -229,18 +230,8 @@ def new_poll(article_id: int):
 def preview_document(poll_id: str) -> Response:
     """The poll version as the widget reads it, drafts too: for the desk's preview only."""
     poll = load_poll(poll_id, version_arg())
-    definition = definition_of(poll)
-    response = jsonify(
-        {
-            "id": poll.public_id,
-            "version": poll.version,
-            "title": definition["title"],
-            "status": "open",  # the preview walks it as readers of the open poll would
-            "root": definition["root"],
-            "nodes": definition["nodes"],
-            "settings": settings_of(poll.settings).for_readers(),
-        }
-    )
+    # Shown as open: the preview walks it as readers of the open poll would.
+    response = jsonify(reader_document(poll, PollStatus.OPEN))
     response.headers["Cache-Control"] = "no-store"
     return response
 

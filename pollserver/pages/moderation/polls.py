@@ -13,7 +13,7 @@ from sqlalchemy import select, tuple_
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
 from pollserver import auth
-from pollserver.core.definition import warnings_by_node
+from pollserver.core.definition import leaf_messages, warnings_by_node
 from pollserver.core.identifiers import ADDRESS_HASH, anchored
 from pollserver.core.lifecycle import PUBLIC_STATUSES, TRANSITIONS, PollStatus, effective_status
 from pollserver.core.poll_settings import (
@@ -52,6 +52,7 @@ from pollserver.services.moderation.polls import (
     discard_draft,
     poll_counts,
     polls_query,
+    schedule_refusal,
     transition_poll,
     update_settings,
     version_summaries,
@@ -314,7 +315,7 @@ def change_schedule(poll_id: str):
     begin_write_transaction()
     poll = load_poll(poll_id, version_arg())
     if problems:
-        return refused_back(poll, Refused(422, schedule_message(problems), problems), "schedule")
+        return refused_back(poll, schedule_refusal(problems), "schedule")
     # The form shows times to the minute: a time left as it was is no change (nor re-checked).
     changes = {
         field: when
@@ -328,11 +329,6 @@ def change_schedule(poll_id: str):
     db.session.commit()
     flash("The schedule is saved." if changed else "The schedule was already so.")
     return back_to_poll(poll_id, poll.version, "schedule")
-
-
-def schedule_message(problems: dict[str, list[str]]) -> str:
-    names = {"open_at": "The opening time", "close_at": "The closing time"}
-    return " ".join(f"{names[field]} {'; '.join(texts)}." for field, texts in problems.items())
 
 
 @bp.post("/polls/<poll_id>/settings")
@@ -353,7 +349,7 @@ def change_settings(poll_id: str):
     except ma.ValidationError as error:
         problems = error.normalized_messages()
         message = "; ".join(
-            f"{field.replace('_', ' ')}: {flat_messages(texts)}"
+            f"{field.replace('_', ' ')}: {' '.join(leaf_messages(texts))}"
             for field, texts in problems.items()
         )
         refusal = Refused(422, f"Nothing was saved. {message}", problems)
@@ -366,14 +362,6 @@ def change_settings(poll_id: str):
     forget_results(poll)
     flash("The settings are saved." if changed else "Nothing changed.")
     return back_to_poll(poll_id, poll.version, "settings")
-
-
-def flat_messages(messages: Any) -> str:
-    if isinstance(messages, dict):
-        return " ".join(flat_messages(value) for value in messages.values())
-    if isinstance(messages, list):
-        return " ".join(flat_messages(value) for value in messages)
-    return str(messages)
 
 
 @bp.post("/polls/<poll_id>/responses")

@@ -10,7 +10,7 @@ import enum
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pollserver.core.lifecycle import PollStatus
@@ -20,7 +20,7 @@ from pollserver.models import Poll
 from pollserver.services.moderation.audit import Action, record_audit
 from pollserver.services.moderation.polls import record_poll_created, refuse_if_archived
 from pollserver.services.polls import (
-    create_poll,
+    create_next_version,
     definition_of,
     poll_has_answers,
     replace_definition,
@@ -149,16 +149,7 @@ def create_new_version(
     """A new draft version of the poll under the same public id, with ``poll``'s settings (it
     opens when an editor opens it, and then replaces the version readers see)."""
     refuse_if_draft_waiting(session, poll)
-    newest = session.scalar(select(func.max(Poll.version)).where(Poll.public_id == poll.public_id))
-    new_poll = create_poll(
-        session,
-        definition,
-        article=poll.article,
-        block_index=poll.block_index,
-        version=(newest or poll.version) + 1,
-        previous=poll,
-        settings=poll.settings,
-    )
+    new_poll = create_next_version(session, poll, definition)
     new_poll.built_definition = poll.built_definition  # the article's tree stays the base
     record_poll_created(session, new_poll, actor, now)
     return new_poll

@@ -275,12 +275,14 @@ def refuse_bad_schedule(poll: Poll, changes: Mapping[str, Any], now: dt.datetime
     if open_at is not None and close_at is not None and close_at <= open_at:
         problems.setdefault("close_at", []).append("must come after the opening time")
     if problems:
-        raise Refused(422, "The schedule was not changed: " + schedule_problems(problems), problems)
+        raise schedule_refusal(problems)
 
 
-def schedule_problems(problems: Mapping[str, list[str]]) -> str:
+def schedule_refusal(problems: Mapping[str, list[str]]) -> Refused:
+    """The one refusal of a schedule, whatever found its problems (this module, or a form)."""
     names = {"open_at": "opening time", "close_at": "closing time"}
-    return "; ".join(f"the {names[key]} {'; '.join(texts)}" for key, texts in problems.items())
+    said = "; ".join(f"the {names[key]} {'; '.join(texts)}" for key, texts in problems.items())
+    return Refused(422, f"The schedule was not changed: {said}", dict(problems))
 
 
 def record_poll_created(
