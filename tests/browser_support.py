@@ -140,11 +140,14 @@ class HostSite:
 
     def __init__(self) -> None:
         self.pages: dict[str, str] = {}
+        # Extra response headers per path (a page's Content-Security-Policy, say).
+        self.headers: dict[str, dict[str, str]] = {}
         site = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                body = site.pages.get(self.path.split("?")[0])
+                path = self.path.split("?")[0]
+                body = site.pages.get(path)
                 if body is None:
                     self.send_response(204 if self.path == "/favicon.ico" else 404)
                     self.send_header("Content-Length", "0")
@@ -155,6 +158,8 @@ class HostSite:
                 self.send_header("Content-Type", "text/html; charset=utf-8")
                 self.send_header("Content-Length", str(len(data)))
                 self.send_header("Cache-Control", "no-store")
+                for name, value in site.headers.get(path, {}).items():
+                    self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(data)
 
@@ -167,8 +172,9 @@ class HostSite:
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
-    def add(self, path: str, body: str) -> str:
+    def add(self, path: str, body: str, *, headers: dict[str, str] | None = None) -> str:
         self.pages[path] = body
+        self.headers[path] = dict(headers or {})
         return self.base_url + path
 
     def close(self) -> None:
