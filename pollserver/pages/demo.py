@@ -15,8 +15,7 @@ from pollserver.core import builder
 from pollserver.core.lifecycle import PUBLIC_STATUSES
 from pollserver.extensions import db
 from pollserver.models import Article, Poll
-from pollserver.pages.embed import bp, limited, not_found, page, script_snippet
-from pollserver.services.polls import find_poll
+from pollserver.pages.embed import bp, limited, not_found, page, poll_box, script_snippet
 
 
 def demo_pages_enabled() -> bool:
@@ -36,8 +35,8 @@ def published_polls_by_block(article: Article) -> dict[int, Poll]:
     return chosen
 
 
-def article_content(article: Article) -> list[tuple[str, str]]:
-    """The article as ("p", text) paragraphs and ("poll", poll_id) where its flowcharts were.
+def article_content(article: Article) -> list[tuple[str, str | Poll]]:
+    """The article as ("p", text) paragraphs and ("poll", poll) where its flowcharts were.
 
     Page chrome and the headline line are left out (the page shows the headline as its <h1>);
     a flowchart whose poll is not published yet is left out entirely.
@@ -50,19 +49,19 @@ def article_content(article: Article) -> list[tuple[str, str]]:
     except builder.ArticleError:
         parsed = None
     if parsed is None or parsed.format == "definition":
-        return [("poll", polls[index].public_id) for index in sorted(polls)]
+        return [("poll", polls[index]) for index in sorted(polls)]
     span_of_line: dict[int, int] = {}
     for block_index, (start, end) in enumerate(builder.flowchart_line_spans(parsed)):
         for line_index in range(start, end):
             span_of_line[line_index] = block_index
-    content: list[tuple[str, str]] = []
+    content: list[tuple[str, str | Poll]] = []
     headline_skipped = False
     for index, line in enumerate(parsed.lines):
         block_index = span_of_line.get(index)
         if block_index is not None:
             starts_block = index == 0 or span_of_line.get(index - 1) != block_index
             if starts_block and block_index in polls:
-                content.append(("poll", polls[block_index].public_id))
+                content.append(("poll", polls[block_index]))
             continue
         if not line or builder.is_chrome(line):
             continue
@@ -102,10 +101,13 @@ def article_page(slug: str):
     if article is None:
         return not_found(f"No article {slug!r} here.")
     content = article_content(article)
-    first_poll = next((value for kind, value in content if kind == "poll"), None)
+    first_poll = next((value for _, value in content if isinstance(value, Poll)), None)
     return page(
         "embed/article.html",
         article=article,
-        content=content,
-        snippet=script_snippet(find_poll(db.session, first_poll)) if first_poll else None,
+        content=[
+            (kind, poll_box(value, reserve_inline=False) if isinstance(value, Poll) else value)
+            for kind, value in content
+        ],
+        snippet=script_snippet(first_poll) if first_poll else None,
     )

@@ -1,21 +1,18 @@
-"""How publishers and readers reach a poll: the widget script, the iframe page, the share page and
-oEmbed. The demo article pages (``pollserver.pages.demo``) add their routes to the same blueprint.
+"""How publishers and readers reach a poll: the widget's files, the iframe page, the share page,
+oEmbed and the snippets that put a poll on a page. The demo article pages
+(``pollserver.pages.demo``) add their routes to the same blueprint.
 
-A plain Flask blueprint: these are HTML pages and a script, not JSON API routes. Pages carry a
-strict Content-Security-Policy (a nonce for their own inline style and script); the iframe page
-may only be framed by the poll's ``allowed_origins`` when the poll names any.
+A plain Flask blueprint: these are HTML pages and scripts, not JSON API routes. Pages carry a
+strict Content-Security-Policy (a nonce for their own inline style; scripts come from files of
+this server); the iframe page may only be framed by the poll's ``allowed_origins`` when the poll
+names any. Nothing a publisher pastes needs an inline script or an inline style but the script
+snippet's optional ``style`` attribute (the room it reserves; see ``RESERVED_HEIGHT``).
 """
 
 from __future__ import annotations
 
-import functools
-import gzip
-import hashlib
-import json
 import re
 import secrets
-import threading
-from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from flask import (
@@ -27,28 +24,26 @@ from flask import (
     request,
     url_for,
 )
-from markupsafe import Markup, escape
-from werkzeug.http import parse_accept_header, quote_etag
+from markupsafe import Markup
 
-from pollserver.config import shipped_folder
 from pollserver.core.identifiers import PUBLIC_ID
 from pollserver.core.poll_settings import settings_of
 from pollserver.errors import json_error
 from pollserver.extensions import db, limiter
 from pollserver.models import Poll
+from pollserver.pages import widget_files
 from pollserver.rate_limits import public_limit
 from pollserver.services.polls import find_live_poll
-
-WIDGET_SOURCE = shipped_folder("widget") / "widget.js"
-# An unversioned /widget.js is revalidated every few minutes (a cheap 304 thanks to the ETag),
-# so a new widget reaches every page soon; /widget.js?v=<hash> never changes and is cached for good.
-WIDGET_MAX_AGE = 300
-WIDGET_STALE_SECONDS = 86400
-IMMUTABLE_MAX_AGE = 31536000
+from pollserver.widget_build import EMBED, EMBED_FRAME, WIDGET, WORDS_PATH
 
 OEMBED_WIDTH = 600
 OEMBED_HEIGHT = 480
 OEMBED_CACHE_AGE = 3600
+# The room a poll's box keeps on the host page while the widget loads, so that nothing below it
+# moves when the poll appears (the widget fills at least this height). Tuned against the heights
+# the widget's first view measures.
+RESERVED_HEIGHT = "15rem"
+THEMES = ("light", "dark")
 POLL_PATH = re.compile(rf"^/(?:p|embed)/({PUBLIC_ID})/?$")
 # What may appear in frame-ancestors: a scheme, a host (optionally "*." wildcard) and a port.
 ORIGIN = re.compile(r"^https?://(\*\.)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*(:\d{1,5})?$")
@@ -56,107 +51,52 @@ ORIGIN = re.compile(r"^https?://(\*\.)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*(:\d{1,5})
 bp = Blueprint("embed", __name__, template_folder="templates")
 
 
-# Pages read the database: limited like the public API. The script is a static file: not limited.
+# Pages read the database: limited like the public API. The scripts are static files: not limited.
 limited = limiter.limit(public_limit)
 
 
-# --- the widget script ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class WidgetAsset:
-    body: bytes
-    gzipped: bytes
-    version: str  # content hash: the ETag, and the ?v= of a versioned URL
-    source_mtime: int
-
-
-_widget_lock = threading.Lock()
-_widget: WidgetAsset | None = None
-
-
-def compact_script(source: str) -> str:
-    """The widget with indentation, blank lines and whole-line ``//`` comments taken out.
-
-    Safe for our source (no multi-line strings except CSS, where white space means nothing) and
-    enough, with gzip, to keep the served file well inside its 8 KB budget without a build step.
-    """
-    lines = (line.strip() for line in source.splitlines())
-    return "\n".join(line for line in lines if line and not line.startswith("//")) + "\n"
-
-
-def widget_asset() -> WidgetAsset:
-    """The served widget, rebuilt when the source file changes (a stat per request, no restart)."""
-    global _widget
-    mtime = WIDGET_SOURCE.stat().st_mtime_ns
-    asset = _widget
-    if asset is not None and asset.source_mtime == mtime:
-        return asset
-    body = compact_script(WIDGET_SOURCE.read_text(encoding="utf-8")).encode()
-    asset = WidgetAsset(
-        body=body,
-        gzipped=gzip.compress(body, compresslevel=9, mtime=0),
-        version=hashlib.sha256(body).hexdigest()[:20],
-        source_mtime=mtime,
-    )
-    with _widget_lock:
-        _widget = asset
-    return asset
-
-
-def widget_url(**kwargs) -> str:
-    """The widget's versioned URL, for pages we serve ourselves."""
-    return url_for("embed.widget_js", v=widget_asset().version, **kwargs)
+# --- the widget's files (built and served by pollserver.pages.widget_files) ----------------------
 
 
 @bp.get("/widget.js")
 def widget_js():
-    asset = widget_asset()
-    compressed = accepts_gzip(request.headers.get("Accept-Encoding", ""))
-    versioned = request.args.get("v") == asset.version
-    # One strong ETag per representation; either one proves the client has this content.
-    client_has_it = "If-None-Match" in request.headers and any(
-        request.if_none_match.contains_weak(candidate)
-        for candidate in (f"{asset.version}-gzip", asset.version)
-    )
-    body = asset.gzipped if compressed else asset.body
-    return Response(
-        b"" if client_has_it else body,
-        status=304 if client_has_it else 200,
-        headers=widget_headers(asset.version, compressed, versioned, client_has_it),
-    )
+    return widget_files.plain_response(WIDGET)
 
 
-@functools.lru_cache(maxsize=64)
-def accepts_gzip(accept_encoding: str) -> bool:
-    """Whether a client takes gzip; browsers send a handful of distinct headers, parsed once."""
-    return parse_accept_header(accept_encoding)["gzip"] > 0
+@bp.get("/widget.<digest>.js")
+def widget_js_hashed(digest: str):
+    return widget_files.hashed_response(WIDGET, digest)
 
 
-@functools.lru_cache(maxsize=16)
-def widget_headers(
-    version: str, compressed: bool, versioned: bool, not_modified: bool
-) -> tuple[tuple[str, str], ...]:
-    """The widget's response headers, built once per version and variant, not per request."""
-    if versioned:
-        cache_control = f"public, max-age={IMMUTABLE_MAX_AGE}, immutable"
-    else:
-        cache_control = (
-            f"public, max-age={WIDGET_MAX_AGE}, stale-while-revalidate={WIDGET_STALE_SECONDS}"
-        )
-    headers = [
-        ("ETag", quote_etag(f"{version}-gzip" if compressed else version)),
-        ("Cache-Control", cache_control),
-        ("Vary", "Accept-Encoding"),
-        ("Access-Control-Allow-Origin", "*"),
-        ("Cross-Origin-Resource-Policy", "cross-origin"),
-        ("X-Content-Type-Options", "nosniff"),
-    ]
-    if not not_modified:
-        headers.append(("Content-Type", "text/javascript; charset=utf-8"))
-        if compressed:
-            headers.append(("Content-Encoding", "gzip"))
-    return tuple(headers)
+@bp.get("/embed.js")
+def embed_js():
+    return widget_files.plain_response(EMBED)
+
+
+@bp.get("/embed.<digest>.js")
+def embed_js_hashed(digest: str):
+    return widget_files.hashed_response(EMBED, digest)
+
+
+@bp.get("/embed-frame.js")
+def embed_frame_js():
+    return widget_files.plain_response(EMBED_FRAME)
+
+
+@bp.get("/embed-frame.<digest>.js")
+def embed_frame_js_hashed(digest: str):
+    return widget_files.hashed_response(EMBED_FRAME, digest)
+
+
+@bp.get("/widget/words/<language>.<digest>.json")
+def widget_words(language: str, digest: str):
+    return widget_files.hashed_response(f"{WORDS_PATH}/{language}.json", digest)
+
+
+def widget_url(*, external: bool = False) -> str:
+    """The widget's content-hashed URL: what our own pages load."""
+    digest = widget_files.built_file(WIDGET).content_hash
+    return url_for("embed.widget_js_hashed", digest=digest, _external=external)
 
 
 # --- helpers for the pages ----------------------------------------------------------------------
@@ -172,7 +112,13 @@ def page(template: str, *, frame_ancestors: str = "'self'", status: int = 200, *
     """Render one of our pages with its security headers."""
     nonce = csp_nonce()
     response = Response(
-        render_template(template, csp_nonce=nonce, widget_src=widget_url(), **context),
+        render_template(
+            template,
+            csp_nonce=nonce,
+            widget_src=widget_url(),
+            reserved_height=RESERVED_HEIGHT,
+            **context,
+        ),
         status=status,
         mimetype="text/html",
     )
@@ -217,33 +163,59 @@ def frame_ancestors_for(poll: Poll) -> str:
     return " ".join(["'self'", *allowed])
 
 
-def iframe_markup(poll: Poll, width: int, height: int) -> Markup:
-    src = url_for("embed.frame_page", poll_id=poll.public_id, _external=True)
-    return Markup(
-        '<iframe src="{src}" title="{title}" width="{width}" height="{height}" '
-        'style="width:100%;max-width:{width}px;border:0" loading="lazy"></iframe>'
-    ).format(src=src, title=f"Reader poll: {poll.title}", width=width, height=height)
-
-
-def resize_snippet() -> Markup:
-    """The one line a host page adds so iframes of our polls take the height of their content."""
-    origin = request.host_url.rstrip("/")
-    return Markup(
-        '<script>addEventListener("message",function(e){{var h=e.origin==={origin}&&e.data&&'
-        'e.data.readerPollHeight;if(h)document.querySelectorAll("iframe").forEach(function(f)'
-        '{{if(f.contentWindow===e.source)f.style.height=h+"px"}})}})</script>'
-    ).format(origin=Markup(_js_string(origin)))
-
-
-def _js_string(text: str) -> str:
-    return json.dumps(text).replace("<", "\\u003c")
+def poll_box(poll: Poll, *, link: bool = True, reserve_inline: bool = True) -> Markup:
+    """Where the widget draws a poll: a box the host page's CSS does not hide while it loads
+    (it has a class and content, unlike ``div:empty`` or ``div:not([class])``), holding the
+    link a reader without JavaScript follows, and reserving the poll's room (inline in a
+    publisher's snippet; by our own stylesheet on our pages, whose CSP allows no style
+    attribute)."""
+    return Markup('<div class="reader-poll" data-reader-poll="{id}"{style}>{link}</div>').format(
+        id=poll.public_id,
+        style=Markup(' style="min-height:{}"').format(RESERVED_HEIGHT) if reserve_inline else "",
+        link=Markup('<a href="{href}">{text}</a>').format(
+            href=share_url(poll), text=f"Reader poll: {poll.title}"
+        )
+        if link
+        else "",
+    )
 
 
 def script_snippet(poll: Poll) -> str:
+    """The documented way to put a poll on a page: its box and the widget's script, whose
+    plain URL always serves the current widget."""
     src = url_for("embed.widget_js", _external=True)
-    return (
-        f'<div data-reader-poll="{poll.public_id}"></div>'
-        f'<script async src="{escape(src)}"></script>'
+    return str(poll_box(poll) + Markup('<script async src="{src}"></script>').format(src=src))
+
+
+def pinned_snippet(poll: Poll) -> str:
+    """The script snippet pinned to today's widget with Subresource Integrity: the browser runs
+    exactly these bytes or nothing. An update of the server changes the widget; the pinned URL
+    then answers 404 and the box keeps its link until the snippet is replaced."""
+    widget = widget_files.built_file(WIDGET)
+    return str(
+        poll_box(poll)
+        + Markup(
+            '<script async src="{src}" integrity="{integrity}" crossorigin="anonymous"></script>'
+        ).format(src=widget_url(external=True), integrity=widget.integrity)
+    )
+
+
+def iframe_snippet(poll: Poll, width: int, height: int) -> str:
+    """The iframe, and the one script line (once per page) that fits it to the column's width
+    and to the height of the poll it holds: no inline script, no inline style."""
+    src = url_for("embed.frame_page", poll_id=poll.public_id, _external=True)
+    return str(
+        Markup(
+            '<iframe src="{src}" title="{title}" width="{width}" height="{height}" '
+            'loading="lazy" data-reader-poll-frame></iframe>\n'
+            '<script async src="{script}"></script>'
+        ).format(
+            src=src,
+            title=f"Reader poll: {poll.title}",
+            width=width,
+            height=height,
+            script=url_for("embed.embed_js", _external=True),
+        )
     )
 
 
@@ -253,14 +225,27 @@ def script_snippet(poll: Poll) -> str:
 @bp.get("/embed/<poll_id>")
 @limited
 def frame_page(poll_id: str):
+    """The poll alone, for an iframe. ``?lang=`` (a language the widget has words for) and
+    ``?theme=light|dark`` reach the widget as ``data-lang`` and ``data-theme``; any other value
+    is ignored, as the widget itself would."""
     poll = public_poll(poll_id)
     if poll is None:
         return not_found(f"No poll {poll_id!r} is published here.")
+    requested_language = request.args.get("lang", "").strip().lower()
+    if requested_language not in widget_files.widget_languages():
+        requested_language = ""
+    theme = request.args.get("theme", "").strip().lower()
     return page(
         "embed/frame.html",
         frame_ancestors=frame_ancestors_for(poll),
         poll=poll,
-        language=settings_of(poll.settings).language,
+        language=requested_language or settings_of(poll.settings).language,
+        requested_language=requested_language,
+        theme=theme if theme in THEMES else "",
+        frame_script=url_for(
+            "embed.embed_frame_js_hashed",
+            digest=widget_files.built_file(EMBED_FRAME).content_hash,
+        ),
     )
 
 
@@ -273,6 +258,7 @@ def share_page(poll_id: str):
     return page(
         "embed/share.html",
         poll=poll,
+        poll_box=poll_box(poll, link=False, reserve_inline=False),
         language=settings_of(poll.settings).language,
         **embed_snippets(poll),
     )
@@ -285,8 +271,8 @@ def embed_snippets(poll: Poll) -> dict[str, str]:
         "share_url": url,
         "oembed_url": url_for("embed.oembed", url=url, format="json", _external=True),
         "script_snippet": script_snippet(poll),
-        "iframe_snippet": str(iframe_markup(poll, OEMBED_WIDTH, OEMBED_HEIGHT)),
-        "resize_snippet": str(resize_snippet()),
+        "pinned_snippet": pinned_snippet(poll),
+        "iframe_snippet": iframe_snippet(poll, OEMBED_WIDTH, OEMBED_HEIGHT),
     }
 
 
@@ -340,7 +326,7 @@ def oembed():
             "cache_age": OEMBED_CACHE_AGE,
             "width": width,
             "height": height,
-            "html": str(iframe_markup(poll, width, height)),
+            "html": iframe_snippet(poll, width, height),
         }
     )
     response.headers["Cache-Control"] = f"public, max-age={OEMBED_CACHE_AGE}"

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-import gzip
+import base64
+import hashlib
 import json
 import re
+import shutil
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from markupsafe import escape
 
 from pollserver.core import builder
 from pollserver.core.lifecycle import PollStatus
 from pollserver.extensions import db
-from pollserver.pages import embed
+from pollserver.pages import embed, widget_files
 from pollserver.services.polls import change_status, find_poll
 
 from helpers import REPO_ROOT, SEED_WITH_FLOWCHART, SEED_WITHOUT_FLOWCHART
@@ -68,79 +71,18 @@ def import_article_file(app, path) -> list[str]:
         return [poll.public_id for poll in outcome.polls]
 
 
-# --- widget.js ----------------------------------------------------------------------------------
+# --- widget.js (its build and serving: test_widget_files.py) ------------------------------------
+
+WIDGET_GZIP_BUDGET = 6144
 
 
-def test_widget_js_as_served_is_at_most_8_kb_gzipped(client):
-    response = client.get("/widget.js")
+def test_widget_js_as_served_is_at_most_6_kb_gzipped(client):
+    response = client.get("/widget.js", headers={"Accept-Encoding": "gzip"})
     assert response.status_code == 200
-    assert len(gzip.compress(response.data)) <= 8192
-
-
-def test_widget_js_is_served_gzipped_to_clients_that_accept_it(client):
-    plain = client.get("/widget.js")
-    packed = client.get("/widget.js", headers={"Accept-Encoding": "gzip, deflate, br"})
-    assert plain.mimetype == "text/javascript"
-    assert "Content-Encoding" not in plain.headers
-    assert packed.headers["Content-Encoding"] == "gzip"
-    assert gzip.decompress(packed.data) == plain.data
-    assert len(packed.data) <= 8192
-    for response in (plain, packed):
-        assert "Accept-Encoding" in response.headers["Vary"]
-        assert response.headers["X-Content-Type-Options"] == "nosniff"
-        assert response.headers["Access-Control-Allow-Origin"] == "*"
-    # One tag per representation, both from the content hash.
-    assert plain.headers["ETag"] != packed.headers["ETag"]
-    # A client that refuses gzip (q=0) gets the plain script, whatever else it lists.
-    refused = client.get("/widget.js", headers={"Accept-Encoding": "br;q=1.0, gzip;q=0"})
-    assert "Content-Encoding" not in refused.headers
-    assert refused.data == plain.data
-    assert (
-        client.get("/widget.js", headers={"Accept-Encoding": "GZIP;q=0.5"}).headers[
-            "Content-Encoding"
-        ]
-        == "gzip"
+    assert response.headers["Content-Encoding"] == "gzip"
+    assert len(response.data) <= WIDGET_GZIP_BUDGET, (
+        f"widget.js is {len(response.data)} bytes gzipped, over its {WIDGET_GZIP_BUDGET}"
     )
-
-
-def test_widget_js_etag_is_a_content_hash_and_revalidates_with_304(client):
-    first = client.get("/widget.js")
-    etag = first.headers["ETag"]
-    assert etag.strip('"') == embed.widget_asset().version
-    cache_control = first.headers["Cache-Control"]
-    assert "public" in cache_control and "max-age=300" in cache_control
-
-    again = client.get("/widget.js", headers={"If-None-Match": etag})
-    assert again.status_code == 304
-    assert again.data == b""
-    assert again.headers["ETag"] == etag
-    # A cache holding the gzip representation revalidates the same content.
-    packed = client.get("/widget.js", headers={"Accept-Encoding": "gzip"})
-    cross = client.get(
-        "/widget.js", headers={"If-None-Match": packed.headers["ETag"], "Accept-Encoding": ""}
-    )
-    assert cross.status_code == 304
-
-    stale = client.get("/widget.js", headers={"If-None-Match": '"something-else"'})
-    assert stale.status_code == 200 and stale.data == first.data
-
-
-def test_versioned_widget_url_is_cached_for_good(client):
-    version = embed.widget_asset().version
-    response = client.get(f"/widget.js?v={version}")
-    assert "immutable" in response.headers["Cache-Control"]
-    assert "max-age=31536000" in response.headers["Cache-Control"]
-    other = client.get("/widget.js?v=old")
-    assert "immutable" not in other.headers["Cache-Control"]
-
-
-def test_widget_js_is_not_rate_limited(app_config):
-    from pollserver import create_app
-
-    app_config.update(RATELIMIT_ENABLED=True, RATELIMIT_PUBLIC="2/minute")
-    client = create_app(app_config).test_client()
-    statuses = {client.get("/widget.js").status_code for _ in range(5)}
-    assert statuses == {200}
 
 
 def test_widget_source_never_parses_poll_text_as_html_and_keeps_one_global():
@@ -154,14 +96,6 @@ def test_widget_source_never_parses_poll_text_as_html_and_keeps_one_global():
     assert "attachShadow" in source
 
 
-def test_compacted_widget_keeps_every_statement():
-    source = "  // a comment\n\n  const a = `\n    b{c:d}\n  `;\n  return a; // kept\n"
-    assert embed.compact_script(source) == "const a = `\nb{c:d}\n`;\nreturn a; // kept\n"
-    served = embed.widget_asset().body.decode()
-    assert served.startswith("/*!")
-    assert "window.ReaderPoll = Object.freeze" in served
-
-
 # --- iframe page --------------------------------------------------------------------------------
 
 
@@ -173,20 +107,59 @@ def csp_of(response) -> dict[str, str]:
     return directives
 
 
-def test_iframe_page_renders_the_widget_and_may_be_framed_anywhere(client, seed_poll_id):
+def test_iframe_page_renders_the_widget_with_no_inline_script(client, seed_poll_id):
     response = client.get(f"/embed/{seed_poll_id}")
     assert response.status_code == 200
     assert response.mimetype == "text/html"
     html = response.get_data(as_text=True)
-    assert f'data-reader-poll="{seed_poll_id}"' in html
-    assert re.search(r'<script async src="/widget\.js\?v=\w+">', html)
-    assert "postMessage" in html and "readerPollHeight" in html
+    assert f'<div data-reader-poll="{seed_poll_id}"></div>' in html
+    # Its scripts are files of this server at their content-hashed URLs: the widget, and the
+    # one that reports the poll's height to the host page.
+    scripts = re.findall(r"<script[^>]*>", html)
+    assert scripts == [
+        f'<script async src="/{embed.widget_files.built_file("widget.js").path}">',
+        f'<script async src="/{embed.widget_files.built_file("embed-frame.js").path}">',
+    ]
+    assert "<main data-reader-poll-frame-content>" in html
     csp = csp_of(response)
     assert csp["frame-ancestors"] == "*"
-    nonce = re.search(r"'nonce-([^']+)'", csp["script-src"]).group(1)
-    # Every inline script and style carries this response's nonce, nothing else runs.
-    assert html.count(f'nonce="{nonce}"') == html.count("<script nonce") + html.count("<style")
+    assert "'unsafe-inline'" not in response.headers["Content-Security-Policy"]
+    nonce = re.search(r"'nonce-([^']+)'", csp["style-src"]).group(1)
+    assert html.count(f'<style nonce="{nonce}">') == html.count("<style") == 1
+    assert " style=" not in html
     assert "X-Frame-Options" not in response.headers
+
+
+@pytest.fixture
+def german_words(tmp_path, monkeypatch):
+    """The widget's sources with a German words file beside them, served."""
+    folder = tmp_path / "widget"
+    shutil.copytree(REPO_ROOT / "widget", folder)
+    (folder / "words").mkdir(exist_ok=True)
+    (folder / "words" / "de.json").write_text(json.dumps({"yes": "Ja", "no": "Nein"}))
+    monkeypatch.setattr(widget_files, "WIDGET_FOLDER", folder)
+
+
+@pytest.mark.parametrize(
+    ("query", "lang", "data"),
+    [
+        ("?lang=de&theme=dark", "de", ' data-lang="de" data-theme="dark"'),
+        ("?lang=DE&theme=Light", "de", ' data-lang="de" data-theme="light"'),
+        ("?theme=dark", "en", ' data-theme="dark"'),
+        # A language the widget has no words for, or no language at all, and unknown themes.
+        ("?lang=xx&theme=neon", "en", ""),
+        ('?lang="><script>&theme=dark"', "en", ""),
+        ("?lang=de-CH", "en", ""),
+        ("?lang=&theme=", "en", ""),
+    ],
+)
+def test_iframe_page_takes_a_language_and_a_theme(
+    client, seed_poll_id, german_words, query, lang, data
+):
+    html = client.get(f"/embed/{seed_poll_id}{query}").get_data(as_text=True)
+    assert f'<html lang="{lang}">' in html
+    assert f'<div data-reader-poll="{seed_poll_id}"{data}></div>' in html
+    assert "<script>" not in html
 
 
 def test_iframe_page_is_framed_only_by_the_polls_allowed_origins(app, client, seed_poll_id):
@@ -244,11 +217,54 @@ def oembed_href(html: str) -> str:
     return match.group(1).replace("&amp;", "&")
 
 
-def test_share_page_advertises_oembed_and_embeds_the_widget(client, seed_poll_id):
+def snippets_of(app, poll_id: str) -> dict[str, str]:
+    with app.test_request_context():
+        return embed.embed_snippets(find_poll(db.session, poll_id))
+
+
+def test_script_snippet_is_a_box_with_a_link_and_reserved_room(app, seed_poll_id):
+    snippet = snippets_of(app, seed_poll_id)["script_snippet"]
+    assert snippet == (
+        f'<div class="reader-poll" data-reader-poll="{seed_poll_id}" style="min-height:15rem">'
+        f'<a href="http://localhost/p/{seed_poll_id}">'
+        "Reader poll: A Fragile Alliance Forged in Fire</a></div>"
+        '<script async src="http://localhost/widget.js"></script>'
+    )
+    assert embed.RESERVED_HEIGHT == "15rem"
+
+
+def test_pinned_snippet_names_the_hashed_widget_and_its_integrity(app, client, seed_poll_id):
+    snippet = snippets_of(app, seed_poll_id)["pinned_snippet"]
+    box, script = snippet.split("<script ")
+    assert box == snippets_of(app, seed_poll_id)["script_snippet"].split("<script ")[0]
+    match = re.fullmatch(
+        r'async src="http://localhost/(widget\.[0-9a-f]{12}\.js)" '
+        r'integrity="(sha384-[A-Za-z0-9+/=]{64})" crossorigin="anonymous"></script>',
+        script,
+    )
+    assert match, script
+    served = client.get("/" + match.group(1))
+    assert served.status_code == 200
+    digest = base64.b64encode(hashlib.sha384(served.data).digest()).decode()
+    assert match.group(2) == f"sha384-{digest}"
+
+
+def test_iframe_snippet_has_no_inline_script_or_style(app, seed_poll_id):
+    snippet = snippets_of(app, seed_poll_id)["iframe_snippet"]
+    assert snippet == (
+        f'<iframe src="http://localhost/embed/{seed_poll_id}" '
+        'title="Reader poll: A Fragile Alliance Forged in Fire" width="600" height="480" '
+        'loading="lazy" data-reader-poll-frame></iframe>\n'
+        '<script async src="http://localhost/embed.js"></script>'
+    )
+
+
+def test_share_page_advertises_oembed_and_embeds_the_widget(app, client, seed_poll_id):
     response = client.get(f"/p/{seed_poll_id}")
     assert response.status_code == 200
     html = response.get_data(as_text=True)
-    assert f'data-reader-poll="{seed_poll_id}"' in html
+    assert f'<div class="reader-poll" data-reader-poll="{seed_poll_id}"></div>' in html
+    assert ".reader-poll{min-height:15rem}" in html  # its room, kept by our own stylesheet
     assert '<meta property="og:title" content="A Fragile Alliance Forged in Fire">' in html
     href = oembed_href(html)
     parts = urlsplit(href)
@@ -256,15 +272,16 @@ def test_share_page_advertises_oembed_and_embeds_the_widget(client, seed_poll_id
     query = parse_qs(parts.query)
     assert query["format"] == ["json"]
     assert query["url"] == [f"http://localhost/p/{seed_poll_id}"]
-    # The page shows publishers the snippets, as text.
-    assert "&lt;div data-reader-poll=" in html and "&lt;iframe src=" in html
+    # The page shows publishers every snippet, as text.
+    for name in ("script_snippet", "pinned_snippet", "iframe_snippet"):
+        assert str(escape(snippets_of(app, seed_poll_id)[name])) in html, name
 
     discovered = client.get(href)
     assert discovered.status_code == 200
     assert discovered.get_json()["type"] == "rich"
 
 
-def test_oembed_gives_a_rich_iframe_embed(client, seed_poll_id):
+def test_oembed_gives_a_rich_iframe_embed_that_resizes(app, client, seed_poll_id):
     response = client.get(
         "/oembed", query_string={"url": f"http://localhost/p/{seed_poll_id}", "format": "json"}
     )
@@ -276,8 +293,8 @@ def test_oembed_gives_a_rich_iframe_embed(client, seed_poll_id):
     assert body["title"] == "A Fragile Alliance Forged in Fire"
     assert body["provider_name"] == "pollserver"
     assert (body["width"], body["height"]) == (600, 480)
-    assert body["html"].startswith(f'<iframe src="http://localhost/embed/{seed_poll_id}"')
-    assert 'title="Reader poll: A Fragile Alliance Forged in Fire"' in body["html"]
+    # The same markup as the iframe snippet: the frame and the script line that resizes it.
+    assert body["html"] == snippets_of(app, seed_poll_id)["iframe_snippet"]
 
     smaller = client.get(
         "/oembed",
@@ -288,6 +305,8 @@ def test_oembed_gives_a_rich_iframe_embed(client, seed_poll_id):
         },
     ).get_json()
     assert (smaller["width"], smaller["height"]) == (320, 480)
+    assert 'width="320" height="480"' in smaller["html"]
+    assert smaller["html"].endswith('<script async src="http://localhost/embed.js"></script>')
 
 
 @pytest.mark.parametrize(
@@ -334,6 +353,8 @@ def test_poll_texts_are_escaped_on_our_pages(app, client, tmp_path):
         assert "&lt;script&gt;alert(" in html
     body = client.get("/oembed", query_string={"url": f"http://localhost/p/{poll_id}"}).get_json()
     assert "<script>" not in body["html"] and "&lt;script&gt;" in body["html"]
+    for snippet in snippets_of(app, poll_id).values():
+        assert "<script>alert" not in snippet and '"t")' not in snippet
 
 
 # --- demo pages ---------------------------------------------------------------------------------
@@ -355,7 +376,13 @@ def test_article_page_puts_the_widget_where_the_flowchart_was(client, seed_poll_
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert "<h1>A Fragile Alliance Forged in Fire</h1>" in html
-    widget = f'<div class="poll" data-reader-poll="{seed_poll_id}"></div>'
+    # The box of the documented snippet, its room kept by the page's stylesheet (a style
+    # attribute would break the page's own CSP).
+    widget = (
+        f'<div class="reader-poll" data-reader-poll="{seed_poll_id}">'
+        f'<a href="http://localhost/p/{seed_poll_id}">'
+        "Reader poll: A Fragile Alliance Forged in Fire</a></div>"
+    )
     assert html.count(widget) == 1
     before = html.index("demanding an end to their military deployment")
     after = html.index("Despite the international outcry")
@@ -369,7 +396,8 @@ def test_article_page_puts_the_widget_where_the_flowchart_was(client, seed_poll_
         assert flowchart_line not in html
     assert "Skip to main content" not in html
     assert html.count("<p>") > 10
-    assert re.search(r'<script async src="/widget\.js\?v=\w+">', html)
+    assert f'<script async src="/{widget_files.built_file("widget.js").path}">' in html
+    assert "&lt;script async src=&#34;http://localhost/widget.js&#34;&gt;" in html
 
 
 def test_article_with_two_flowcharts_gets_two_widgets_in_place(app, client, tmp_path):

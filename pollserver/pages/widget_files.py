@@ -1,0 +1,196 @@
+"""The widget's files as the embed routes serve them: widget.js, embed.js, embed-frame.js and the
+widget's words, each minified and precompressed once per build (``pollserver.widget_build``).
+
+An installed wheel carries them prebuilt (setup.py); they are used when they were built from the
+sources shipped beside them. Otherwise (a checkout, an edited source) the same build runs in
+memory, again whenever a source file changes (a few stats per request, no restart).
+
+Each file has a plain URL (``/widget.js``: revalidated every few minutes, so a new widget reaches
+every page soon) and a content-hashed one (``/widget.<hash>.js``: the same bytes, cached for good).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import Response, request
+from werkzeug.http import parse_accept_header, quote_etag
+
+from pollserver.config import shipped_folder
+from pollserver.errors import json_error
+from pollserver.widget_build import (
+    BuiltFile,
+    WidgetBuild,
+    WidgetBuildError,
+    build_widget,
+    read_build,
+    source_paths,
+)
+
+log = logging.getLogger(__name__)
+
+WIDGET_FOLDER = shipped_folder("widget")
+PLAIN_MAX_AGE = 300
+PLAIN_STALE_SECONDS = 86400
+IMMUTABLE_MAX_AGE = 31536000
+# Best first: brotli is about a tenth smaller than gzip on the widget.
+ENCODINGS = ("br", "gzip")
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    folder: Path
+    signature: tuple[tuple[str, int, int], ...]
+    build: WidgetBuild
+
+
+_lock = threading.Lock()
+_loaded: _Loaded | None = None
+
+
+def sources_signature(folder: Path) -> tuple[tuple[str, int, int], ...]:
+    signature = []
+    for path in source_paths(folder):
+        stat = path.stat()
+        signature.append((str(path), stat.st_mtime_ns, stat.st_size))
+    return tuple(signature)
+
+
+def current_build() -> WidgetBuild:
+    """The files served now: prebuilt when they match the sources, else built here once."""
+    global _loaded
+    folder = WIDGET_FOLDER
+    signature = sources_signature(folder)
+    loaded = _loaded
+    if loaded is not None and loaded.folder == folder and loaded.signature == signature:
+        return loaded.build
+    with _lock:
+        loaded = _loaded
+        if loaded is not None and loaded.folder == folder and loaded.signature == signature:
+            return loaded.build
+        try:
+            build = read_build(folder) or build_widget(folder)
+        except WidgetBuildError as error:
+            if loaded is None or loaded.folder != folder:
+                raise
+            # An edit that breaks the build leaves readers with the last good widget.
+            log.error("The widget could not be rebuilt; still serving the last build: %s", error)
+            build = loaded.build
+        _loaded = _Loaded(folder, signature, build)
+        return build
+
+
+def built_file(name: str) -> BuiltFile:
+    built = current_build().file(name)
+    if built is None:
+        raise LookupError(f"the widget build has no {name}")
+    return built
+
+
+def widget_languages() -> frozenset[str]:
+    return current_build().languages
+
+
+# --- responses ----------------------------------------------------------------------------------
+
+
+def plain_response(name: str):
+    """A file at its plain URL; ``?v=<its hash>`` (the older versioned URL) is cached for good."""
+    built = built_file(name)
+    return _response(built, immutable=request.args.get("v") == built.content_hash)
+
+
+def hashed_response(name: str, digest: str):
+    """A file at its content-hashed URL: only the current content answers, for good; any other
+    hash (a version this server no longer has) is a 404, never other bytes under that name."""
+    built = current_build().file(name)
+    if built is None or digest != built.content_hash:
+        return hashed_not_found(name, digest)
+    return _response(built, immutable=True)
+
+
+def hashed_not_found(name: str, digest: str):
+    built = current_build().file(name)
+    current = {"current": [f"/{built.path}"]} if built is not None else {}
+    response = json_error(
+        404,
+        f"This server has no version {digest!r} of {name}: the file changed when the server was "
+        "updated. Use the plain URL, or the pinned snippet on the poll's share page.",
+        {"path": [request.path], **current},
+    )
+    response.headers.update(_cors_headers())
+    return response
+
+
+def _response(built: BuiltFile, *, immutable: bool) -> Response:
+    encoding = chosen_encoding(request.headers.get("Accept-Encoding", ""))
+    # One strong ETag per representation; any of them proves the client has this content.
+    client_has_it = "If-None-Match" in request.headers and any(
+        request.if_none_match.contains_weak(etag_value(built.content_hash, candidate))
+        for candidate in (*ENCODINGS, None)
+    )
+    body = b""
+    if not client_has_it:
+        body = {"br": built.brotli, "gzip": built.gzip}.get(encoding or "", built.body)
+    return Response(
+        body,
+        status=304 if client_has_it else 200,
+        headers=file_headers(
+            built.content_hash, built.media_type, encoding, immutable, client_has_it
+        ),
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def chosen_encoding(accept_encoding: str) -> str | None:
+    """br when the client takes it, else gzip, else none; browsers send a handful of distinct
+    headers, each parsed once."""
+    accepted = parse_accept_header(accept_encoding)
+    return next((encoding for encoding in ENCODINGS if accepted[encoding] > 0), None)
+
+
+def etag_value(content_hash: str, encoding: str | None) -> str:
+    return f"{content_hash}-{encoding}" if encoding else content_hash
+
+
+def _cors_headers() -> dict[str, str]:
+    # A public script any page may load (crossorigin="anonymous" for Subresource Integrity too)
+    # and time (Timing-Allow-Origin: publishers' performance monitoring sees its timings).
+    return {
+        "Access-Control-Allow-Origin": "*",
+        "Timing-Allow-Origin": "*",
+        "Cross-Origin-Resource-Policy": "cross-origin",
+        "X-Content-Type-Options": "nosniff",
+    }
+
+
+@functools.lru_cache(maxsize=64)
+def file_headers(
+    content_hash: str,
+    media_type: str,
+    encoding: str | None,
+    immutable: bool,
+    not_modified: bool,
+) -> tuple[tuple[str, str], ...]:
+    """A file's response headers, built once per version and variant, not per request."""
+    if immutable:
+        cache_control = f"public, max-age={IMMUTABLE_MAX_AGE}, immutable"
+    else:
+        cache_control = (
+            f"public, max-age={PLAIN_MAX_AGE}, stale-while-revalidate={PLAIN_STALE_SECONDS}"
+        )
+    headers = [
+        ("ETag", quote_etag(etag_value(content_hash, encoding))),
+        ("Cache-Control", cache_control),
+        ("Vary", "Accept-Encoding"),
+        *_cors_headers().items(),
+    ]
+    if not not_modified:
+        headers.append(("Content-Type", media_type))
+        if encoding:
+            headers.append(("Content-Encoding", encoding))
+    return tuple(headers)
