@@ -70,6 +70,34 @@ EXPECTED_NUMBERS = {
             "share_of_finished": 0.2,
         },
     ],
+    # Where the ten finished readers ended; the intervals are 95% Wilson intervals worked by
+    # hand (5/10: 0.5 ± 0.2634, 3/10: 0.3555 ± 0.2477, 2/10: 0.2833 ± 0.2266), rounded outwards.
+    "endings": [
+        {
+            "outcomes": ["o1", "o3"],
+            "node": "q2",
+            "answer": "yes",
+            "respondents": 5,
+            "share_of_finished": 0.5,
+            "interval": [0.2365, 0.7635],
+        },
+        {
+            "outcomes": ["o2", "o4"],
+            "node": "q2",
+            "answer": "no",
+            "respondents": 3,
+            "share_of_finished": 0.3,
+            "interval": [0.1077, 0.6033],
+        },
+        {
+            "outcomes": [],
+            "node": "q1",
+            "answer": "no",
+            "respondents": 2,
+            "share_of_finished": 0.2,
+            "interval": [0.0566, 0.5099],
+        },
+    ],
 }
 ANSWERS_GIVEN = 5 * 2 + 3 * 2 + 2 + 1
 

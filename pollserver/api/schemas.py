@@ -102,6 +102,48 @@ class PathResultSchema(ma.Schema):
     share_of_finished = ma.fields.Float(required=True, allow_none=True)
 
 
+class EndingResultSchema(ma.Schema):
+    """One place where finished readers ended."""
+
+    outcomes = ma.fields.List(
+        ma.fields.String(),
+        required=True,
+        metadata={
+            "description": "The outcome chain these readers reached, in order; empty for readers "
+            "whose last answer leads to no outcome (the ending is then that answer)"
+        },
+    )
+    node = ma.fields.String(
+        required=True,
+        metadata={
+            "description": "The last question these readers answered (where branches join into "
+            "one outcome chain: the one most of them came from)"
+        },
+    )
+    answer = ma.fields.String(
+        required=True,
+        validate=validate.OneOf(["yes", "no"]),
+        metadata={"description": "Their answer to that question"},
+    )
+    respondents = ma.fields.Integer(
+        required=True, metadata={"description": "Finished readers who ended here"}
+    )
+    share_of_finished = ma.fields.Float(
+        required=True,
+        allow_none=True,
+        metadata={"description": "respondents / finished; null unless shares are published"},
+    )
+    interval = ma.fields.List(
+        ma.fields.Float(),
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "95% Wilson score interval of that share, [low, high]; null unless "
+            "shares are published"
+        },
+    )
+
+
 class HourlyCountSchema(ma.Schema):
     hour = ma.fields.String(required=True, metadata={"description": "Start of the hour, UTC"})
     answers = ma.fields.Integer(required=True)
@@ -130,6 +172,15 @@ class ResultsSchema(ma.Schema):
         keys=ma.fields.String(), values=ma.fields.Nested(OutcomeResultSchema), required=True
     )
     paths = ma.fields.List(ma.fields.Nested(PathResultSchema), required=True)
+    endings = ma.fields.List(
+        ma.fields.Nested(EndingResultSchema),
+        required=True,
+        metadata={
+            "description": "Where every finished reader ended: one entry per outcome chain, and "
+            "one per answer that ends a path without an outcome; most readers first. Their "
+            "respondents add up to `finished`."
+        },
+    )
     hourly = ma.fields.List(ma.fields.Nested(HourlyCountSchema), required=True)
 
 

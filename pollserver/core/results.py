@@ -48,6 +48,41 @@ def share(part: int, whole: int) -> float | None:
     return round_share(part / whole) if whole > 0 else None
 
 
+def endings_of(
+    paths: list[dict[str, Any]], finished: int, publish_shares: bool
+) -> list[dict[str, Any]]:
+    """Where the finished readers ended: one entry per outcome chain, and one per last answer
+    that leads to no outcome (``outcomes`` empty), most readers first. Built from the paths,
+    which count each finished reader once, so the endings add up to ``finished``.
+
+    Several paths may lead into one outcome chain (a tree may join branches); its ``node`` and
+    ``answer`` are the last question and answer of the one with most readers (``paths`` comes
+    sorted that way).
+    """
+    endings: dict[tuple[str, ...], dict[str, Any]] = {}
+    for entry in paths:
+        node, answer = entry["nodes"][-1], entry["answers"][-1]
+        group = ("outcomes", *entry["outcomes"]) if entry["outcomes"] else ("end", node, answer)
+        ending = endings.get(group)
+        if ending is None:
+            endings[group] = ending = {
+                "outcomes": list(entry["outcomes"]),
+                "node": node,
+                "answer": answer,
+                "respondents": 0,
+                "share_of_finished": None,
+                "interval": None,
+            }
+        ending["respondents"] += entry["respondents"]
+    ordered = sorted(endings.values(), key=lambda ending: -ending["respondents"])
+    if publish_shares and finished > 0:
+        for ending in ordered:
+            ending["share_of_finished"] = share(ending["respondents"], finished)
+            interval = wilson_interval(ending["respondents"], finished)
+            ending["interval"] = round_interval(interval) if interval else None
+    return ordered
+
+
 def assemble_results(
     tree: PollTree,
     counts: Mapping[str, int],
@@ -99,6 +134,7 @@ def assemble_results(
             }
         )
     paths.sort(key=lambda entry: (-entry["respondents"], entry["answers"]))
+    endings = endings_of(paths, finished, publish_shares)
 
     hourly = [
         {"hour": f"{counter.removeprefix('hour:')}:00:00Z", "answers": number}
@@ -118,5 +154,6 @@ def assemble_results(
         "questions": questions,
         "outcomes": outcomes,
         "paths": paths,
+        "endings": endings,
         "hourly": hourly,
     }

@@ -8,7 +8,7 @@ from pollserver.core import counters
 from pollserver.core.results import SELF_SELECTED_NOTE
 from pollserver.services import tallies
 
-from helpers import walk
+from helpers import SEED_WITH_FLOWCHART, bearer, open_poll_from_article, walk
 from scripted_walks import ANSWERS_GIVEN, EXPECTED_NUMBERS, SCRIPTED_WALKS, post_walks
 
 
@@ -104,3 +104,59 @@ def test_results_cache_can_be_turned_off(app, client, seed_poll_id):
         tallies.apply_counts(db.session, poll.id, {counters.STARTED: 1})
         db.session.commit()
     assert client.get(f"/api/v1/polls/{seed_poll_id}/results").get_json()["respondents"] == 2
+
+
+def test_endings_follow_answer_changes_and_hidden_readers(app, client, tokens):
+    app.config["RESULTS_CACHE_SECONDS"] = 0
+    poll_id = open_poll_from_article(
+        app, SEED_WITH_FLOWCHART, results_visibility="public", allow_answer_changes=True
+    )
+
+    def endings() -> dict[tuple, int]:
+        results = client.get(f"/api/v1/polls/{poll_id}/results").get_json()
+        found = {
+            (tuple(ending["outcomes"]), ending["node"], ending["answer"]): ending["respondents"]
+            for ending in results["endings"]
+        }
+        assert sum(found.values()) == results["finished"]
+        return found
+
+    walk(client, poll_id, [("q1", "yes"), ("q2", "yes")], "203.0.113.1")
+    changer = walk(client, poll_id, [("q1", "yes"), ("q2", "no")], "203.0.113.2")
+    for _ in range(2):
+        walk(client, poll_id, [("q1", "no")], "198.51.100.7")
+    assert endings() == {
+        (("o1", "o3"), "q2", "yes"): 1,
+        (("o2", "o4"), "q2", "no"): 1,
+        ((), "q1", "no"): 2,  # ended at a No that leads to no outcome: their own ending
+    }
+    # A reader changes their last answer: they move from one ending to the other.
+    token = changer.get_json()["respondent"]
+    changed = client.post(
+        f"/api/v1/polls/{poll_id}/answers",
+        json={"respondent": token, "node": "q2", "answer": "yes"},
+    )
+    assert changed.status_code == 200
+    assert endings() == {(("o1", "o3"), "q2", "yes"): 2, ((), "q1", "no"): 2}
+    # ...then their first: now they end at q1's No, with no outcome.
+    client.post(
+        f"/api/v1/polls/{poll_id}/answers",
+        json={"respondent": token, "node": "q1", "answer": "no"},
+    )
+    assert endings() == {(("o1", "o3"), "q2", "yes"): 1, ((), "q1", "no"): 3}
+    # A moderator hides the two readers from one address, then restores them.
+    moderator = bearer(tokens["moderator"])
+    groups = client.get(
+        f"/api/v1/admin/polls/{poll_id}/activity/groups", headers=moderator
+    ).get_json()["groups"]
+    spike = {"address_hash": next(g for g in groups if g["respondents"] == 2)["address_hash"]}
+    hidden = client.post(
+        f"/api/v1/admin/polls/{poll_id}/responses/hide", json=spike, headers=moderator
+    )
+    assert hidden.status_code == 200, hidden.get_json()
+    assert endings() == {(("o1", "o3"), "q2", "yes"): 1, ((), "q1", "no"): 1}
+    restored = client.post(
+        f"/api/v1/admin/polls/{poll_id}/responses/restore", json=spike, headers=moderator
+    )
+    assert restored.status_code == 200, restored.get_json()
+    assert endings() == {(("o1", "o3"), "q2", "yes"): 1, ((), "q1", "no"): 3}

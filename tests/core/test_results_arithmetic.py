@@ -46,11 +46,14 @@ def trees(draw):
         following = questions[index + 1] if index + 1 < count else None
         branches = {}
         for branch in (YES, NO):
-            choice = draw(st.sampled_from(["next", "end", "outcome"]))
+            choice = draw(st.sampled_from(["next", "end", "outcome", "join"]))
             if choice == "next" and following and "next" not in branches.values():
                 branches[branch] = following
             elif choice == "outcome":
                 branches[branch] = outcome_chain()
+            elif choice == "join" and outcome_number:
+                # Branches may join: two answers leading into one outcome chain.
+                branches[branch] = f"o{draw(st.integers(1, outcome_number))}"
             else:
                 branches[branch] = None
         if following and following not in branches.values():
@@ -97,6 +100,7 @@ def test_results_add_up_for_any_set_of_walks(data):
         else:
             assert share is None and row["yes_interval"] is None
     assert sum(path["respondents"] for path in results["paths"]) == results["finished"]
+    assert sum(ending["respondents"] for ending in results["endings"]) == results["finished"]
     for row in results["outcomes"].values():
         assert row["reached"] <= results["finished"]
         if results["finished"]:
@@ -121,3 +125,127 @@ def test_small_samples_hide_every_share(respondents):
     assert results["shares_published"] is False
     assert results["questions"]["q1"]["yes"] == respondents
     assert results["questions"]["q1"]["yes_share"] is None
+
+
+def ending_of(walk) -> tuple:
+    """Where a finished walk ended, worked out from the walk itself."""
+    if walk.outcomes:
+        return ("outcomes", *walk.outcomes)
+    key, answer = walk.path[-1]
+    return ("end", key, answer)
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data())
+def test_endings_count_every_finished_reader_once_through_changes_hiding_and_restoring(data):
+    """Readers start, change answers, are hidden and restored, each change applied to the
+    counters as the services apply it (new contributions minus old); the endings always add
+    up to the finished readers and count each visible finished reader where their walk ended."""
+    tree = data.draw(trees())
+    answers_of: list[dict[str, str]] = []
+    hidden: list[bool] = []
+    counts: Counter[str] = Counter()
+
+    def contribution(number: int) -> Counter[str]:
+        if hidden[number]:
+            return Counter()
+        return counters.walk_contributions(tree.walk(answers_of[number]))
+
+    def answer_on(number: int) -> None:
+        """The reader answers their current question, or changes one on their path (and loses
+        the answers below it), as answering.record_next_answer does."""
+        walk = tree.walk(answers_of[number])
+        given = dict(answers_of[number])
+        keys = [key for key, _ in walk.path]
+        if walk.current is not None and not data.draw(st.booleans()):
+            given[walk.current] = data.draw(st.sampled_from([YES, NO]))
+        elif keys:
+            key = data.draw(st.sampled_from(keys))
+            for below in walk.keys_below(key):
+                del given[below]
+            given[key] = NO if given[key] == YES else YES
+        answers_of[number] = given
+
+    for _ in range(data.draw(st.integers(1, 40))):
+        action = data.draw(st.sampled_from(["start", "answer", "hide", "restore"]))
+        if action == "start" or not answers_of:
+            answers_of.append({tree.root: data.draw(st.sampled_from([YES, NO]))})
+            hidden.append(False)
+            counts += contribution(len(answers_of) - 1)
+            continue
+        number = data.draw(st.integers(0, len(answers_of) - 1))
+        before = contribution(number)
+        if action == "answer":
+            answer_on(number)
+        else:
+            hidden[number] = action == "hide"
+        after = contribution(number)
+        counts.update(counters.difference(after, before))
+
+    results = assemble_results(
+        tree, counts, poll_id="p", version=1, min_respondents=0, as_of=dt.datetime.now(dt.UTC)
+    )
+    endings = results["endings"]
+    assert sum(ending["respondents"] for ending in endings) == results["finished"]
+    expected: Counter[tuple] = Counter(
+        ending_of(walk)
+        for number, given in enumerate(answers_of)
+        if not hidden[number] and (walk := tree.walk(given)).finished
+    )
+    found = {
+        ("outcomes", *ending["outcomes"])
+        if ending["outcomes"]
+        else ("end", ending["node"], ending["answer"]): ending["respondents"]
+        for ending in endings
+    }
+    assert found == dict(expected)
+    assert [ending["respondents"] for ending in endings] == sorted(
+        (ending["respondents"] for ending in endings), reverse=True
+    )
+    for ending in endings:
+        assert ending["respondents"] > 0
+        low, high = ending["interval"]
+        assert 0.0 <= low <= ending["share_of_finished"] <= high <= 1.0
+        if not ending["outcomes"]:
+            # An answer that ends the walk without an outcome really leads nowhere.
+            node = tree.nodes[ending["node"]]
+            assert (node.yes if ending["answer"] == YES else node.no) is None
+
+
+def test_branches_joining_one_outcome_chain_are_one_ending_named_by_the_busier_branch():
+    tree = PollTree.from_definition(
+        {
+            "title": "t",
+            "root": "q1",
+            "nodes": [
+                {"id": "q1", "type": "question", "text": "?", "yes": "q2", "no": "o1"},
+                {"id": "q2", "type": "question", "text": "?", "yes": "o1", "no": None},
+                {"id": "o1", "type": "outcome", "text": "o", "next": None},
+            ],
+        }
+    )
+    counts: Counter[str] = Counter()
+    for sequence, readers in (([NO], 2), ([YES, YES], 3), ([YES, NO], 1)):
+        for _ in range(readers):
+            counts += counters.walk_contributions(tree.walk_answers(sequence))
+    results = assemble_results(
+        tree, counts, poll_id="p", version=1, min_respondents=10, as_of=dt.datetime.now(dt.UTC)
+    )
+    assert results["endings"] == [
+        {
+            "outcomes": ["o1"],
+            "node": "q2",
+            "answer": "yes",
+            "respondents": 5,
+            "share_of_finished": None,  # 6 readers: below the minimum, counts only
+            "interval": None,
+        },
+        {
+            "outcomes": [],
+            "node": "q2",
+            "answer": "no",
+            "respondents": 1,
+            "share_of_finished": None,
+            "interval": None,
+        },
+    ]
