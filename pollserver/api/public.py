@@ -358,6 +358,7 @@ class PollAnswers(MethodView):
             client_address=client_address(),
             now=utcnow(),
             version=body["version"],
+            request_key=body["request_key"] if body["respondent"] is None else None,
         )
         try:
             written = answer_writer().write(request_for_writer)
@@ -398,6 +399,7 @@ def answer_writer() -> AnswerWriter:
                 functools.partial(write_transaction, engine),
                 tree_of,
                 respondents_per_address=lambda: config["RESPONDENTS_PER_ADDRESS_PER_DAY"],
+                request_key_secret=config["SECRET_KEY"],
                 on_batch_written=metrics.answer_batch_size.observe if metrics else lambda _: None,
                 gets_results=lambda poll, recorded: gets_results(
                     poll, recorded.reader, recorded.walk

@@ -1,7 +1,10 @@
 """What pollserver keeps about a reader, and how: tokens and address hashes, never raw values.
 
-- A respondent token is 192 random bits the server issues; only its SHA-256 is stored. Moderation
-  API tokens are stored the same way.
+- A respondent token is 192 bits the server issues; only its SHA-256 is stored. Moderation
+  API tokens are stored the same way. A new reader's token is random, unless their first answer
+  comes with a request key (a random idempotency key the widget keeps per browser and poll):
+  then it is an HMAC of the key under the server's secret, so a retried or repeated first answer
+  names the same reader, and no one can compute the token without both the key and the secret.
 - A client address is only ever kept as a keyed hash: HMAC-SHA256 under a secret that changes
   every day (``pollserver.services.address_salts`` for stored hashes, the rate limiter's daily
   key for its counters). Once that day's secret is gone, no one, us included, can tell which
@@ -10,15 +13,33 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import secrets
 
 RESPONDENT_TOKEN_BYTES = 24
+# A client's request key, as the API accepts it: 16 to 64 URL-safe characters (the widget sends
+# 22, the base64url form of 16 random bytes).
+REQUEST_KEY = r"[A-Za-z0-9_-]{16,64}"
+REQUEST_KEY_PURPOSE = "respondent-token-for-request-key"
 
 
 def new_respondent_token() -> str:
     return secrets.token_urlsafe(RESPONDENT_TOKEN_BYTES)
+
+
+def respondent_token_for_key(secret: str, public_id: str, version: int, request_key: str) -> str:
+    """The token of the reader whose first answer to this version of the poll carried
+    ``request_key``: the same whenever the key comes back, unrelated for another poll or version
+    (a new version starts new readers), and shaped like a random token.
+
+    Public ids and request keys are URL-safe characters, so ``:`` separates the parts
+    unambiguously.
+    """
+    message = f"{REQUEST_KEY_PURPOSE}:{public_id}:{version}:{request_key}".encode()
+    digest = hmac.new(secret.encode(), message, hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest[:RESPONDENT_TOKEN_BYTES]).decode()
 
 
 def hash_token(token: str) -> str:

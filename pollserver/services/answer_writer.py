@@ -9,7 +9,9 @@ meanwhile form the next batch. One answer alone is a batch of one, with no waiti
 
 Each answer in a batch follows exactly the rules of ``pollserver.services.answering``: new
 readers of a poll are started together, in arrival order (two new readers from one address count
-against the daily cap together), and returning readers' answers follow one by one. A refusal
+against the daily cap together), and returning readers' answers follow one by one. A first
+answer whose request key names a reader who has started (earlier, or earlier in the batch) is
+answered as that reader, among the returning ones. A refusal
 refuses that answer only: refusals come before any write. If the database refuses the whole
 transaction for a reason one answer may have caused (a unique-key race, a deadlock or
 serialization failure), every answer of the batch is written again on its own, so one bad answer
@@ -42,7 +44,7 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
 from pollserver.core.lifecycle import is_published
-from pollserver.core.privacy import address_hash
+from pollserver.core.privacy import address_hash, respondent_token_for_key
 from pollserver.core.refusals import Refused
 from pollserver.core.tree import PollTree
 from pollserver.services import tallies
@@ -50,6 +52,7 @@ from pollserver.services.address_salts import remember_salt, salt_for_day
 from pollserver.services.answering import (
     FirstAnswer,
     RecordedAnswer,
+    StartedByKey,
     record_new_readers,
     record_next_answer,
 )
@@ -69,6 +72,7 @@ class AnswerRequest:
     client_address: str  # hashed with the day's salt inside the transaction, never stored
     now: dt.datetime
     version: int | None = None  # the version the reader was shown, when the widget says
+    request_key: str | None = None  # a new reader's idempotency key, when the client sent one
 
 
 @dataclass
@@ -89,6 +93,12 @@ class _Pending:
     recorded: RecordedAnswer | None = field(default=None, repr=False)
     poll: PollFacts | None = field(default=None, repr=False)
     summed: tallies.SummedCounts | None = field(default=None, repr=False)
+    # A first answer whose request key names a started reader: that reader's token.
+    token_by_key: str | None = field(default=None, repr=False)
+
+    @property
+    def token(self) -> str | None:
+        return self.request.token or self.token_by_key
 
 
 class AnswerWriter:
@@ -99,6 +109,8 @@ class AnswerWriter:
         write_transaction: Callable[[], AbstractContextManager[Connection]],
         tree_of: Callable[[PollFacts, Connection], PollTree],
         respondents_per_address: Callable[[], int],
+        *,
+        request_key_secret: str,
         on_batch_written: Callable[[int], None] = lambda size: None,
         gets_results: Callable[[PollFacts, RecordedAnswer], bool] = lambda poll, recorded: False,
     ):
@@ -107,6 +119,7 @@ class AnswerWriter:
         self._on_batch_written = on_batch_written
         self._tree_of = tree_of
         self._respondents_per_address = respondents_per_address
+        self._request_key_secret = request_key_secret
         self._lock = threading.Lock()
         self._batch_written = threading.Condition(self._lock)
         self._queue: list[_Pending] = []
@@ -167,6 +180,7 @@ class AnswerWriter:
     def _write_together(self, batch: list[_Pending]) -> None:
         for pending in batch:  # a batch written again answer by answer starts afresh
             pending.error, pending.recorded, pending.poll, pending.summed = None, None, None, None
+            pending.token_by_key = None
         salts: dict[dt.date, bytes] = {}
         with self._write_transaction() as connection:
             polls = _read_polls_for_share(connection, batch)
@@ -174,8 +188,8 @@ class AnswerWriter:
             # New readers of a poll are started together (they only meet through the daily cap,
             # which counts them in arrival order); returning readers one by one, sorted by
             # token (a stable sort: one reader's answers keep their order).
-            self._start_new_readers(connection, new_readers, salts)
-            self._record_returning_readers(connection, returning)
+            started_by_key = self._start_new_readers(connection, new_readers, salts)
+            self._record_returning_readers(connection, [*returning, *started_by_key])
             _apply_tallies(connection, batch)
             self._sum_tallies_for_results(connection, batch)
         committed_at = time.monotonic()
@@ -192,13 +206,16 @@ class AnswerWriter:
         connection: Connection,
         new_readers: dict[int, list[_Pending]],
         salts: dict[dt.date, bytes],
-    ) -> None:
-        """Each poll's new readers in one go, polls in id order. The days' salts read on the way
-        are left in ``salts``: they may be kept only once the transaction has committed."""
+    ) -> list[_Pending]:
+        """Each poll's new readers in one go, polls in id order; returns the first answers
+        whose request key names a started reader, to be answered as that reader. The days'
+        salts read on the way are left in ``salts``: they may be kept only once the transaction
+        has committed."""
+        started_by_key = []
         for poll_id in sorted(new_readers):
             arrivals = new_readers[poll_id]
             poll = arrivals[0].poll
-            first_answers = _first_answers(connection, arrivals, salts)
+            first_answers = _first_answers(connection, arrivals, salts, self._request_key_secret)
             outcomes = record_new_readers(
                 connection,
                 poll,
@@ -209,27 +226,36 @@ class AnswerWriter:
             for pending, outcome in zip(arrivals, outcomes, strict=True):
                 if isinstance(outcome, Refused):
                     pending.error = outcome
+                elif isinstance(outcome, StartedByKey):
+                    pending.token_by_key = outcome.token
+                    started_by_key.append(pending)
                 else:
                     pending.recorded = outcome
+        return started_by_key
 
     def _record_returning_readers(self, connection: Connection, returning: list[_Pending]) -> None:
-        for pending in sorted(returning, key=lambda item: item.request.token):
+        for pending in sorted(returning, key=lambda item: item.token):
             request = pending.request
             try:
                 pending.recorded = record_next_answer(
                     connection,
                     pending.poll,
                     lambda version: self._tree_of(version, connection),
-                    token=request.token,
+                    token=pending.token,
                     node_key=request.node_key,
                     answer=request.answer,
                     now=request.now,
                 )
             except Refused as refusal:
+                if pending.token_by_key:
+                    # The client may never have received the token: every reply carries it.
+                    refusal.details = {**refusal.details, "respondent": pending.token_by_key}
                 pending.error = refusal
             else:
                 # The reader's own version: its tallies change, its results go back to them.
                 pending.poll = pending.recorded.poll or pending.poll
+                if pending.token_by_key:
+                    pending.recorded.token = pending.token_by_key
 
     def _sum_tallies_for_results(self, connection: Connection, batch: list[_Pending]) -> None:
         """For each reader who gets results back, the poll's tallies: summed once per poll."""
@@ -282,20 +308,31 @@ def _new_and_returning_readers(
 
 
 def _first_answers(
-    connection: Connection, arrivals: list[_Pending], salts: dict[dt.date, bytes]
+    connection: Connection,
+    arrivals: list[_Pending],
+    salts: dict[dt.date, bytes],
+    request_key_secret: str,
 ) -> list[FirstAnswer]:
-    """New readers' first answers, each address hashed with its day's salt (read once a day)."""
+    """New readers' first answers, each address hashed with its day's salt (read once a day),
+    and the token each request key gives in the live version (a new version, new readers)."""
     first_answers = []
     for pending in arrivals:
-        day = pending.request.now.astimezone(dt.UTC).date()
+        request, poll = pending.request, pending.poll
+        day = request.now.astimezone(dt.UTC).date()
         if day not in salts:
             salts[day] = salt_for_day(connection, day)
+        token = None
+        if request.request_key is not None:
+            token = respondent_token_for_key(
+                request_key_secret, poll.public_id, poll.version, request.request_key
+            )
         first_answers.append(
             FirstAnswer(
-                pending.request.node_key,
-                pending.request.answer,
-                address_hash(pending.request.client_address, salts[day]),
-                pending.request.now,
+                request.node_key,
+                request.answer,
+                address_hash(request.client_address, salts[day]),
+                request.now,
+                token,
             )
         )
     return first_answers

@@ -6,7 +6,8 @@ API gives it, so the view stays a thin translation.
 
 This is the busiest write in the service, so it speaks Core SQL, not the ORM. New readers are
 started set-based: however many arrive together, one lock statement (PostgreSQL), one count,
-one insert of readers and one of their answers. A returning reader is one locked read (reader
+one insert of readers and one of their answers; first answers that carry a request key cost one
+indexed lookup more, for all of them at once. A returning reader is one locked read (reader
 and answers together), one insert and one update. The tallies' changes are returned, for the
 caller to apply once per transaction (``pollserver.services.answer_writer``). Statements are
 built once and compiled once per process, and no objects are tracked between them.
@@ -54,6 +55,11 @@ READER_WITH_ANSWERS = (
 )
 # Serialises concurrent requests for one reader on PostgreSQL (SQLite's write lock does).
 READER_WITH_ANSWERS_FOR_UPDATE = READER_WITH_ANSWERS.with_for_update(of=respondents)
+# Readers already started under tokens derived from request keys (token_hash is unique).
+STARTED_TOKEN_HASHES = select(respondents.c.token_hash).where(
+    respondents.c.poll_id == bindparam("poll_id"),
+    respondents.c.token_hash.in_(bindparam("token_hashes", expanding=True)),
+)
 RESPONDENTS_FROM_ADDRESSES = (
     select(respondents.c.address_hash, func.count())
     .where(
@@ -62,7 +68,7 @@ RESPONDENTS_FROM_ADDRESSES = (
     )
     .group_by(respondents.c.address_hash)
 )
-LOCK_NEW_READER_ADDRESSES = text(
+LOCK_NEW_READERS = text(
     "SELECT pg_advisory_xact_lock(hashtext(key)) FROM unnest(CAST(:keys AS text[])) AS key"
 )
 # Many readers in one statement, their ids returned in the order the rows were given.
@@ -71,6 +77,11 @@ INSERT_RESPONDENTS_RETURNING_IDS = insert(respondents).returning(
 )
 INSERT_ANSWER = insert(answers)
 UPDATE_READER = update(respondents).where(respondents.c.id == bindparam("reader_id"))
+
+
+# What a 429 for the daily cap of new readers says in ``details.reason`` (flask-limiter's own
+# limits say "rate_limit"): a client tells the reader to come back tomorrow.
+DAILY_CAP_REASON = "daily_cap"
 
 
 def seconds_until_next_utc_day(now: dt.datetime) -> int:
@@ -102,7 +113,9 @@ class Reader:
 
 @dataclass
 class RecordedAnswer:
-    token: str | None  # set for a new respondent: the only time the token exists in clear
+    # The token, when the request did not send it: a new reader (the only time a random token
+    # exists in clear), or a reader named by their request key.
+    token: str | None
     reader: Reader
     walk: Walk
     created_respondent: bool
@@ -173,17 +186,31 @@ def refuse_unless_a_question(
 
 @dataclass
 class FirstAnswer:
-    """A new reader's first answer, as it arrived."""
+    """A new reader's first answer, as it arrived; ``token``: the one derived from its request
+    key (``pollserver.core.privacy.respondent_token_for_key``), when it came with one."""
 
     node_key: str
     answer: str
     address_hash: str
     now: dt.datetime
+    token: str | None = None
+
+
+@dataclass(frozen=True)
+class StartedByKey:
+    """A first answer whose request key names a reader who has already started (a retry after a
+    lost reply, another tab): it is that reader answering again, by ``record_next_answer``'s
+    rules, with this token."""
+
+    token: str
 
 
 # A new reader admitted under the daily cap: (index in the arrivals, their first answer, the walk
 # it gives, when they finished or None). Plain tuples: this runs for every new reader.
 _NewReader = tuple[int, GivenAnswer, Walk, dt.datetime | None]
+
+
+NewReaderOutcome = RecordedAnswer | Refused | StartedByKey
 
 
 def record_new_readers(
@@ -193,17 +220,24 @@ def record_new_readers(
     arrivals: list[FirstAnswer],
     *,
     respondents_per_address: int,
-) -> list[RecordedAnswer | Refused]:
+) -> list[NewReaderOutcome]:
     """Start a new reader for each first answer, in order; one outcome per answer.
 
     Set-based, so that many new readers cost what one does: one lock statement, one count, one
     insert of the readers and one of their answers. The daily cap counts earlier arrivals of the
-    same list too.
+    same list too. A first answer whose key names a reader who has started (before, or earlier
+    in the list) is :class:`StartedByKey`, for the caller to answer as that reader: never a
+    second reader, never counted against the cap.
     """
-    outcomes: list[RecordedAnswer | Refused | None] = [None] * len(arrivals)
+    outcomes: list[NewReaderOutcome | None] = [None] * len(arrivals)
     candidates = _arrivals_at_the_first_question(poll, tree, arrivals, outcomes)
     addresses = sorted({arrivals[number].address_hash for number in candidates})
-    _lock_new_reader_addresses(connection, poll.id, addresses)
+    # Every keyed arrival, refused above or not: if its reader exists, their rules apply instead.
+    keyed_hashes = sorted({hash_token(arrival.token) for arrival in arrivals if arrival.token})
+    _lock_new_readers(connection, poll.id, addresses, keyed_hashes)
+    candidates = _set_aside_started_by_key(
+        connection, poll.id, arrivals, candidates, keyed_hashes, outcomes
+    )
     started_today = _readers_started_today(connection, poll.id, addresses)
     readers, tokens = _admit_under_the_daily_cap(
         tree, arrivals, candidates, started_today, outcomes, respondents_per_address
@@ -220,7 +254,7 @@ def _arrivals_at_the_first_question(
     poll: PollFacts,
     tree: PollTree,
     arrivals: list[FirstAnswer],
-    outcomes: list[RecordedAnswer | Refused | None],
+    outcomes: list[NewReaderOutcome | None],
 ) -> list[int]:
     """The indexes of the arrivals that may start; every other one gets its refusal."""
     candidates = []
@@ -240,15 +274,43 @@ def _arrivals_at_the_first_question(
     return candidates
 
 
-def _lock_new_reader_addresses(connection: Connection, poll_id: int, addresses: list[str]) -> None:
-    if addresses and connection.dialect.name == "postgresql":
+def _lock_new_readers(
+    connection: Connection, poll_id: int, addresses: list[str], token_hashes: list[str]
+) -> None:
+    if (addresses or token_hashes) and connection.dialect.name == "postgresql":
         # Count-then-insert must not run twice at once for one address and poll, or parallel
-        # new readers would all pass the cap; SQLite's single writer already serialises it.
-        # Sorted keys: two transactions take their locks in the same order, so never deadlock.
+        # new readers would all pass the cap; look-up-then-insert must not run twice at once for
+        # one request key, or two tabs would both start a reader (one failing on the unique
+        # token). SQLite's single writer already serialises both. Sorted keys: two transactions
+        # take their locks in the same order, so never deadlock.
+        keys = [f"new-reader:{poll_id}:{address}" for address in addresses]
+        keys += [f"new-reader-token:{token_hash}" for token_hash in token_hashes]
+        connection.execute(LOCK_NEW_READERS, {"keys": sorted(keys)})
+
+
+def _set_aside_started_by_key(
+    connection: Connection,
+    poll_id: int,
+    arrivals: list[FirstAnswer],
+    candidates: list[int],
+    keyed_hashes: list[str],
+    outcomes: list[NewReaderOutcome | None],
+) -> list[int]:
+    """The candidates left once every arrival whose key names a started reader is set aside as
+    :class:`StartedByKey` (one indexed lookup for them all, after the lock)."""
+    if not keyed_hashes:
+        return candidates
+    started = set(
         connection.execute(
-            LOCK_NEW_READER_ADDRESSES,
-            {"keys": [f"new-reader:{poll_id}:{address}" for address in addresses]},
-        )
+            STARTED_TOKEN_HASHES, {"poll_id": poll_id, "token_hashes": keyed_hashes}
+        ).scalars()
+    )
+    if not started:
+        return candidates
+    for number, arrival in enumerate(arrivals):
+        if arrival.token and hash_token(arrival.token) in started:
+            outcomes[number] = StartedByKey(arrival.token)
+    return [number for number in candidates if not isinstance(outcomes[number], StartedByKey)]
 
 
 def _readers_started_today(
@@ -270,23 +332,34 @@ def _admit_under_the_daily_cap(
     arrivals: list[FirstAnswer],
     candidates: list[int],
     started_today: dict[str, int],
-    outcomes: list[RecordedAnswer | Refused | None],
+    outcomes: list[NewReaderOutcome | None],
     respondents_per_address: int,
 ) -> tuple[list[_NewReader], list[str]]:
-    """The candidates the cap admits, in order, with a new token each; the others are refused.
+    """The candidates the cap admits, in order, with a token each (a new one, or the one their
+    key gives); the others are refused.
 
     ``started_today`` counts each admitted reader, so later arrivals from one address meet
-    the cap the earlier ones filled.
+    the cap the earlier ones filled. A later arrival with the key of an admitted one is
+    :class:`StartedByKey`: that reader's retry, once their first answer is written.
     """
     readers, tokens = [], []
-    for number in candidates:
-        arrival = arrivals[number]
+    keyed_tokens: set[str] = set()
+    admissible = set(candidates)
+    for number, arrival in enumerate(arrivals):
+        if arrival.token in keyed_tokens:  # refused above or not: that reader exists now
+            outcomes[number] = StartedByKey(arrival.token)
+            continue
+        if number not in admissible:
+            continue
         if started_today.get(arrival.address_hash, 0) >= respondents_per_address:
             outcomes[number] = Refused(
                 429,
                 "Too many new readers from your network have started this poll today; "
                 "try again tomorrow.",
-                {"limit": f"{respondents_per_address} new readers per address per poll per day"},
+                {
+                    "reason": DAILY_CAP_REASON,
+                    "limit": f"{respondents_per_address} new readers per address per poll per day",
+                },
                 retry_after=seconds_until_next_utc_day(arrival.now),
             )
             continue
@@ -295,7 +368,11 @@ def _admit_under_the_daily_cap(
         walk = walk_of(tree, [given])
         finished_at = given.answered_at if walk.finished else None
         readers.append((number, given, walk, finished_at))
-        tokens.append(new_respondent_token())
+        if arrival.token is None:
+            tokens.append(new_respondent_token())
+        else:
+            tokens.append(arrival.token)
+            keyed_tokens.add(arrival.token)
     return readers, tokens
 
 
@@ -342,7 +419,7 @@ def _insert_first_answers(
 
 def _record_started_readers(
     poll_id: int,
-    outcomes: list[RecordedAnswer | Refused | None],
+    outcomes: list[NewReaderOutcome | None],
     readers: list[_NewReader],
     tokens: list[str],
     ids: list[int],

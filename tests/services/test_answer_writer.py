@@ -12,7 +12,7 @@ import time
 from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, select
 from sqlalchemy.exc import OperationalError
 
 from pollserver.core.refusals import Refused
@@ -58,6 +58,7 @@ class HeldWriter:
             self._transaction,
             tree_of,
             respondents_per_address=lambda: cap,
+            request_key_secret="a test secret",
             on_batch_written=self.batches.append,
             gets_results=gets_results,
         )
@@ -254,3 +255,105 @@ def test_a_batch_the_database_cannot_take_fails_at_once_without_a_retry_per_answ
         assert held.outcomes[f"queued-{number}"] is unreachable
     respondents, answers, _ = counts(app, poll_id)
     assert (respondents, answers) == (1, 1)
+
+
+def keyed_reader(poll_id: str, key: str, answer: str = "yes", address: str = "198.51.100.9"):
+    request = new_reader(poll_id, answer, address)
+    request.request_key = key
+    return request
+
+
+def test_one_request_key_in_one_batch_starts_one_reader_and_the_rest_answer_as_them(app, poll_id):
+    held = HeldWriter(app, cap=1)
+    first = held.submit("first", new_reader(poll_id, address="198.51.100.1"))
+    assert held.first_started.wait(WAIT_SECONDS)
+    threads = []
+    # One browser's first answer three times (a retry, a second tab changing its mind), and
+    # another browser behind the same address, which the cap of one now refuses.
+    for number, request in enumerate(
+        [
+            keyed_reader(poll_id, "tab-one-key-0123456789"),
+            keyed_reader(poll_id, "tab-one-key-0123456789"),
+            keyed_reader(poll_id, "tab-one-key-0123456789", "no"),
+            keyed_reader(poll_id, "another-browser-key-0123"),
+        ]
+    ):
+        threads.append(held.submit(f"queued-{number}", request))
+        queued(held, number + 1)
+    held.release.set()
+    for thread in [first, *threads]:
+        thread.join(WAIT_SECONDS)
+    assert held.batches == [1, 4]
+    started = held.outcomes["queued-0"].recorded
+    assert started.created_respondent and started.stored and started.token
+    retry = held.outcomes["queued-1"].recorded
+    assert (retry.created_respondent, retry.stored, retry.token) == (False, False, started.token)
+    assert retry.reader.id == started.reader.id
+    changed = held.outcomes["queued-2"]
+    assert isinstance(changed, Refused) and changed.status == 409
+    assert changed.details == {"node": "q1", "answer": "yes", "respondent": started.token}
+    capped = held.outcomes["queued-3"]
+    assert isinstance(capped, Refused) and capped.status == 429
+    assert capped.details["reason"] == "daily_cap"
+    respondents, answers, tallies = counts(app, poll_id)
+    assert (respondents, answers) == (2, 2)
+    assert tallies["started"] == 2 and tallies["yes:q1"] == 2
+
+
+@pytest.mark.postgres
+def test_one_request_key_in_two_concurrent_transactions_starts_one_reader(
+    postgres_server, instance_path
+):
+    """Two processes writing the same first answer at the same moment (PostgreSQL): the lock on
+    the key makes the second wait, find the first's reader and answer as a retry; no unique-key
+    failure, no transaction written again."""
+    from pollserver import create_app
+
+    url = postgres_server.create_database("pollserver_request_key")
+    engine = create_engine(url)
+    db.metadata.create_all(engine)
+    engine.dispose()
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url, "RATELIMIT_ENABLED": False})
+    try:
+        poll_id = open_poll_from_article(app, SEED_WITH_FLOWCHART)
+        both_open = threading.Barrier(2, timeout=WAIT_SECONDS)
+        transactions = []
+
+        @contextmanager
+        def transaction_begun_together():
+            with write_transaction() as connection:
+                transactions.append(connection)
+                both_open.wait()  # both transactions are open before either reads anything
+                yield connection
+
+        outcomes = {}
+
+        def write(name):
+            writer = AnswerWriter(
+                transaction_begun_together,
+                tree_of,
+                respondents_per_address=lambda: 50,
+                request_key_secret="a test secret",
+            )
+            with app.app_context():
+                outcomes[name] = writer.write(keyed_reader(poll_id, "same-key-in-two-tabs-01"))
+
+        threads = [threading.Thread(target=write, args=(name,)) for name in ("one", "two")]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(WAIT_SECONDS)
+        assert len(transactions) == 2  # neither was written again after a unique-key failure
+        recorded = sorted(
+            (outcome.recorded for outcome in outcomes.values()),
+            key=lambda item: not item.created_respondent,
+        )
+        assert [item.created_respondent for item in recorded] == [True, False]
+        assert recorded[1].stored is False and recorded[0].token == recorded[1].token
+        respondents, answers, tallies = counts(app, poll_id)
+        assert (respondents, answers, tallies["started"]) == (1, 1, 1)
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+        postgres_server.drop_database(url)
