@@ -2,8 +2,8 @@
 
 - a :class:`~pollserver.core.refusals.Refused` from the services: its status, message and
   details, exactly as if the view had aborted with them (the one translation of refusals);
-- a value the database refuses (400), a database that cannot be reached (503 with
-  ``Retry-After``), anything unexpected (500, logged, never shown).
+- a value the database refuses (400), a database that cannot be reached or has no connection
+  free in time (503 with ``Retry-After``), anything unexpected (500, logged, never shown).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import logging
 
 from flask import Flask
 from sqlalchemy.exc import DataError, DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from pollserver.core.refusals import Refused
 from pollserver.errors import json_error
@@ -31,7 +32,9 @@ def refusal_response(refusal: Refused):
 
 
 def is_database_unavailable(error: Exception) -> bool:
-    if isinstance(error, OperationalError):
+    # PoolTimeout: every pooled connection stayed busy for pool_timeout; a moment later one may
+    # be free, so the client is told to retry, as for an outage.
+    if isinstance(error, OperationalError | PoolTimeout):
         return True
     return isinstance(error, DBAPIError) and bool(error.connection_invalidated)
 

@@ -13,8 +13,13 @@ from typing import Any
 
 import marshmallow as ma
 from flask import jsonify
+from flask_limiter import RateLimitExceeded
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
+
+# What a 429 from one of flask-limiter's limits says in ``details.reason``; the daily cap of new
+# readers says "daily_cap" (``pollserver.services.answering``), so a client can tell them apart.
+RATE_LIMIT_REASON = "rate_limit"
 
 
 class ErrorBodySchema(ma.Schema):
@@ -54,6 +59,13 @@ def json_error(code: int, message: str | None = None, details: Any = None, heade
 
 def describe_http_exception(error: HTTPException) -> tuple[str, Any, dict]:
     """Message, details and extra headers for an HTTPException, however it was raised."""
+    if isinstance(error, RateLimitExceeded):
+        # Its description is the bare limit ("30 per 1 minute"); Retry-After says when.
+        return (
+            "Too many requests from your network; try again later.",
+            {"reason": RATE_LIMIT_REASON, "limit": str(error.limit.limit)},
+            {},
+        )
     data = getattr(error, "data", None) or {}
     details = data.get("errors") or data.get("messages") or data.get("details")
     # webargs nests body errors under the location ("json"); unwrap the common single case.

@@ -24,7 +24,7 @@ from pollserver.api.schemas import (
     ResultsSchema,
 )
 from pollserver.core.lifecycle import effective_status, is_published
-from pollserver.core.poll_settings import results_refusal, settings_of
+from pollserver.core.poll_settings import normalise_origin, results_refusal, settings_of
 from pollserver.core.refusals import Refused
 from pollserver.core.results_picture import render_results_svg
 from pollserver.core.timestamps import utcnow
@@ -107,6 +107,10 @@ def limit_body_size():
 
 # --- CORS -------------------------------------------------------------------------------------
 
+ORIGIN_NOT_ALLOWED = "This poll is not available on this page."
+ORIGIN_NOT_ALLOWED_REASON = "origin_not_allowed"
+ALLOWED_ORIGINS_KEY = "pollserver.allowed_origins"  # in the request's WSGI environ
+
 
 def allowed_origins(poll_id: str | None) -> list[str]:
     if not poll_id:
@@ -121,15 +125,55 @@ def allowed_origins(poll_id: str | None) -> list[str]:
     return origins
 
 
+def request_allowed_origins() -> list[str]:
+    """The origins the requested poll allows (empty: any), looked up once per request."""
+    origins = request.environ.get(ALLOWED_ORIGINS_KEY)
+    if origins is None:
+        origins = allowed_origins((request.view_args or {}).get("poll_id"))
+        request.environ[ALLOWED_ORIGINS_KEY] = origins
+    return origins
+
+
+def is_own_origin(origin: str) -> bool:
+    """Whether the page is one of the service's own (share page, iframe, demo)."""
+    return normalise_origin(origin) == normalise_origin(request.host_url)
+
+
+@blp.before_request
+def refuse_other_origins():
+    """A page on an origin the poll does not allow is refused before anything is read or
+    written, with a 403 the page can read (see ``allow_cross_origin``), so that the widget can
+    say why instead of "check your connection".
+
+    The CORS preflight passes: a browser treats a refused preflight as a network error and
+    never sends the request, so it is the request itself that gets the readable refusal. The
+    service's own pages (share page, iframe, demo) are same-origin and always allowed.
+    Requests without an ``Origin`` (servers, not browsers) are not checked.
+    """
+    origin = request.headers.get("Origin")
+    if not origin or request.method == "OPTIONS":
+        return
+    allowed = request_allowed_origins()
+    if allowed and normalise_origin(origin) not in allowed and not is_own_origin(origin):
+        abort(
+            403,
+            message=ORIGIN_NOT_ALLOWED,
+            errors={"reason": ORIGIN_NOT_ALLOWED_REASON, "origin": [origin]},
+        )
+
+
 @blp.after_request
 def allow_cross_origin(response):
-    """Any origin may call the public API without credentials, unless the poll names its origins."""
+    """Any origin may call the public API without credentials. A poll that names its origins
+    answers each by name (``Vary: Origin``), refusals to the others included, so they can be read.
+
+    ``Timing-Allow-Origin`` lets publishers' performance monitoring see these requests' timings.
+    """
+    response.headers["Timing-Allow-Origin"] = "*"
     origin = request.headers.get("Origin")
     if not origin:
         return response
-    allowed = allowed_origins((request.view_args or {}).get("poll_id"))
-    if allowed and origin not in allowed:
-        return response
+    allowed = request_allowed_origins()
     response.headers["Access-Control-Allow-Origin"] = origin if allowed else "*"
     response.headers["Access-Control-Expose-Headers"] = "ETag, Retry-After"
     if allowed:
@@ -302,14 +346,24 @@ def described_only(*decorators):
 
 # --- endpoints --------------------------------------------------------------------------------
 
+ORIGIN_REFUSAL_DOC = (
+    "The page's origin is not one the poll allows (`allowed_origins`): message "
+    f'"{ORIGIN_NOT_ALLOWED}", `details.reason` "{ORIGIN_NOT_ALLOWED_REASON}", `details.origin` '
+    "[the origin]. Sent with CORS headers for that origin, so the page can read it."
+)
+RATE_LIMITED_DOC = (
+    'Rate limited: `details.reason` "rate_limit"; `Retry-After` says when to try again.'
+)
+
 
 @blp.route("/<poll_id>")
 class PublicPoll(MethodView):
     @described_only(
         blp.response(200, PublicPollSchema),
         blp.alt_response(304, description="Not modified (If-None-Match matched the ETag)"),
+        blp.alt_response(403, schema=ErrorResponseSchema, description=ORIGIN_REFUSAL_DOC),
         blp.alt_response(404, schema=ErrorResponseSchema, description="No such published poll"),
-        blp.alt_response(429, schema=ErrorResponseSchema, description="Rate limited"),
+        blp.alt_response(429, schema=ErrorResponseSchema, description=RATE_LIMITED_DOC),
     )
     def get(self, poll_id: str):
         """The poll a widget renders: title, tree, status and widget settings.
@@ -334,6 +388,7 @@ class PollAnswers(MethodView):
     @described_only(
         blp.response(200, ProgressSchema, description="Answer recorded (or a retry of one)"),
         blp.alt_response(201, schema=ProgressSchema, description="A new reader: token issued"),
+        blp.alt_response(403, schema=ErrorResponseSchema, description=ORIGIN_REFUSAL_DOC),
         blp.alt_response(404, schema=ErrorResponseSchema, description="No such published poll"),
         blp.alt_response(
             409,
@@ -342,13 +397,21 @@ class PollAnswers(MethodView):
         ),
         blp.alt_response(413, schema=ErrorResponseSchema, description="Body too large"),
         blp.alt_response(422, schema=ErrorResponseSchema, description="Invalid body"),
-        blp.alt_response(429, schema=ErrorResponseSchema, description="Rate limit or daily cap"),
+        blp.alt_response(
+            429,
+            schema=ErrorResponseSchema,
+            description=f"{RATE_LIMITED_DOC} Also the daily cap of new readers per address: "
+            '`details.reason` "daily_cap", `Retry-After` the seconds until midnight UTC.',
+        ),
     )
     def post(self, body: dict, poll_id: str):
         """Answer the reader's current question.
 
-        A new reader sends `respondent: null` and gets a token back; afterwards they send the
-        token with each answer. Sending the same answer again changes nothing.
+        A new reader sends `respondent: null` and gets a token back (201); afterwards they send
+        the token with each answer. Sending the same answer again changes nothing (200). A new
+        reader's `request_key` makes their first answer safe to retry: the same key names the
+        same reader (200 with their token and progress, or 409 with the token in
+        `details.respondent`).
         """
         request_for_writer = AnswerRequest(
             poll_id=poll_id,
@@ -412,6 +475,7 @@ def answer_writer() -> AnswerWriter:
 @blp.route("/<poll_id>/progress")
 class ReaderProgress(MethodView):
     @blp.response(200, ProgressSchema)
+    @blp.alt_response(403, schema=ErrorResponseSchema, description=ORIGIN_REFUSAL_DOC)
     @blp.alt_response(404, schema=ErrorResponseSchema, description="Unknown poll or reader")
     def get(self, poll_id: str):
         """Where a returning reader stands (send the token in the `X-Poll-Respondent` header)."""
@@ -430,7 +494,11 @@ class PollResults(MethodView):
     @described_only(
         blp.response(200, ResultsSchema),
         blp.alt_response(304, description="Not modified (If-None-Match matched the ETag)"),
-        blp.alt_response(403, schema=ErrorResponseSchema, description="Results not visible yet"),
+        blp.alt_response(
+            403,
+            schema=ErrorResponseSchema,
+            description=f"Results not visible yet. Or: {ORIGIN_REFUSAL_DOC}",
+        ),
         blp.alt_response(404, schema=ErrorResponseSchema, description="No such published poll"),
     )
     def get(self, poll_id: str):

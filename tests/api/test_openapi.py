@@ -3,9 +3,17 @@
 from openapi_spec_validator import validate
 
 PUBLIC_OPERATIONS = {
-    ("/api/v1/polls/{poll_id}", "get"): {"200", "304", "404", "429"},
-    ("/api/v1/polls/{poll_id}/answers", "post"): {"200", "201", "409", "413", "422", "429"},
-    ("/api/v1/polls/{poll_id}/progress", "get"): {"200", "404"},
+    ("/api/v1/polls/{poll_id}", "get"): {"200", "304", "403", "404", "429"},
+    ("/api/v1/polls/{poll_id}/answers", "post"): {
+        "200",
+        "201",
+        "403",
+        "409",
+        "413",
+        "422",
+        "429",
+    },
+    ("/api/v1/polls/{poll_id}/progress", "get"): {"200", "403", "404"},
     ("/api/v1/polls/{poll_id}/results", "get"): {"200", "304", "403", "404"},
 }
 
@@ -35,6 +43,20 @@ def test_every_public_endpoint_is_documented_with_schemas_and_errors(client):
         "node",
         "answer",
         "version",
+        "request_key",
+    }
+    request_key = schemas["AnswerRequest"]["properties"]["request_key"]
+    assert "idempotency key" in request_key["description"]
+    assert "secret" in request_key["description"]
+    endings = schemas["Results"]["properties"]["endings"]
+    assert endings["items"]["$ref"].endswith("/EndingResult")
+    assert set(schemas["EndingResult"]["required"]) == {
+        "outcomes",
+        "node",
+        "answer",
+        "respondents",
+        "share_of_finished",
+        "interval",
     }
     assert set(schemas["ErrorResponse"]["properties"]) == {"error"}
 

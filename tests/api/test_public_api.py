@@ -379,10 +379,13 @@ def test_a_poll_with_allowed_origins_only_answers_them(app, client):
         app, SEED_WITH_FLOWCHART, allowed_origins=["https://paper.example"]
     )
     allowed = client.get(f"/api/v1/polls/{poll_id}", headers={"Origin": "https://paper.example"})
+    assert allowed.status_code == 200
     assert allowed.headers["Access-Control-Allow-Origin"] == "https://paper.example"
     assert "Origin" in allowed.headers["Vary"]
+    # Another origin is refused, readably (tests/api/test_refusals.py has the whole contract).
     other = client.get(f"/api/v1/polls/{poll_id}", headers={"Origin": "https://other.example"})
-    assert "Access-Control-Allow-Origin" not in other.headers
+    assert other.status_code == 403
+    assert other.headers["Access-Control-Allow-Origin"] == "https://other.example"
 
 
 def test_health_and_unknown_routes_send_no_cors_headers(client):
@@ -439,6 +442,7 @@ def test_a_meta_limit_429_also_says_when_to_try_again(meta_limited_app_config, a
     over_the_meta_limit = client.get(f"/api/v1/polls/{poll_id}/progress", environ_base=address)
     assert over_the_meta_limit.status_code == 429
     assert over_the_meta_limit.get_json()["error"]["code"] == 429
+    assert over_the_meta_limit.get_json()["error"]["details"]["reason"] == "rate_limit"
     assert 60 < int(over_the_meta_limit.headers["Retry-After"]) <= 3600
 
 
@@ -453,6 +457,7 @@ def test_new_respondents_per_address_are_capped_per_day(app_config, app, client)
     capped = answer(client, poll_id, "q1", "yes", environ_base=address)
     assert capped.status_code == 429
     assert "Too many new readers from your network" in capped.get_json()["error"]["message"]
+    assert capped.get_json()["error"]["details"]["reason"] == "daily_cap"
     assert 0 < int(capped.headers["Retry-After"]) <= 24 * 3600
     # Readers who already started can go on; other addresses can start.
     assert answer(client, poll_id, "q2", "yes", tokens[0], environ_base=address).status_code == 200
