@@ -3,7 +3,7 @@ widget's words, each minified and precompressed once per build (``pollserver.wid
 
 An installed wheel carries them prebuilt (setup.py); they are used when they were built from the
 sources shipped beside them. Otherwise (a checkout, an edited source) the same build runs in
-memory, again whenever a source file changes (a few stats per request, no restart).
+memory, again whenever a source file changes (looked at once a second at most, no restart).
 
 Each file has a plain URL (``/widget.js``: revalidated every few minutes, so a new widget reaches
 every page soon) and a content-hashed one (``/widget.<hash>.js``: the same bytes, cached for good).
@@ -11,9 +11,11 @@ every page soon) and a content-hashed one (``/widget.<hash>.js``: the same bytes
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +41,8 @@ PLAIN_STALE_SECONDS = 86400
 IMMUTABLE_MAX_AGE = 31536000
 # Best first: brotli is about a tenth smaller than gzip on the widget.
 ENCODINGS = ("br", "gzip")
+# Listing and stating the sources costs tens of microseconds: not on every request.
+SOURCES_CHECK_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,7 @@ class _Loaded:
     folder: Path
     signature: tuple[tuple[str, int, int], ...]
     build: WidgetBuild
+    checked_at: float
 
 
 _lock = threading.Lock()
@@ -64,9 +69,17 @@ def current_build() -> WidgetBuild:
     """The files served now: prebuilt when they match the sources, else built here once."""
     global _loaded
     folder = WIDGET_FOLDER
-    signature = sources_signature(folder)
+    now = time.monotonic()
     loaded = _loaded
+    if (
+        loaded is not None
+        and loaded.folder == folder
+        and now - loaded.checked_at < SOURCES_CHECK_SECONDS
+    ):
+        return loaded.build
+    signature = sources_signature(folder)
     if loaded is not None and loaded.folder == folder and loaded.signature == signature:
+        _loaded = dataclasses.replace(loaded, checked_at=now)
         return loaded.build
     with _lock:
         loaded = _loaded
@@ -80,7 +93,7 @@ def current_build() -> WidgetBuild:
             # An edit that breaks the build leaves readers with the last good widget.
             log.error("The widget could not be rebuilt; still serving the last build: %s", error)
             build = loaded.build
-        _loaded = _Loaded(folder, signature, build)
+        _loaded = _Loaded(folder, signature, build, now)
         return build
 
 

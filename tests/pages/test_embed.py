@@ -138,6 +138,7 @@ def german_words(tmp_path, monkeypatch):
     (folder / "words").mkdir(exist_ok=True)
     (folder / "words" / "de.json").write_text(json.dumps({"yes": "Ja", "no": "Nein"}))
     monkeypatch.setattr(widget_files, "WIDGET_FOLDER", folder)
+    monkeypatch.setattr(widget_files, "SOURCES_CHECK_SECONDS", 0)
 
 
 @pytest.mark.parametrize(

@@ -75,6 +75,7 @@ def widget_folder(tmp_path, monkeypatch):
     for language, words in WORDS.items():
         (folder / "words" / f"{language}.json").write_text(json.dumps(words, indent=2))
     monkeypatch.setattr(widget_files, "WIDGET_FOLDER", folder)
+    monkeypatch.setattr(widget_files, "SOURCES_CHECK_SECONDS", 0)
     return folder
 
 
