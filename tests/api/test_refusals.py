@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from pollserver import create_app
+from pollserver.database import engine_options_for
 from pollserver.extensions import db
 from pollserver.models import Answer, Respondent
 from pollserver.services.answering import seconds_until_next_utc_day
@@ -246,10 +247,10 @@ def test_no_connection_free_in_time_is_503_with_retry_after(app_config, database
         {
             **app_config,
             "SQLALCHEMY_ENGINE_OPTIONS": {
+                **engine_options_for(database_url),
                 "pool_size": 1,
                 "max_overflow": 0,
                 "pool_timeout": 0.2,
-                "connect_args": {"check_same_thread": False},
             },
         }
     )

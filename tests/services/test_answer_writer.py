@@ -6,13 +6,14 @@ form deterministically, the first transaction is held open until the other answe
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import threading
 import time
 from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import create_engine, event, func, select
 from sqlalchemy.exc import OperationalError
 
 from pollserver.core.refusals import Refused
@@ -302,11 +303,15 @@ def test_one_request_key_in_one_batch_starts_one_reader_and_the_rest_answer_as_t
 
 @pytest.mark.postgres
 def test_one_request_key_in_two_concurrent_transactions_starts_one_reader(
-    postgres_server, instance_path
+    postgres_server, instance_path, monkeypatch
 ):
-    """Two processes writing the same first answer at the same moment (PostgreSQL): the lock on
-    the key makes the second wait, find the first's reader and answer as a retry; no unique-key
-    failure, no transaction written again."""
+    """Two processes writing one browser's first answer at the same moment, from two addresses
+    (a phone changing networks), on PostgreSQL: the lock on the key makes the second wait, find
+    the first's reader and answer as a retry; no unique-key failure, no transaction written
+    again, one reader.
+
+    To make the race certain, each transaction waits (up to a second) before inserting its
+    reader for the other to get there too: without the lock both would, and one would fail."""
     from pollserver import create_app
 
     url = postgres_server.create_database("pollserver_request_key")
@@ -316,19 +321,33 @@ def test_one_request_key_in_two_concurrent_transactions_starts_one_reader(
     app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url, "RATELIMIT_ENABLED": False})
     try:
         poll_id = open_poll_from_article(app, SEED_WITH_FLOWCHART)
+        # The day's salt exists (as it does all day but the first moment): creating it would
+        # serialise the two transactions by itself.
+        monkeypatch.setattr(address_salts, "_salt_cache", {})
+        today = dt.datetime.now(dt.UTC).date()
+        with app.app_context(), db.engine.begin() as connection:
+            address_salts.remember_salt(today, address_salts.salt_for_day(connection, today))
         both_open = threading.Barrier(2, timeout=WAIT_SECONDS)
+        both_inserting = threading.Barrier(2, timeout=1)
         transactions = []
 
         @contextmanager
         def transaction_begun_together():
             with write_transaction() as connection:
                 transactions.append(connection)
-                both_open.wait()  # both transactions are open before either reads anything
+                if len(transactions) <= 2:
+                    both_open.wait()  # both transactions are open before either reads anything
                 yield connection
+
+        def wait_for_the_other_insert(conn, cursor, statement, parameters, context, many):
+            if statement.startswith("INSERT INTO respondents"):
+                # When the barrier breaks, the other is waiting for our lock: go on.
+                with contextlib.suppress(threading.BrokenBarrierError):
+                    both_inserting.wait()
 
         outcomes = {}
 
-        def write(name):
+        def write(name, address):
             writer = AnswerWriter(
                 transaction_begun_together,
                 tree_of,
@@ -336,13 +355,24 @@ def test_one_request_key_in_two_concurrent_transactions_starts_one_reader(
                 request_key_secret="a test secret",
             )
             with app.app_context():
-                outcomes[name] = writer.write(keyed_reader(poll_id, "same-key-in-two-tabs-01"))
+                request = keyed_reader(poll_id, "same-key-in-two-tabs-01", address=address)
+                try:
+                    outcomes[name] = writer.write(request)
+                except Exception as error:  # reported by the assertions below
+                    outcomes[name] = error
 
-        threads = [threading.Thread(target=write, args=(name,)) for name in ("one", "two")]
+        with app.app_context():
+            event.listen(db.engine, "before_cursor_execute", wait_for_the_other_insert)
+        threads = [
+            threading.Thread(target=write, args=(name, address))
+            for name, address in (("one", "198.51.100.11"), ("two", "203.0.113.11"))
+        ]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join(WAIT_SECONDS)
+        with app.app_context():
+            event.remove(db.engine, "before_cursor_execute", wait_for_the_other_insert)
         assert len(transactions) == 2  # neither was written again after a unique-key failure
         recorded = sorted(
             (outcome.recorded for outcome in outcomes.values()),
