@@ -10,7 +10,7 @@ import shutil
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from markupsafe import escape
+from markupsafe import Markup, escape
 
 from pollserver.core import builder
 from pollserver.core.lifecycle import PollStatus
@@ -18,7 +18,7 @@ from pollserver.extensions import db
 from pollserver.pages import embed, widget_files
 from pollserver.services.polls import change_status, find_poll
 
-from helpers import REPO_ROOT, SEED_WITH_FLOWCHART, SEED_WITHOUT_FLOWCHART
+from helpers import HTML, REPO_ROOT, SEED_WITH_FLOWCHART, SEED_WITHOUT_FLOWCHART, sign_in
 
 WIDGET_SOURCE = REPO_ROOT / "widget" / "widget.js"
 SEED_SLUG = "a-fragile-alliance-forged-in-fire"
@@ -308,6 +308,17 @@ def test_oembed_gives_a_rich_iframe_embed_that_resizes(app, client, seed_poll_id
     assert (smaller["width"], smaller["height"]) == (320, 480)
     assert 'width="320" height="480"' in smaller["html"]
     assert smaller["html"].endswith('<script async src="http://localhost/embed.js"></script>')
+
+
+def test_the_desk_shows_every_snippet_of_a_live_poll(app, tokens, seed_poll_id):
+    browser, _ = sign_in(app, tokens["moderator"])
+    page = browser.get(f"/admin/polls/{seed_poll_id}", headers=HTML).get_data(as_text=True)
+    snippets = snippets_of(app, seed_poll_id)
+    for key in ("script_snippet", "pinned_snippet", "iframe_snippet", "share_url"):
+        shown = re.search(rf'<code id="{key}"[^>]*>(.*?)</code>', page, re.DOTALL)
+        assert shown, key
+        assert Markup(shown.group(1)).unescape() == snippets[key]
+    assert "Subresource Integrity" in page
 
 
 @pytest.mark.parametrize(
