@@ -1,634 +1,446 @@
-/*! pollserver reader-poll widget | MIT
- * <div data-reader-poll="POLL_ID"></div><script async src="https://HOST/widget.js"></script>
- * Options (data attributes on the div): data-lang="en|de|fr", data-theme="light|dark",
- * data-label-yes="…" (any word below, e.g. data-label-retry); data-preview-src="URL" (the desk's
- * preview: the poll from that URL, walked here, nothing sent). Styling from the host page:
- * --reader-poll-accent, --reader-poll-accent-text, --reader-poll-font, --reader-poll-radius,
- * --reader-poll-margin (and --reader-poll-accent-dark, --reader-poll-accent-text-dark).
+/*! pollserver reader-poll widget | MIT */
+/* The snippet: <div class="reader-poll" data-reader-poll="ID" style="min-height:15rem"><a href="https://HOST/p/ID">Reader poll: TITLE</a></div><script async src="https://HOST/widget.js"></script>
+ * On the div: data-lang, data-theme="light|dark", data-label-<word> (a key of widget/words/en.json),
+ * data-reader-poll-server="https://HOST/" (whose poll it is, when a page loads several pollservers),
+ * data-preview-src="URL" (the desk's preview: nothing is sent). Events on the div, bubbling:
+ * reader-poll:answer {poll, version, node} and reader-poll:finish {poll, version, outcomes}.
+ * Styling: --reader-poll-accent, -accent-text, -font, -radius, -margin, -accent-dark, -accent-text-dark.
+ *
+ * Built (widget_build.py): __WIDGET_CSS__ becomes widget.css minified, __WORDS_EN__ words/en.json,
+ * __WORDS_URLS__ where the other languages' words are. Names are short: the script is sent to
+ * every reader. A poll's state P, shared by every copy of the poll on the page:
+ *   id, u (its API URL), pv (preview source), V (its views), p (the poll), N (nodes by id),
+ *   d (questions left, by node), g (the reader's progress), R (results), t (token), k (request
+ *   key), e (error shown), m (focus moves), a (the view acted in), b (busy), x (results peeked
+ *   at), q (question asked again), z (not published), w (waited once for a busy server).
+ * A view V, one copy on the page: h (host element), x (box), y (body), l (live region),
+ * L (language), s (what to announce), P.
  */
 (() => {
-  "use strict";
-  // Loaded twice (one snippet per poll on a page): the first copy does all the work.
-  if (window.ReaderPoll) {
-    try {
-      window.ReaderPoll.scan();
-    } catch (e) {}
-    return;
-  }
+  const D = document;
+  const JS = /\/widget[\w.-]*\.js([?#]|$)/;
+  const SRC = D.currentScript.src;
+  // The API lives beside the script: one snippet works on any page of any site.
+  const api = (u) => new URL("api/v1/polls/", u).href;
+  const API = api(SRC);
+  const EN = __WORDS_EN__;
+  const URLS = __WORDS_URLS__;
+  const CSS = __WIDGET_CSS__;
+  const T = { en: EN }; // words by language: loaded, or their promise while loading
+  const polls = new Map();
+  // Constructable: allowed by a strict CSP, where a <style> element would need its nonce.
+  const sheet = new CSSStyleSheet();
+  let blocked;
+  sheet.replaceSync(CSS);
 
-  const script =
-    document.currentScript ||
-    [...document.querySelectorAll("script[src]")].find((s) => /\/widget\.js([?#]|$)/.test(s.src));
-  // The API lives beside the script, so one snippet works on any page of any site.
-  const API = new URL("api/v1/polls/", script ? script.src : location.href).href;
-
-  const WORDS = {
-    en: {
-      poll: "Reader poll",
-      yes: "Yes",
-      no: "No",
-      loading: "Loading the poll…",
-      question: "Question {n}",
-      saved: "Answer saved.",
-      you: "You said {answer}",
-      also: "{pct} of readers also said {answer}",
-      said: "{pct} of readers said {answer}",
-      counts: "{count} of {total} readers said {answer}",
-      lead: "Where your answers lead",
-      results: "How readers answered",
-      ends: "Where readers ended up",
-      reached: "{pct} of readers who finished ended here",
-      reachedCount: "Readers who ended here: {count}",
-      yours: "Your outcome",
-      readers: "Readers taking part: {n}",
-      end: "Thank you for taking part.",
-      later: "Results will be shown when the poll closes.",
-      paused: "This poll is paused and is not taking answers right now.",
-      closed: "This poll is closed.",
-      network: "The poll could not be reached. Check your connection and try again.",
-      rate: "Too many answers from your network. Try again in {n} s.",
-      rateLater: "Too many answers from your network. Try again later.",
-      failed: "Something went wrong. Please try again.",
-      retry: "Try again",
-      preview: "Preview: nothing you answer here is counted.",
-      again: "Start again",
-    },
-    de: {
-      poll: "Leserumfrage",
-      yes: "Ja",
-      no: "Nein",
-      loading: "Die Umfrage wird geladen …",
-      question: "Frage {n}",
-      saved: "Antwort gespeichert.",
-      you: "Ihre Antwort: {answer}",
-      also: "{pct} der Lesenden sagten ebenfalls {answer}",
-      said: "{pct} der Lesenden sagten {answer}",
-      counts: "{count} von {total} Lesenden sagten {answer}",
-      lead: "Wohin Ihre Antworten führen",
-      results: "So haben die Lesenden geantwortet",
-      ends: "Wo die Lesenden ankamen",
-      reached: "{pct} derer, die fertig wurden, kamen hier an",
-      reachedCount: "Hier angekommen: {count}",
-      yours: "Ihr Ergebnis",
-      readers: "Teilnehmende: {n}",
-      end: "Danke fürs Mitmachen.",
-      later: "Die Ergebnisse erscheinen, wenn die Umfrage endet.",
-      paused: "Diese Umfrage ist pausiert und nimmt gerade keine Antworten an.",
-      closed: "Diese Umfrage ist beendet.",
-      network:
-        "Die Umfrage ist nicht erreichbar. Bitte prüfen Sie Ihre Verbindung und versuchen Sie es erneut.",
-      rate: "Zu viele Antworten aus Ihrem Netz. Versuchen Sie es in {n} s erneut.",
-      rateLater: "Zu viele Antworten aus Ihrem Netz. Versuchen Sie es später erneut.",
-      failed: "Etwas ist schiefgegangen. Bitte versuchen Sie es erneut.",
-      retry: "Erneut versuchen",
-      preview: "Vorschau: Antworten hier werden nicht gezählt.",
-      again: "Von vorn",
-    },
-    fr: {
-      poll: "Sondage des lecteurs",
-      yes: "Oui",
-      no: "Non",
-      loading: "Chargement du sondage…",
-      question: "Question {n}",
-      saved: "Réponse enregistrée.",
-      you: "Votre réponse : {answer}",
-      also: "{pct} des lecteurs ont aussi répondu {answer}",
-      said: "{pct} des lecteurs ont répondu {answer}",
-      counts: "{count} lecteurs sur {total} ont répondu {answer}",
-      lead: "Où mènent vos réponses",
-      results: "Les réponses des lecteurs",
-      ends: "Où les lecteurs sont arrivés",
-      reached: "{pct} des lecteurs ayant terminé sont arrivés ici",
-      reachedCount: "Arrivés ici : {count}",
-      yours: "Votre résultat",
-      readers: "Participants : {n}",
-      end: "Merci de votre participation.",
-      later: "Les résultats seront affichés à la clôture du sondage.",
-      paused: "Ce sondage est en pause et n’accepte pas de réponses pour le moment.",
-      closed: "Ce sondage est clos.",
-      network: "Le sondage est injoignable. Vérifiez votre connexion et réessayez.",
-      rate: "Trop de réponses depuis votre réseau. Réessayez dans {n} s.",
-      rateLater: "Trop de réponses depuis votre réseau. Réessayez plus tard.",
-      failed: "Une erreur est survenue. Veuillez réessayer.",
-      retry: "Réessayer",
-      preview: "Aperçu : les réponses données ici ne sont pas comptées.",
-      again: "Recommencer",
-    },
-  };
-
-  const DARK =
-    "--a:var(--reader-poll-accent-dark,var(--reader-poll-accent,#8ab4f8));" +
-    "--at:var(--reader-poll-accent-text-dark,#0b1a33);--bg:#1f1f23;--fg:#ececf1;" +
-    "--mu:#b9b9c6;--ln:#55555f;--tr:#3a3a42;color-scheme:dark";
-  const CSS = `
-:host{display:block}
-.rp{all:initial;display:block;box-sizing:border-box;max-width:40em;margin:var(--reader-poll-margin,1.5em 0);
---a:var(--reader-poll-accent,#0b57d0);--at:var(--reader-poll-accent-text,#fff);--bg:#fff;--fg:#1b1b1f;
---mu:#4a4a55;--ln:#c4c4cc;--tr:#e4e4ea;--r:var(--reader-poll-radius,8px);color-scheme:light;
-color:var(--fg);background:var(--bg);border:1px solid var(--ln);border-radius:var(--r);
-padding:1em 1.25em;font:medium/1.5 var(--reader-poll-font,system-ui,-apple-system,"Segoe UI",Roboto,sans-serif);
-overflow-wrap:anywhere;text-align:start}
-.rp.dark{${DARK}}
-@media (prefers-color-scheme:dark){.rp:not(.light){${DARK}}}
-.rp *{box-sizing:border-box}
-[hidden]{display:none!important}
-p,ul,ol{margin:0 0 .6em;padding:0}
-ul,ol{list-style:none}
-.t{font-weight:700;font-size:1.1em;margin-bottom:.5em}
-.k{font-weight:700;margin-top:1em}
-.m,.note{color:var(--mu);font-size:.9em}
-.q{font-size:1.15em;font-weight:600;margin-bottom:.75em}
-ol.o{list-style:decimal;padding-inline-start:1.4em}
-li{margin:0 0 .75em}
-.qt{margin:0 0 .15em;font-weight:600}
-.tag{display:inline-block;margin-inline-start:.5em;padding:0 .45em;border:1px solid var(--a);
-border-radius:1em;font-size:.8em;font-weight:600}
-.bs{display:flex;flex-wrap:wrap;gap:.75em}
-button{all:unset;box-sizing:border-box;flex:1 1 7em;max-width:14em;min-height:44px;padding:.55em 1.25em;
-border:2px solid var(--a);border-radius:var(--r);background:var(--a);color:var(--at);
-font:inherit;font-weight:700;text-align:center;cursor:pointer}
-button:hover{filter:brightness(1.12)}
-button[aria-disabled=true]{cursor:progress;filter:saturate(.6)}
-button.s{flex:0 0 auto;background:transparent;color:var(--a);margin-top:.5em}
-:focus{outline:none}
-:focus-visible{outline:3px solid var(--a);outline-offset:3px;border-radius:2px}
-button:focus-visible{border-radius:var(--r)}
-.bar{height:.55em;margin:.25em 0;background:var(--tr);border-radius:1em;overflow:hidden}
-.bar>span{display:block;height:100%;background:var(--a);transform-origin:0 50%;animation:g .7s ease-out}
-.err{margin-top:.75em;padding:.6em .8em;border-inline-start:4px solid var(--a);background:var(--tr)}
-.err p{margin:0}
-.pv{margin:-.25em 0 .75em;padding:.3em .6em;border:1px dashed var(--mu);border-radius:var(--r);color:var(--fg);font-size:.9em}
-.fade{animation:f .25s ease-out}
-@keyframes g{from{transform:scaleX(0)}}
-@keyframes f{from{opacity:0}}
-@media (prefers-reduced-motion:reduce){*{animation:none!important;transition:none!important}}
-.sr{position:absolute;width:1px;height:1px;margin:-1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
-`;
-  let sheet = null;
-  try {
-    sheet = new CSSStyleSheet();
-    sheet.replaceSync(CSS);
-  } catch (e) {
-    sheet = null;
-  }
-
-  const seen = new WeakSet();
-
-  const h = (tag, cls, text) => {
-    const e = document.createElement(tag);
-    if (cls) e.className = cls;
-    if (text != null) e.textContent = text; // poll texts are data: never parsed as HTML
+  // Poll texts are data: they become text nodes, never markup. Each element takes the direction
+  // of its own text: the editors' texts are isolated from the words around them.
+  const h = (tag, cls, ...kids) => {
+    const e = D.createElement(tag);
+    e.className = cls || "";
+    e.dir = "auto";
+    e.append(...kids.filter(Boolean));
     return e;
   };
-  const button = (label, cls, onClick) => {
+  const btn = (label, cls, f) => {
     const b = h("button", cls, label);
-    b.type = "button";
     // The second click of a double click would answer the next question: ignore it.
-    b.addEventListener("click", (e) => e.detail > 1 || onClick());
+    b.addEventListener("click", (e) => e.detail > 1 || f());
     return b;
   };
-  // Kept as "version:token": a token belongs to the version of the poll its reader started.
-  const storageKey = (id) => "reader-poll:" + id;
-  const loadSaved = (id) => {
-    try {
-      const value = localStorage.getItem(storageKey(id)) || "";
-      const colon = value.indexOf(":");
-      if (!value) return null;
-      return colon < 0
-        ? { version: 1, token: value } // kept before versions had their own tokens
-        : { version: Number(value.slice(0, colon)), token: value.slice(colon + 1) };
-    } catch (e) {
-      return null; // storage blocked: the reader simply starts fresh next time
-    }
+  // "de-CH" and "de_CH" are "de"; anything else that is not a language is nothing.
+  const langOf = (v) => /^[a-z]{2,3}(?![a-z])/i.exec(v)?.[0].toLowerCase();
+  // A language's words, fetched once when first needed; English when they cannot be had.
+  const words = async (l) =>
+    T[l] ||
+    (T[l] = URLS[l]
+      ? fetch(new URL(URLS[l], SRC), { credentials: "omit" })
+          .then((r) => r.json())
+          .catch(() => EN)
+          .then((d) => (T[l] = d))
+      : EN);
+  // A word in the view's language; data-label-<word> on the div overrides it.
+  const w = (V, k, v) =>
+    (V.h.getAttribute("data-label-" + k) || (T[V.L] || EN)[k] || EN[k]).replace(/\{(\w)\}/g, (m, x) => v[x]);
+  const pct = (V, x) => new Intl.NumberFormat(V.L, { style: "percent" }).format(x);
+  const readers = (V, n) =>
+    w(V, n == 1 ? "reader" : "readers", { n: n.toLocaleString(V.L) });
+  // "in 45 seconds", "in 2 minutes": never a raw count of seconds.
+  const rel = (V, s) => {
+    const [n, unit] = s < 60 ? [s, "second"] : s < 3600 ? [s / 60, "minute"] : [s / 3600, "hour"];
+    return new Intl.RelativeTimeFormat(V.L, { numeric: "auto" }).format(Math.ceil(n), unit);
   };
-  const saveToken = (st, token) => {
-    if (st.preview) return;
+  const sec = (h, d) => Math.ceil(+h || d); // Retry-After: pollserver sends seconds
+
+  // Kept per poll: "version:token" (a token belongs to the version its reader started) and
+  // "version:request key:time" (a new reader's key; the time tells the poll's other tabs).
+  const K = (P, x) => "reader-poll" + x + ":" + P.id;
+  const ls = (f) => {
     try {
-      if (token) localStorage.setItem(storageKey(st.id), st.poll.version + ":" + token);
-      else localStorage.removeItem(storageKey(st.id));
-    } catch (e) {}
+      return f(localStorage);
+    } catch (e) {} // storage blocked: the reader simply starts fresh next time
   };
-  const warn = (e) => {
-    try {
-      console.warn("[reader-poll]", e);
-    } catch (x) {}
+  const load = (P, x) => {
+    const a = (ls((s) => s.getItem(K(P, x))) || "").split(":");
+    return a[1] ? a : [1, a[0]]; // a bare token was kept before versions had their own
+  };
+  const save = (P, t) => {
+    P.t = t;
+    P.pv || ls((s) => (t ? s.setItem(K(P, ""), P.p.version + ":" + t) : s.removeItem(K(P, ""))));
+  };
+  const key = (P) => {
+    const [v, k] = load(P, "-key");
+    P.k =
+      (v == P.p.version && k) ||
+      P.k ||
+      crypto.getRandomValues(new Uint32Array(4)).join("_").padEnd(16, "_"); // 128 random bits
+    ls((s) => s.setItem(K(P, "-key"), P.p.version + ":" + P.k + ":" + Date.now()));
+    return P.k;
   };
 
-  // A word in the embed's language; data-label-<word> on the div overrides it.
-  const word = (st, key, vars) => {
-    const name = "label" + key[0].toUpperCase() + key.slice(1);
-    let text = st.el.dataset[name] || (WORDS[st.lang] || {})[key] || WORDS.en[key];
-    if (vars) text = text.replace(/\{(\w+)\}/g, (m, k) => (k in vars ? vars[k] : m));
-    return text;
-  };
-  const percent = (st, share) => {
-    try {
-      return new Intl.NumberFormat(st.lang, { style: "percent" }).format(share);
-    } catch (e) {
-      return Math.round(share * 100) + "%";
-    }
-  };
-  const langOf = (value) => {
-    const lang = String(value || "")
-      .toLowerCase()
-      .split(/[-_]/)[0];
-    return /^[a-z]{2,3}$/.test(lang) ? lang : "";
+  const call = async (url, o) => {
+    const r = await fetch(url, { credentials: "omit", signal: AbortSignal.timeout?.(15e3), ...o });
+    const b = await r.json().catch(() => 0);
+    const e = b?.error || {};
+    return { s: r.status, b, d: e.details || {}, m: e.message, r: r.headers.get("Retry-After") };
   };
 
-  async function call(st, path, init) {
-    const options = { credentials: "omit", ...init };
-    if (typeof AbortSignal !== "undefined" && AbortSignal.timeout) {
-      options.signal = AbortSignal.timeout(15000);
+  // Questions from here to the end of the longest path on: "Question 1 of 2".
+  const depth = (P, k) => {
+    const n = P.N[k];
+    return (P.d[k] ??= n && n.type == "question" ? 1 + Math.max(depth(P, n.yes), depth(P, n.no)) : 0);
+  };
+
+  const draw = (P) => {
+    P.V.forEach(paint);
+    P.m = 0;
+  };
+
+  // One copy of the poll drawn from the shared state; focus follows the reader where they acted.
+  const paint = (V) => {
+    const P = V.P, { p, g, e, R } = P, x = V.x, t = (k, v) => w(V, k, v), parts = [], links = [];
+    const ln = (k, f) => links.push(btn(t(k), "ln", f));
+    const l = (V.L = langOf(V.h.dataset.lang) || (p && langOf(p.settings.language)) || "en");
+    let right, focus, said;
+    x.lang = l;
+    x.dir = /^(ar|he|fa|ur)$/.test(l) ? "rtl" : "ltr";
+    // Unknown, draft or withdrawn poll: take no room on the host page.
+    if (P.z) return (V.h.style.cssText += ";display:none!important");
+    if (!p) parts.push(!e && h("p", "mt", t("loading")));
+    else {
+      const set = p.settings, open = P.pv || p.status == "open", path = g.path;
+      const q = P.q || (open && !g.finished && g.current);
+      parts.push(h("h2", 0, p.title), P.pv && h("p", "pv", t("preview")));
+      if (q && !P.x) {
+        const i = path.findIndex((s) => s.node == q), n = i < 0 ? path.length : i, b = h("div", "bs");
+        said = right = t("step", { n: n + 1, m: n + depth(P, q) });
+        focus = h("p", "q", P.N[q].text);
+        focus.id = "q";
+        b.role = "group";
+        b.setAttribute("aria-labelledby", "q");
+        for (const a of ["yes", "no"]) b.append(btn(t(a), 0, () => answer(P, V, q, a)));
+        parts.push(focus, b);
+        if (n && open && set.allow_answer_changes) ln("back", () => go(P, V, path[n - 1].node));
+        if (set.results_visibility == "public" && !P.pv) ln("see", () => peek(P, V, 1));
+      } else {
+        if (!open) parts.push((focus = h("p", "st", t(p.status == "paused" ? "paused" : "closed"))));
+        if (g.finished) {
+          // Every path has an ending: where the answers lead, or at least that they counted.
+          // The outcome chain as one path, each outcome isolated from the others.
+          focus = h(
+            "p",
+            "o",
+            ...(g.outcomes[0]
+              ? [h("b", 0, t("lead")), ...g.outcomes.flatMap((o, i) => [i ? " → " : " ", h("bdi", 0, P.N[o].text)])]
+              : [t("counted")])
+          );
+          parts.push(focus);
+          said = focus.textContent;
+        }
+        if (R) parts.push(...results(V, P, R, t));
+        else if (g.finished && open && set.results_visibility == "after_close") parts.push(h("p", "mt", t("later")));
+        if (P.x) ln("toq", () => peek(P, V, 0));
+        if (g.finished && open && set.allow_answer_changes) ln("change", () => go(P, V, path[path.length - 1].node));
+        if (P.pv && g.finished) ln("again", () => go(P, V, 0, 1));
+        focus = focus || parts[0];
+      }
     }
-    const response = await fetch(API + encodeURIComponent(st.id) + path, options);
-    let body = null;
+    if (e) {
+      const b = h("div", "err", h("p", 0, e.m || t(e.k, { t: e.s && rel(V, e.s) })));
+      b.role = "alert";
+      if (e.a) {
+        b.append(
+          (focus = btn(t("retry"), "ln", () => {
+            P.w = 0;
+            e.a();
+          }))
+        );
+      }
+      parts.push(b);
+    }
+    const y = h("div", "v", h("p", "k", h("b", 0, t("poll")), right && h("span", 0, right)), ...parts, h("div", "lk", ...links));
+    V.y.replaceWith(y);
+    V.y = y;
+    V.s = said;
+    if (P.m && V == P.a && focus) {
+      focus.tabIndex = -1; // focus follows the reader to what their action brought
+      focus.focus();
+    }
+  };
+
+  const bar = (s, c) => {
+    const i = h("i");
+    i.style.width = s * 100 + "%"; // through the CSSOM: allowed by a strict CSP, unlike markup
+    return h("span", "b" + c, i);
+  };
+
+  // How readers answered the reader's questions (every question for someone who has not
+  // answered), and where readers ended up: every ending, together every finished reader.
+  const results = (V, P, r, t) => {
+    const pub = r.shares_published, g = P.g, path = g.path, out = [], my = {};
+    const you = (m) => m && h("span", "sr", " (" + t("you") + ")");
+    for (const s of path) my[s.node] = s.answer;
+    for (const k of path.length ? Object.keys(my) : Object.keys(r.questions)) {
+      const q = r.questions[k], mine = my[k];
+      const sh = pub && q.yes_share != null, b = h("div", "g" + (sh ? "" : " n")), iv = q.yes_interval;
+      for (const a of ["yes", "no"]) {
+        const s = a == "yes" ? q.yes_share : 1 - q.yes_share, m = mine == a ? " m" : "";
+        b.append(h("span", "l" + m, t(a), you(m)));
+        if (sh) b.append(bar(s, m), h("span", "p", pct(V, s)));
+        b.append(h("span", "c", readers(V, q[a])));
+      }
+      out.push(h("div", "r", h("h3", 0, P.N[k].text), b, sh && iv && h("p", "mt", t("moe", { n: Math.round((iv[1] - iv[0]) * 50) }))));
+    }
+    const E = r.endings || [];
+    if (E.length) {
+      const b = h("div", "g e");
+      for (const e of E) {
+        // The reader's ending: an answer that ends a path ends theirs.
+        const m = g.finished && my[e.node] == e.answer ? " m" : "", s = e.share_of_finished;
+        b.append(
+          h(
+            "span",
+            "l" + m,
+            ...(e.outcomes.length
+              ? [e.outcomes.map((o) => P.N[o].text).join(" → ")]
+              : // A path that ends on an answer with no outcome: named by its question (isolated
+                // from the words around it, as <bdi> would) and the answer.
+                [t("stop", { a: t(e.answer), q: "\u2068" + P.N[e.node].text + "\u2069" })]),
+            you(m)
+          ),
+          pub ? h("span", "p", pct(V, s)) : h("span", "c", readers(V, e.respondents))
+        );
+        if (pub) b.append(bar(s, m));
+      }
+      out.push(h("div", "r", h("h3", 0, t("ends")), b));
+    }
+    out.push(h("p", "f", readers(V, r.respondents) + " · " + t("note") + (pub ? "" : " " + t("few", { n: r.min_respondents }))));
+    return out;
+  };
+
+  // A reader who has not answered yet.
+  const fresh = (P) => ({ path: [], current: P.p.root, outcomes: [] });
+  const go = (P, V, node, again) => {
+    if (again) P.g = fresh(P);
+    P.q = node;
+    P.a = V;
+    P.m = 1;
+    draw(P);
+  };
+
+  const peek = async (P, V, on) => {
+    if ((P.x = on) && !P.R) await more(P);
+    go(P, V, P.q);
+  };
+
+  // The results for anyone, when the poll's visibility allows (closed, paused, "see results").
+  const more = (P) => call(P.u + "/results").then((r) => r.s == 200 && (P.R = r.b), () => 0);
+
+  // Where the desk's preview leads, worked out here as the server would (nothing is sent).
+  const walk = (P, q, a) => {
+    const p = P.g.path, i = p.findIndex((s) => s.node == q), o = [];
+    const path = [...(i < 0 ? p : p.slice(0, i)), { node: q, answer: a }];
+    let n = P.N[q][a];
+    if (n && P.N[n].type == "question") return { path, current: n, outcomes: o };
+    for (; n; n = P.N[n].next) o.push(n);
+    return { path, finished: 1, outcomes: o };
+  };
+
+  const answer = async (P, V, q, a) => {
+    if (P.b) return; // one request at a time: a double click answers once
+    P.a = V;
+    if (P.pv) return done(P, V, walk(P, q, a), q);
+    P.b = 1;
+    // Another tab or copy of the poll may have started this reader meanwhile.
+    const [v, k] = load(P, "");
+    if (!P.t && v == P.p.version) P.t = k;
+    let r;
     try {
-      body = await response.json();
-    } catch (e) {}
-    const error = (body && body.error) || {};
-    return {
-      status: response.status,
-      body,
-      details: error.details || {},
-      retry: response.headers.get("Retry-After"),
-    };
-  }
+      r = await call(P.u + "/answers", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        // A new reader's request key: a retried first answer whose reply was lost, or the same
+        // reader's first answer from another tab, is answered as the reader it started.
+        body: JSON.stringify({ respondent: P.t || null, node: q, answer: a, version: P.p.version, request_key: P.t ? undefined : key(P) }),
+      });
+    } catch (e) {
+      r = e;
+    }
+    P.b = 0;
+    const again = () => answer(P, V, q, a), d = r.d || {}, s = r.s;
+    if (s < 300) {
+      save(P, r.b.respondent);
+      key(P); // tells the poll's other tabs
+      return done(P, V, r.b, q);
+    }
+    if (s == 409 && d.version) return start(P); // a newer version is open: meet it
+    if (s == 409) {
+      if (d.status) P.p.status = d.status; // paused or closed meanwhile
+      if (!P.t && d.respondent) save(P, d.respondent); // this browser's reader, further on
+      return start(P, 1); // where the reader stands
+    }
+    if (s == 422 && d.respondent) {
+      save(P, 0);
+      return again();
+    }
+    fail(P, r, again, 1);
+  };
+
+  const done = (P, V, g, node) => {
+    const ev = (n, x) =>
+      P.pv || V.h.dispatchEvent(new CustomEvent("reader-poll:" + n, { bubbles: true, detail: { poll: P.id, version: P.p.version, ...x } }));
+    P.g = g;
+    P.R = g.results;
+    P.e = P.q = P.x = P.w = 0;
+    P.m = 1;
+    draw(P);
+    V.l.textContent = w(V, "saved") + " " + V.s;
+    ev("answer", { node });
+    if (g.finished) ev("finish", { outcomes: g.outcomes });
+  };
+
+  // Load the poll and where this browser's reader stands (`moved`: the poll as it is, their
+  // progress only, after their own action).
+  const start = async (P, moved) => {
+    const s = moved ? [P.p.version, P.t] : P.pv ? [] : load(P, ""), again = () => start(P, moved);
+    let doc, r;
+    try {
+      [doc, r] = await Promise.all([
+        // Revalidated on every load (a 304 when unchanged): a newly opened version shows at once.
+        // The desk's preview: the poll (a draft too) from the desk, with its session.
+        moved ? { s: 200, b: P.p } : call(P.pv || P.u, P.pv ? { credentials: "same-origin" } : { cache: "no-cache" }),
+        s[1] && call(P.u + "/progress", { headers: { "X-Poll-Respondent": s[1] } }),
+        ...[...P.V].map((V) => words(langOf(V.h.dataset.lang))),
+      ]);
+    } catch (e) {
+      return fail(P, e, again, moved);
+    }
+    if (doc.s != 200) return fail(P, doc, again);
+    P.p = doc.b;
+    P.N = {};
+    P.d = {};
+    for (const n of P.p.nodes) P.N[n.id] = n;
+    await words(langOf(P.p.settings.language));
+    // A token of an earlier version: that walk is over here; the reader meets the new one.
+    if (s[0] != P.p.version) r = 0;
+    else if (r && r.s != 200) {
+      if (r.d.respondent != "unknown") return fail(P, r, again, moved);
+      save(P, (r = 0)); // the server does not know this reader: start afresh
+    }
+    P.t = r && s[1];
+    const g = (P.g = r ? r.b : fresh(P)), st = P.p.status;
+    const v = P.p.settings.results_visibility;
+    P.R = g.results;
+    P.e = P.q = P.w = 0;
+    P.m = moved;
+    if (!P.R && !P.pv && st != "open" && (v == "public" || (v == "after_close" && st == "closed"))) await more(P);
+    draw(P);
+  };
+
+  // An error that says what to do, in the reader's language.
+  const fail = async (P, r, again, moved) => {
+    const s = r.s, o = (r.d || {}).reason;
+    // The page's CSP refusing our connection fails like the network: its event tells them apart.
+    if (!s) await new Promise((f) => setTimeout(f, 99));
+    P.z = s == 404; // no such published poll: nothing to say
+    P.e = !s
+      ? blocked
+        ? { k: "blocked" }
+        : { a: again, k: "network" }
+      : o == "origin_not_allowed"
+      ? { k: "blocked" }
+      : o == "daily_cap"
+      ? { k: "cap" }
+      : s == 429
+      ? { a: again, k: "rate", s: sec(r.r, 60) }
+      : s == 503 && !P.w // busy: wait as long as the server asks, then try once more by itself
+      ? (setTimeout(again, (P.w = sec(r.r, 5)) * 1e3), { k: "busy", s: P.w })
+      : { a: again, k: "failed", m: r.m };
+    P.m = moved;
+    draw(P);
+  };
 
   function mount(el) {
-    const id = (el.getAttribute("data-reader-poll") || "").trim();
+    const id = el.dataset.readerPoll.trim(), pv = el.dataset.previewSrc || "", th = el.dataset.theme, k = id + " " + pv;
+    let root, P = polls.get(k);
     if (!id) return;
-    let root;
     try {
       root = el.shadowRoot || el.attachShadow({ mode: "open" });
     } catch (e) {
-      return warn("cannot render into <" + el.localName + ">: use a <div>");
+      return; // an element that cannot hold a shadow root: use a <div>
     }
-    if (sheet) root.adoptedStyleSheets = [sheet];
-    else root.append(h("style", null, CSS));
-    const theme = el.dataset.theme;
-    const box = h("section", "rp" + (theme === "dark" || theme === "light" ? " " + theme : ""));
-    const title = h("p", "t");
-    const view = h("div");
-    const live = h("p", "sr");
-    live.setAttribute("aria-live", "polite");
-    box.append(title, view, live);
-    root.replaceChildren(box);
-    const st = { id, el, box, title, view, live, lang: langOf(el.dataset.lang) || "en" };
-    st.preview = el.dataset.previewSrc || "";
-    box.setAttribute("aria-label", word(st, "poll"));
-    view.append(h("p", "m", word(st, "loading")));
-    start(st).catch(warn);
+    // The page's CSS may hide empty or unclassed divs: the poll's box stays, filling its room.
+    el.style.cssText += ";display:grid!important;visibility:visible!important";
+    root.adoptedStyleSheets = [sheet];
+    const x = h("section", "rp" + (th == "dark" || th == "light" ? " " + th : ""));
+    const V = { h: el, x, y: h("div"), l: h("p", "sr") };
+    V.l.ariaLive = "polite";
+    x.append(V.y, V.l);
+    root.replaceChildren(x);
+    const fresh = !P;
+    if (fresh) polls.set(k, (P = { id, pv, u: API + encodeURIComponent(id), V: new Set() }));
+    (V.P = P).V.add(V);
+    paint(V);
+    if (fresh) start(P);
+    else words(langOf(el.dataset.lang)).then(() => paint(V));
+    return () => P.V.delete(V);
   }
 
-  async function start(st) {
-    const again = () => start(st).catch(warn);
-    const saved = st.preview ? null : loadSaved(st.id);
-    const token = saved && saved.token;
-    let poll, progress;
-    try {
-      [poll, progress] = await Promise.all([
-        // Revalidated on every load (a 304 when unchanged): a newly opened version shows at once.
-        st.preview ? previewDocument(st) : call(st, "", { cache: "no-cache" }),
-        token ? call(st, "/progress", { headers: { "X-Poll-Respondent": token } }) : null,
-      ]);
-    } catch (e) {
-      return fail(st, word(st, "network"), again, true);
-    }
-    if (poll.status === 404) {
-      // Unknown, draft or withdrawn poll: take no room on the host page.
-      st.box.hidden = true;
-      return warn("no published poll " + st.id);
-    }
-    if (poll.status !== 200 || !poll.body) return failed(st, poll, again, true);
-    st.poll = poll.body;
-    st.nodes = {};
-    for (const node of st.poll.nodes) st.nodes[node.id] = node;
-    st.lang = langOf(st.el.dataset.lang) || langOf(st.poll.settings.language) || "en";
-    st.title.textContent = st.poll.title;
-    st.box.setAttribute("aria-label", word(st, "poll") + ": " + st.poll.title);
-    if (st.preview && !st.pv) st.title.after((st.pv = h("p", "pv", word(st, "preview"))));
-    // A token of an earlier version: that walk is over here; the reader meets the new one.
-    if (progress && saved.version === st.poll.version) {
-      if (progress.status === 200) {
-        st.token = token;
-        return show(st, progress.body, false);
-      }
-      if (progress.details.respondent !== "unknown") {
-        return failed(st, progress, again, true);
-      }
-      saveToken(st, null); // the server does not know this reader: start afresh
-    }
-    show(st, { path: [], current: st.poll.root, finished: false, outcomes: [], results: null });
-  }
+  // Another tab answered this poll: catch up with it.
+  addEventListener("storage", (e) => {
+    const P = polls.get(String(e.key).replace(/^reader-poll(-key)?:/, "") + " ");
+    if (P?.p && !P.b) start(P);
+  });
+  D.addEventListener("securitypolicyviolation", (e) => {
+    if (e.blockedURI.startsWith(new URL(API).origin)) blocked = 1;
+  });
 
-  // Render a reader's progress; `moved` means it follows their own action, so focus follows.
-  function show(st, pr, moved) {
-    st.path = pr.path;
-    const open = st.preview || st.poll.status === "open";
-    if (!pr.finished && open) return ask(st, pr.current, pr.path.length + 1, moved);
-    const parts = [];
-    if (!open) parts.push(h("p", "m", word(st, st.poll.status === "paused" ? "paused" : "closed")));
-    if (!pr.finished) {
-      parts.push(h("p", "q", st.nodes[pr.current] ? st.nodes[pr.current].text : ""));
-      render(st, parts, parts[0], moved);
-      return visibleResults(st) ? loadResults(st).catch(warn) : undefined;
-    }
-    const thanks = h("p", "q", word(st, "end"));
-    parts.push(thanks);
-    if (pr.outcomes.length) {
-      parts.push(h("p", "k", word(st, "lead")));
-      const list = h("ol", "o");
-      for (const key of pr.outcomes) list.append(h("li", null, st.nodes[key].text));
-      parts.push(list);
-    }
-    if (pr.results) parts.push(resultsView(st, pr.results, pr.path, pr.outcomes));
-    else if (st.preview) parts.push(button(word(st, "again"), "s", () => start(st).catch(warn)));
-    else if (st.poll.settings.results_visibility === "after_close" && open) {
-      parts.push(h("p", "m", word(st, "later")));
-    }
-    render(st, parts, thanks, moved);
-    // Announced: the end, and how others answered the reader's questions.
-    if (moved) announce(st, [word(st, "saved"), word(st, "end"), ...(st.said || [])].join(" "));
-  }
-
-  function ask(st, key, number, moved) {
-    const node = st.nodes[key];
-    const step = h("p", "m", word(st, "question", { n: number }));
-    const text = h("p", "q", node.text);
-    text.id = "q";
-    const group = h("div", "bs");
-    group.setAttribute("role", "group");
-    group.setAttribute("aria-labelledby", "q");
-    for (const value of ["yes", "no"]) {
-      group.append(button(word(st, value), null, () => answer(st, key, value).catch(warn)));
-    }
-    render(st, [step, text, group], text, moved);
-    if (moved) announce(st, word(st, "saved") + " " + word(st, "question", { n: number }));
-  }
-
-  function render(st, parts, focusTarget, moved) {
-    st.err = null;
-    const view = h("div", "fade");
-    view.append(...parts);
-    st.view.replaceWith(view);
-    st.view = view;
-    if (moved && focusTarget) {
-      focusTarget.tabIndex = -1; // focus follows the reader to what their answer brought
-      focusTarget.focus();
-    }
-  }
-
-  function announce(st, text) {
-    st.live.textContent = "";
-    setTimeout(() => (st.live.textContent = text), 50);
-  }
-
-  // The desk's preview: the poll (a draft too) from the page's own origin, with its session.
-  async function previewDocument(st) {
-    const response = await fetch(st.preview, { credentials: "same-origin" });
-    return { status: response.status, body: await response.json().catch(() => null), details: {} };
-  }
-
-  // Where an answer leads, worked out here as the server would (the preview sends nothing).
-  function walkHere(st, key, value) {
-    const path = [...st.path, { node: key, answer: value }];
-    let next = st.nodes[key][value];
-    if (next && st.nodes[next].type === "question") {
-      return { path, current: next, finished: false, outcomes: [], results: null };
-    }
-    const outcomes = [];
-    for (; next; next = st.nodes[next].next) outcomes.push(next);
-    return { path, current: null, finished: true, outcomes, results: null };
-  }
-
-  async function answer(st, key, value) {
-    if (st.preview) return show(st, walkHere(st, key, value), true);
-    if (st.busy) return; // one request at a time: a double click answers once
-    st.busy = true;
-    const buttons = st.view.querySelectorAll(".bs button");
-    buttons.forEach((b) => b.setAttribute("aria-disabled", "true"));
-    const again = () => answer(st, key, value).catch(warn);
-    let reply;
-    try {
-      reply = await call(st, "/answers", {
-        method: "POST",
-        headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({
-          respondent: st.token || null,
-          node: key,
-          answer: value,
-          version: st.poll.version,
-        }),
-      });
-    } catch (e) {
-      reply = null;
-    } finally {
-      st.busy = false;
-      buttons.forEach((b) => b.removeAttribute("aria-disabled"));
-    }
-    if (!reply) return fail(st, word(st, "network"), again);
-    if (reply.status === 200 || reply.status === 201) {
-      st.token = reply.body.respondent;
-      saveToken(st, st.token);
-      return show(st, reply.body, true);
-    }
-    const details = reply.details;
-    if (reply.status === 409 && details.version) return start(st).catch(warn); // a newer version
-    if (reply.status === 409 && details.status) {
-      st.poll.status = details.status; // paused or closed meanwhile
-      return resume(st);
-    }
-    if (reply.status === 409) return resume(st); // answered elsewhere: ask where the reader is
-    if (reply.status === 422 && details.respondent) {
-      st.token = null;
-      saveToken(st, null);
-      return again();
-    }
-    if (reply.status === 404) {
-      st.box.hidden = true;
-      return;
-    }
-    failed(st, reply, again);
-  }
-
-  async function resume(st) {
-    if (!st.token) return show(st, { path: [], current: st.poll.root, finished: false, outcomes: [] }, true);
-    let reply;
-    try {
-      reply = await call(st, "/progress", { headers: { "X-Poll-Respondent": st.token } });
-    } catch (e) {
-      return fail(st, word(st, "network"), () => resume(st).catch(warn));
-    }
-    if (reply.status === 200) return show(st, reply.body, true);
-    if (reply.details.respondent === "unknown") {
-      st.token = null;
-      saveToken(st, null);
-      return resume(st);
-    }
-    failed(st, reply, () => resume(st).catch(warn));
-  }
-
-  const visibleResults = (st) => {
-    const visibility = st.poll.settings.results_visibility;
-    return visibility === "public" || (visibility === "after_close" && st.poll.status === "closed");
-  };
-
-  async function loadResults(st) {
-    const headers = st.token ? { "X-Poll-Respondent": st.token } : {};
-    const reply = await call(st, "/results", { headers }).catch(() => null);
-    if (reply && reply.status === 200) st.view.append(resultsView(st, reply.body, st.path || [], []));
-  }
-
-  function resultsView(st, results, path, mine) {
-    const box = h("div");
-    box.append(h("p", "k", word(st, "results")));
-    const published = results.shares_published;
-    const bar = (share) => {
-      const outer = h("div", "bar");
-      const inner = h("span");
-      inner.style.width = Math.round(share * 1000) / 10 + "%";
-      outer.setAttribute("aria-hidden", "true");
-      outer.append(inner);
-      return outer;
-    };
-    const questions = h("ul");
-    st.said = [];
-    const steps = path.length
-      ? path
-      : st.poll.nodes.filter((n) => n.type === "question").map((n) => ({ node: n.id }));
-    for (const stepOf of steps) {
-      const q = results.questions[stepOf.node];
-      if (!q || !st.nodes[stepOf.node]) continue;
-      const value = stepOf.answer || "yes";
-      const label = word(st, value);
-      const item = h("li");
-      item.append(h("p", "qt", st.nodes[stepOf.node].text));
-      if (stepOf.answer) item.append(h("p", "m", word(st, "you", { answer: label })));
-      if (published && q.yes_share != null) {
-        const share = value === "yes" ? q.yes_share : 1 - q.yes_share;
-        item.append(bar(share));
-        const pct = percent(st, share);
-        const line = word(st, stepOf.answer ? "also" : "said", { pct, answer: label });
-        item.append(h("p", null, line));
-        st.said.push(line);
-      } else {
-        const count = value === "yes" ? q.yes : q.no;
-        item.append(h("p", null, word(st, "counts", { count, total: q.yes + q.no, answer: label })));
-      }
-      questions.append(item);
-    }
-    box.append(questions);
-
-    // Outcome chains (o1 → o3 …), each named by its first outcome.
-    const followers = new Set(st.poll.nodes.map((n) => n.next).filter(Boolean));
-    const heads = st.poll.nodes.filter((n) => n.type === "outcome" && !followers.has(n.id));
-    if (heads.length) {
-      box.append(h("p", "k", word(st, "ends")));
-      const outcomes = h("ul");
-      for (const head of heads) {
-        const o = results.outcomes[head.id];
-        if (!o) continue;
-        const texts = [];
-        for (let n = head; n; n = st.nodes[n.next]) texts.push(n.text);
-        const item = h("li");
-        const text = h("p", "qt", texts.join(" → "));
-        if (mine.includes(head.id)) text.append(h("span", "tag", word(st, "yours")));
-        item.append(text);
-        if (published && o.share_of_finished != null) {
-          item.append(bar(o.share_of_finished));
-          item.append(h("p", null, word(st, "reached", { pct: percent(st, o.share_of_finished) })));
-        } else {
-          item.append(h("p", null, word(st, "reachedCount", { count: o.reached })));
-        }
-        outcomes.append(item);
-      }
-      box.append(outcomes);
-    }
-    box.append(h("p", "note", results.note));
-    box.append(h("p", "m", word(st, "readers", { n: results.respondents })));
-    return box;
-  }
-
-  function failed(st, reply, again, replace) {
-    if (reply.status === 429) {
-      const wait = retrySeconds(reply.retry);
-      const text = wait ? word(st, "rate", { n: wait }) : word(st, "rateLater");
-      return fail(st, text, again, replace);
-    }
-    fail(st, word(st, "failed"), again, replace);
-  }
-
-  function retrySeconds(header) {
-    if (!header) return 0;
-    const seconds = /^\d+$/.test(header.trim())
-      ? Number(header)
-      : (Date.parse(header) - Date.now()) / 1000;
-    return seconds > 0 ? Math.ceil(seconds) : seconds === 0 ? 1 : 0;
-  }
-
-  // An error that says what to do. `replace`: nothing useful to keep on screen (first load).
-  function fail(st, message, again, replace) {
-    const box = h("div", "err");
-    box.setAttribute("role", "alert");
-    box.append(h("p", null, message));
-    const retry = button(word(st, "retry"), "s", () => {
-      box.remove();
-      again();
+  // Several pollservers on one page: the first script loaded finds every poll and hands each to
+  // its server: the one data-reader-poll-server names, else the script right after the div,
+  // else itself. A copy of the same script only asks it to look again.
+  const R = window.ReaderPoll;
+  if (R) return R.add && R.add(API, mount);
+  const servers = new Map([[API, mount]]), seen = new WeakMap();
+  const scan = () =>
+    D.querySelectorAll("[data-reader-poll]").forEach((el) => {
+      const s = el.dataset.readerPollServer, n = el.nextElementSibling;
+      const m = servers.get(s ? api(new URL(s, location)) : n && JS.test(n.src) ? api(n.src) : API);
+      if (m && !seen.has(el)) seen.set(el, m(el) || Object); // what undoes it
     });
-    box.append(retry);
-    if (replace) render(st, [box]);
-    else {
-      if (st.err) st.err.remove();
-      st.view.append(box);
-      if (st.el.shadowRoot.activeElement) retry.focus(); // the reader was acting: lead them on
+  new MutationObserver((records) => {
+    for (const r of records) {
+      // A changed poll, language, theme or server: draw that box afresh.
+      if (r.attributeName) {
+        seen.get(r.target)?.();
+        seen.delete(r.target);
+      }
     }
-    st.err = box;
-  }
-
-  function scan() {
-    document.querySelectorAll("[data-reader-poll]").forEach((el) => {
-      if (seen.has(el)) return;
-      seen.add(el);
-      try {
-        mount(el);
-      } catch (e) {
-        warn(e);
-      }
-    });
-  }
-
-  let queued = false;
-  const queueScan = () => {
-    if (queued) return;
-    queued = true;
-    setTimeout(() => {
-      queued = false;
-      scan();
-    }, 0);
-  };
-  try {
-    new MutationObserver((records) => {
-      for (const record of records) {
-        if (record.type === "attributes") return queueScan();
-        for (const node of record.addedNodes) {
-          if (
-            node.nodeType === 1 &&
-            (node.hasAttribute("data-reader-poll") || node.querySelector("[data-reader-poll]"))
-          ) {
-            return queueScan();
-          }
-        }
-      }
-    }).observe(document.documentElement, {
-      childList: true,
-      subtree: true,
-      attributes: true,
-      attributeFilter: ["data-reader-poll"],
-    });
-  } catch (e) {
-    warn(e);
-  }
-
-  window.ReaderPoll = Object.freeze({ scan, version: "1" });
+    scan();
+  }).observe(D.documentElement, {
+    childList: true,
+    subtree: true,
+    attributeFilter: ["data-reader-poll", "data-lang", "data-theme", "data-reader-poll-server"],
+  });
+  window.ReaderPoll = Object.freeze({ scan, add: (a, m) => servers.has(a) || (servers.set(a, m), scan()) });
   scan();
 })();
