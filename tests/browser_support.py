@@ -8,6 +8,7 @@ every API call the widget makes is a real cross-origin request.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import threading
 import uuid
@@ -22,6 +23,7 @@ from sqlalchemy import create_engine, text
 from pollserver.core.privacy import hash_token
 
 from helpers import TESTS_DIR, configured_database_url, missing_service
+from support import http_json
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -223,6 +225,76 @@ def save_screenshot(locator, name: str, **options) -> Path:
     locator.screenshot(path=str(path), animations="disabled", **options)
     assert path.stat().st_size > 1000, path
     return path
+
+
+# --- the reader-poll widget on a page ---------------------------------------------------------
+
+
+def widget(page, poll_id: str):
+    """The host element of a poll's widget (its shadow root is searched by Playwright)."""
+    return page.locator(f'[data-reader-poll="{poll_id}"]')
+
+
+def stored_token(page, poll_id: str) -> str | None:
+    """The reader's token the widget keeps (as "version:token") for the poll's version."""
+    kept = page.evaluate(f"localStorage.getItem('reader-poll:{poll_id}')")
+    return kept.split(":", 1)[1] if kept else None
+
+
+def settled(locator) -> None:
+    """Wait until the widget's fade-in has finished: axe and screenshots read colours as painted."""
+    locator.evaluate("el => Promise.all(el.shadowRoot.getAnimations().map(a => a.finished))")
+
+
+def answer_as_other_readers(base_url: str, poll_id: str, readers: int) -> None:
+    """Readers answering the two-question seed poll through the API, on a spread of paths."""
+    url = f"{base_url}/api/v1/polls/{poll_id}/answers"
+    for number in range(readers):
+        first = "no" if number % 4 == 3 else "yes"
+        status, body, _ = http_json(
+            "POST", url, {"respondent": None, "node": "q1", "answer": first}
+        )
+        assert status == 201, body
+        if body["current"]:
+            second = "no" if number % 3 == 2 else "yes"
+            answer = {"respondent": body["respondent"], "node": body["current"], "answer": second}
+            assert http_json("POST", url, answer)[0] == 200
+
+
+def change_poll_settings(env: dict[str, str], poll_id: str, **settings) -> None:
+    """Change a poll's stored settings (results_visibility, allow_answer_changes, …)."""
+    from pollserver.extensions import db
+    from pollserver.services.polls import find_poll
+
+    with cli_app(env) as app, app.app_context():
+        poll = find_poll(db.session, poll_id)
+        poll.settings = {**poll.settings, **settings}
+        db.session.commit()
+
+
+def import_polls(env: dict[str, str], directory: Path, definitions: list[dict]) -> dict[str, str]:
+    """Import hand-written poll definitions, open them, and return their ids by title."""
+    path = directory / "polls.json"
+    path.write_text(json.dumps(definitions))
+    with cli_app(env) as app:
+        run_cli(app, "import", str(path))
+        listed = {
+            row["title"]: row["id"] for row in json.loads(run_cli(app, "polls", "list", "--json"))
+        }
+        ids = {definition["title"]: listed[definition["title"]] for definition in definitions}
+        for poll_id in ids.values():
+            run_cli(app, "polls", "open", "--", poll_id)
+    return ids
+
+
+# Collects layout shifts from the start of the page (buffered), as web-vitals counts CLS: shifts
+# without recent input, summed.
+LAYOUT_SHIFTS = """
+window.__cls = 0;
+new PerformanceObserver(list => {
+  for (const entry of list.getEntries()) if (!entry.hadRecentInput) window.__cls += entry.value;
+}).observe({type: 'layout-shift', buffered: true});
+"""
 
 
 def assert_no_axe_violations(page, *, in_widget: bool = True) -> None:

@@ -17,6 +17,7 @@ from browser_support import (
     Database,
     HostSite,
     PageProblems,
+    answer_as_other_readers,
     assert_no_axe_violations,
     cli_app,
     database_url_of,
@@ -27,6 +28,8 @@ from browser_support import (
     run_cli,
     save_screenshot,
     shadow_text,
+    stored_token,
+    widget,
 )
 from support import PollserverProcess, http_json
 
@@ -157,20 +160,6 @@ def prepare_polls(env: dict[str, str], directory, base_url: str) -> dict[str, st
     return polls
 
 
-def answer_as_other_readers(base_url: str, poll_id: str, readers: int) -> None:
-    for number in range(readers):
-        url = f"{base_url}/api/v1/polls/{poll_id}/answers"
-        first = "no" if number % 4 == 3 else "yes"
-        status, body, _ = http_json(
-            "POST", url, {"respondent": None, "node": "q1", "answer": first}
-        )
-        assert status == 201, body
-        if body["current"]:
-            second = "no" if number % 3 == 2 else "yes"
-            body = {"respondent": body["respondent"], "node": body["current"], "answer": second}
-            assert http_json("POST", url, body)[0] == 200
-
-
 @pytest.fixture(scope="module")
 def host():
     site = HostSite()
@@ -191,16 +180,6 @@ def page(context):
     page.problems = PageProblems(page)
     yield page
     assert page.problems.errors == []
-
-
-def widget(page, poll_id: str):
-    return page.locator(f'[data-reader-poll="{poll_id}"]')
-
-
-def stored_token(page, poll_id: str) -> str | None:
-    """The reader's token the widget keeps, as "version:token", for the poll's version."""
-    kept = page.evaluate(f"localStorage.getItem('reader-poll:{poll_id}')")
-    return kept.split(":", 1)[1] if kept else None
 
 
 # --- readers ------------------------------------------------------------------------------------
