@@ -35,6 +35,7 @@ from browser_support import (
     stored_token,
     widget,
 )
+from helpers import REPO_ROOT
 from support import PollserverProcess, http_json
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
@@ -212,6 +213,18 @@ def walk_seed(poll, first: str, second: str) -> None:
 
 def shares(locator) -> list[int]:
     return [int(text.rstrip("%")) for text in locator.all_inner_texts()]
+
+
+def test_every_language_has_every_word_with_the_same_placeholders():
+    folder = REPO_ROOT / "widget" / "words"
+    english = json.loads((folder / "en.json").read_text())
+    for language in ("de", "fr"):
+        words = json.loads((folder / f"{language}.json").read_text())
+        assert list(words) == list(english), language
+        for key, text in words.items():
+            assert text.strip(), (language, key)
+            placeholders = sorted(re.findall(r"\{(\w)\}", text))
+            assert placeholders == sorted(re.findall(r"\{(\w)\}", english[key])), (language, key)
 
 
 # --- results --------------------------------------------------------------------------------------
