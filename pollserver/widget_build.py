@@ -9,6 +9,11 @@ shipped beside them and otherwise (a checkout, an edited source) builds the same
 The minifier is tdewolff/minify, through its binary wheel ``minify-go``: a well-kept minifier for
 JavaScript, CSS and JSON that runs offline with no Node toolchain, and on the widget it gives
 smaller files than the pure-Python rjsmin (6.6 against 6.9 KB gzipped when it was chosen).
+
+``minify`` is Go code: loading it starts Go's runtime, whose threads do not survive a fork. So it
+is imported only where a build runs, and the server never runs one itself: it runs this module as
+a program (``python widget_build.py SOURCES TARGET``, see ``main``) and reads what it wrote. A
+gunicorn worker forked from a process that had loaded Go could otherwise hang in its first call.
 """
 
 from __future__ import annotations
@@ -18,11 +23,11 @@ import gzip
 import hashlib
 import json
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import brotli
-import minify
 
 # Hex digits of a file's SHA-256 in its URL (widget.<hash>.js): enough to tell versions apart;
 # the integrity value, not this, is what a browser checks.
@@ -135,6 +140,8 @@ def widget_source(folder: Path, words_en: str | None, word_urls: dict[str, str])
     """widget.js with its placeholders filled in (a source without them is taken as it is)."""
     source = read_text(folder / WIDGET)
     if CSS_PLACEHOLDER in source:
+        import minify  # only where a build runs (see the module's docstring)
+
         css = minify.string("text/css", read_text(folder / WIDGET_CSS))
         source = source.replace(CSS_PLACEHOLDER, json.dumps(css, ensure_ascii=False))
     if WORDS_EN_PLACEHOLDER in source:
@@ -152,6 +159,8 @@ def widget_source(folder: Path, words_en: str | None, word_urls: dict[str, str])
 def minified_script(source: str, name: str) -> bytes:
     licence = LICENCE.match(source)
     body = source[licence.end() :] if licence else source
+    import minify  # only where a build runs (see the module's docstring)
+
     try:
         code = minify.string("application/javascript", body)
     except minify.MinifyError as error:
@@ -223,10 +232,11 @@ def write_build(build: WidgetBuild, target: Path) -> list[Path]:
     return [*written, target / MANIFEST]
 
 
-def read_build(folder: Path) -> WidgetBuild | None:
-    """The prebuilt files under ``folder/dist`` when they were built from the sources in
-    ``folder`` as they are now; None when there are none, they are stale or a file is damaged."""
-    target = folder / DIST_FOLDER
+def read_build(folder: Path, target: Path | None = None) -> WidgetBuild | None:
+    """The prebuilt files under ``target`` (by default ``folder/dist``) when they were built from
+    the sources in ``folder`` as they are now; None when there are none, they are stale or a
+    file is damaged."""
+    target = target or folder / DIST_FOLDER
     try:
         manifest = json.loads((target / MANIFEST).read_text(encoding="utf-8"))
         if manifest["sources"] != sources_hash(folder):
@@ -251,3 +261,22 @@ def read_build(folder: Path) -> WidgetBuild | None:
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
     return WidgetBuild(files=tuple(files), sources_hash=manifest["sources"])
+
+
+def main(arguments: list[str]) -> int:
+    """``python widget_build.py SOURCES TARGET``: build the widget's files from the source folder
+    into TARGET (what ``read_build(SOURCES, TARGET)`` reads); a broken source is exit status 1
+    with its message on stderr."""
+    if len(arguments) != 2:
+        print("usage: widget_build.py SOURCES TARGET", file=sys.stderr)
+        return 2
+    try:
+        write_build(build_widget(Path(arguments[0])), Path(arguments[1]))
+    except WidgetBuildError as error:
+        print(error, file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -14,6 +14,9 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
+import subprocess
+import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -22,13 +25,13 @@ from pathlib import Path
 from flask import Response, request
 from werkzeug.http import parse_accept_header, quote_etag
 
+from pollserver import widget_build
 from pollserver.config import shipped_folder
 from pollserver.errors import json_error
 from pollserver.widget_build import (
     BuiltFile,
     WidgetBuild,
     WidgetBuildError,
-    build_widget,
     read_build,
     source_paths,
 )
@@ -86,7 +89,7 @@ def current_build() -> WidgetBuild:
         if loaded is not None and loaded.folder == folder and loaded.signature == signature:
             return loaded.build
         try:
-            build = read_build(folder) or build_widget(folder)
+            build = read_build(folder) or build_elsewhere(folder)
         except WidgetBuildError as error:
             if loaded is None or loaded.folder != folder:
                 raise
@@ -95,6 +98,33 @@ def current_build() -> WidgetBuild:
             build = loaded.build
         _loaded = _Loaded(folder, signature, build, now)
         return build
+
+
+# A build of the widget's few small files takes well under a second; a stuck one is a fault.
+BUILD_TIMEOUT_SECONDS = 60
+
+
+def build_elsewhere(folder: Path) -> WidgetBuild:
+    """The same build as a wheel's, run as a program of its own: the minifier is Go code, which
+    must not be loaded into a server process that forks or was forked (pollserver.widget_build)."""
+    with tempfile.TemporaryDirectory(prefix="pollserver-widget-") as target:
+        try:
+            finished = subprocess.run(
+                [sys.executable, widget_build.__file__, str(folder), target],
+                capture_output=True,
+                text=True,
+                timeout=BUILD_TIMEOUT_SECONDS,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as error:
+            raise WidgetBuildError(f"the widget's build took over {error.timeout} s") from error
+        if finished.returncode != 0:
+            raise WidgetBuildError(finished.stderr.strip() or f"exit {finished.returncode}")
+        build = read_build(folder, Path(target))
+    if build is None:
+        # The sources changed while they were built: the next request builds them again.
+        raise WidgetBuildError("the widget's sources changed during its build")
+    return build
 
 
 def built_file(name: str) -> BuiltFile:

@@ -11,6 +11,8 @@ import json
 import os
 import re
 import shutil
+import subprocess
+import sys
 
 import brotli
 import pytest
@@ -329,3 +331,28 @@ def test_damaged_prebuilt_files_are_not_used(widget_folder):
     assert read_build(widget_folder) is None
     (widget_folder / "dist" / "manifest.json").write_text("{")
     assert read_build(widget_folder) is None
+
+
+SERVES_WITHOUT_GO = """
+import sys, tempfile
+from pollserver import create_app
+app = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", "RATELIMIT_ENABLED": False})
+response = app.test_client().get("/widget.js", headers={"Accept-Encoding": "identity"})
+assert response.status_code == 200 and b"reader-poll" in response.data, response.status
+print("minify" in sys.modules)
+"""
+
+
+def test_a_server_process_never_loads_the_minifier(tmp_path):
+    """The minifier is Go code, whose runtime does not survive a fork: a gunicorn worker must
+    never have it loaded. The widget is built by a program of its own and read back here."""
+    finished = subprocess.run(
+        [sys.executable, "-c", SERVES_WITHOUT_GO],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "POLLSERVER_INSTANCE_PATH": str(tmp_path)},
+        check=False,
+    )
+    assert finished.returncode == 0, finished.stderr
+    assert finished.stdout.strip() == "False"
