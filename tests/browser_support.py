@@ -236,9 +236,9 @@ def widget(page, poll_id: str):
 
 
 def stored_token(page, poll_id: str) -> str | None:
-    """The reader's token the widget keeps (as "version:token") for the poll's version."""
+    """The reader's token the widget keeps (as "version:token:time") for the poll's version."""
     kept = page.evaluate(f"localStorage.getItem('reader-poll:{poll_id}')")
-    return kept.split(":", 1)[1] if kept else None
+    return kept.split(":")[1] if kept else None
 
 
 def settled(locator) -> None:

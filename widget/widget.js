@@ -3,7 +3,7 @@
  * On the div: data-lang, data-theme="light|dark", data-label-<word> (a key of widget/words/en.json),
  * data-reader-poll-server="https://HOST/" (whose poll it is, when a page loads several pollservers),
  * data-preview-src="URL" (the desk's preview: nothing is sent). Events on the div, bubbling:
- * reader-poll:answer {poll, version, node} and reader-poll:finish {poll, version, outcomes}.
+ * reader-poll:answer and reader-poll:finish, each {poll, version, node}: nothing about the reader.
  * Styling: --reader-poll-accent, -accent-text, -font, -radius, -margin, -accent-dark, -accent-text-dark.
  *
  * Built (widget_build.py): __WIDGET_CSS__ becomes widget.css minified, __WORDS_EN__ words/en.json,
@@ -33,13 +33,17 @@
   let blocked;
   sheet.replaceSync(CSS);
 
-  // Poll texts are data: they become text nodes, never markup. Each element takes the direction
-  // of its own text: the editors' texts are isolated from the words around them.
+  // Poll texts are data: they become text nodes, never markup.
   const h = (tag, cls, ...kids) => {
     const e = D.createElement(tag);
     e.className = cls || "";
-    e.dir = "auto";
     e.append(...kids.filter(Boolean));
+    return e;
+  };
+  // An editor's text takes the direction of its own words, isolated from the widget's.
+  const u = (tag, cls, text) => {
+    const e = h(tag, cls, text);
+    e.dir = "auto";
     return e;
   };
   const btn = (label, cls, f) => {
@@ -61,7 +65,7 @@
       : EN);
   // A word in the view's language; data-label-<word> on the div overrides it.
   const w = (V, k, v) =>
-    (V.h.getAttribute("data-label-" + k) || (T[V.L] || EN)[k] || EN[k]).replace(/\{(\w)\}/g, (m, x) => v[x]);
+    (V.h.getAttribute("data-label-" + k) || (T[V.L] || EN)[k] || EN[k]).replace(/\{(\w)\}/g, (m, x) => v?.[x] ?? m);
   const pct = (V, x) => new Intl.NumberFormat(V.L, { style: "percent" }).format(x);
   const readers = (V, n) =>
     w(V, n == 1 ? "reader" : "readers", { n: n.toLocaleString(V.L) });
@@ -72,8 +76,8 @@
   };
   const sec = (h, d) => Math.ceil(+h || d); // Retry-After: pollserver sends seconds
 
-  // Kept per poll: "version:token" (a token belongs to the version its reader started) and
-  // "version:request key:time" (a new reader's key; the time tells the poll's other tabs).
+  // Kept per poll: "version:token:time" (a token belongs to the version its reader started; the
+  // time tells the poll's other tabs that the reader moved on) and "version:request key".
   const K = (P, x) => "reader-poll" + x + ":" + P.id;
   const ls = (f) => {
     try {
@@ -86,15 +90,16 @@
   };
   const save = (P, t) => {
     P.t = t;
-    P.pv || ls((s) => (t ? s.setItem(K(P, ""), P.p.version + ":" + t) : s.removeItem(K(P, ""))));
+    P.pv || ls((s) => (t ? s.setItem(K(P, ""), P.p.version + ":" + t + ":" + Date.now()) : s.removeItem(K(P, ""))));
   };
+  // A new reader's request key, drawn once per browser and poll version: 128 random bits as four
+  // numbers (under the 16 characters the server asks for only if together they had fewer than
+  // 13 digits: far less than once in 10^20 keys).
   const key = (P) => {
     const [v, k] = load(P, "-key");
-    P.k =
-      (v == P.p.version && k) ||
-      P.k ||
-      crypto.getRandomValues(new Uint32Array(4)).join("_").padEnd(16, "_"); // 128 random bits
-    ls((s) => s.setItem(K(P, "-key"), P.p.version + ":" + P.k + ":" + Date.now()));
+    v == P.p.version && k
+      ? (P.k = k)
+      : ls((s) => s.setItem(K(P, "-key"), P.p.version + ":" + (P.k ||= crypto.getRandomValues(new Uint32Array(4)).join("_"))));
     return P.k;
   };
 
@@ -130,11 +135,11 @@
     else {
       const set = p.settings, open = P.pv || p.status == "open", path = g.path;
       const q = P.q || (open && !g.finished && g.current);
-      parts.push(h("h2", 0, p.title), P.pv && h("p", "pv", t("preview")));
+      parts.push(u("h2", 0, p.title), P.pv && h("p", "pv", t("preview")));
       if (q && !P.x) {
         const i = path.findIndex((s) => s.node == q), n = i < 0 ? path.length : i, b = h("div", "bs");
         said = right = t("step", { n: n + 1, m: n + depth(P, q) });
-        focus = h("p", "q", P.N[q].text);
+        focus = u("p", "q", P.N[q].text);
         focus.id = "q";
         b.role = "group";
         b.setAttribute("aria-labelledby", "q");
@@ -157,7 +162,8 @@
           parts.push(focus);
           said = focus.textContent;
         }
-        if (R) parts.push(...results(V, P, R, t));
+        if (R && !P.c) parts.push(...results(V, P, R, t));
+        else if (R) ln("see", () => go(P, V, (P.c = 0)));
         else if (g.finished && open && set.results_visibility == "after_close") parts.push(h("p", "mt", t("later")));
         if (P.x) ln("toq", () => peek(P, V, 0));
         if (g.finished && open && set.allow_answer_changes) ln("change", () => go(P, V, path[path.length - 1].node));
@@ -209,14 +215,16 @@
         if (sh) b.append(bar(s, m), h("span", "p", pct(V, s)));
         b.append(h("span", "c", readers(V, q[a])));
       }
-      out.push(h("div", "r", h("h3", 0, P.N[k].text), b, sh && iv && h("p", "mt", t("moe", { n: Math.round((iv[1] - iv[0]) * 50) }))));
+      out.push(h("div", "r", u("h3", 0, P.N[k].text), b, sh && iv && h("p", "mt", t("moe", { n: Math.round((iv[1] - iv[0]) * 50) }))));
     }
     const E = r.endings || [];
     if (E.length) {
       const b = h("div", "g e");
       for (const e of E) {
-        // The reader's ending: an answer that ends a path ends theirs.
-        const m = g.finished && my[e.node] == e.answer ? " m" : "", s = e.share_of_finished;
+        // The reader's ending: their outcome chain (branches may join into one), or the answer
+        // that ended their path where it leads to no outcome.
+        const m = g.finished && (e.outcomes[0] ? e.outcomes + "" == g.outcomes : my[e.node] == e.answer) ? " m" : "",
+          s = e.share_of_finished;
         b.append(
           h(
             "span",
@@ -289,8 +297,7 @@
     P.b = 0;
     const again = () => answer(P, V, q, a), d = r.d || {}, s = r.s;
     if (s < 300) {
-      save(P, r.b.respondent);
-      key(P); // tells the poll's other tabs
+      save(P, r.b.respondent); // tells the poll's other tabs
       return done(P, V, r.b, q);
     }
     if (s == 409 && d.version) return start(P); // a newer version is open: meet it
@@ -307,22 +314,22 @@
   };
 
   const done = (P, V, g, node) => {
-    const ev = (n, x) =>
-      P.pv || V.h.dispatchEvent(new CustomEvent("reader-poll:" + n, { bubbles: true, detail: { poll: P.id, version: P.p.version, ...x } }));
+    const ev = (n) =>
+      P.pv || V.h.dispatchEvent(new CustomEvent("reader-poll:" + n, { bubbles: true, detail: { poll: P.id, version: P.p.version, node } }));
     P.g = g;
     P.R = g.results;
-    P.e = P.q = P.x = P.w = 0;
+    P.e = P.q = P.x = P.w = P.c = 0;
     P.m = 1;
     draw(P);
     V.l.textContent = w(V, "saved") + " " + V.s;
-    ev("answer", { node });
-    if (g.finished) ev("finish", { outcomes: g.outcomes });
+    ev("answer");
+    if (g.finished) ev("finish");
   };
 
-  // Load the poll and where this browser's reader stands (`moved`: the poll as it is, their
-  // progress only, after their own action).
+  // Load the poll and where this browser's reader stands. `moved`: the poll as it is, their
+  // progress only: 1 after their own action here, 2 after one in another tab.
   const start = async (P, moved) => {
-    const s = moved ? [P.p.version, P.t] : P.pv ? [] : load(P, ""), again = () => start(P, moved);
+    const s = moved == 1 ? [P.p.version, P.t] : P.pv ? [] : load(P, ""), again = () => start(P, moved);
     let doc, r;
     try {
       [doc, r] = await Promise.all([
@@ -352,7 +359,10 @@
     const v = P.p.settings.results_visibility;
     P.R = g.results;
     P.e = P.q = P.w = 0;
-    P.m = moved;
+    // A reader back on the page sees where they ended; their results are a click away, so a
+    // finished poll takes no more room than its question did (nothing below it moves).
+    P.c = !moved && g.finished;
+    P.m = moved == 1;
     if (!P.R && !P.pv && st != "open" && (v == "public" || (v == "after_close" && st == "closed"))) await more(P);
     draw(P);
   };
@@ -376,7 +386,7 @@
       : s == 503 && !P.w // busy: wait as long as the server asks, then try once more by itself
       ? (setTimeout(again, (P.w = sec(r.r, 5)) * 1e3), { k: "busy", s: P.w })
       : { a: again, k: "failed", m: r.m };
-    P.m = moved;
+    P.m = moved == 1;
     draw(P);
   };
 
@@ -403,13 +413,13 @@
     paint(V);
     if (fresh) start(P);
     else words(langOf(el.dataset.lang)).then(() => paint(V));
-    return () => P.V.delete(V);
+    return () => P.V.delete(V) && !P.V.size && polls.delete(k); // a poll no copy shows is let go
   }
 
-  // Another tab answered this poll: catch up with it.
+  // Another tab answered this poll: catch up with where the reader stands.
   addEventListener("storage", (e) => {
-    const P = polls.get(String(e.key).replace(/^reader-poll(-key)?:/, "") + " ");
-    if (P?.p && !P.b) start(P);
+    const P = polls.get(String(e.key).replace(/^reader-poll:/, "") + " ");
+    if (P?.p && !P.b) start(P, 2);
   });
   D.addEventListener("securitypolicyviolation", (e) => {
     if (e.blockedURI.startsWith(new URL(API).origin)) blocked = 1;
@@ -420,7 +430,7 @@
   // else itself. A copy of the same script only asks it to look again.
   const R = window.ReaderPoll;
   if (R) return R.add && R.add(API, mount);
-  const servers = new Map([[API, mount]]), seen = new WeakMap();
+  const servers = new Map([[API, mount]]), seen = new Map();
   const scan = () =>
     D.querySelectorAll("[data-reader-poll]").forEach((el) => {
       const s = el.dataset.readerPollServer, n = el.nextElementSibling;
@@ -428,13 +438,10 @@
       if (m && !seen.has(el)) seen.set(el, m(el) || Object); // what undoes it
     });
   new MutationObserver((records) => {
-    for (const r of records) {
-      // A changed poll, language, theme or server: draw that box afresh.
-      if (r.attributeName) {
-        seen.get(r.target)?.();
-        seen.delete(r.target);
-      }
-    }
+    // A changed poll, language, theme or server: draw that box afresh. A box taken off the page
+    // is let go (a single-page site may come and go many times).
+    for (const r of records) r.attributeName && seen.get(r.target)?.(seen.delete(r.target));
+    seen.forEach((f, el) => el.isConnected || f(seen.delete(el)));
     scan();
   }).observe(D.documentElement, {
     childList: true,

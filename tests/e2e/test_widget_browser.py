@@ -320,9 +320,13 @@ def test_reload_mid_path_resumes_where_the_reader_left_off(service, host, page):
     poll.get_by_role("button", name="No").click()
     expect(poll.locator(".o")).to_contain_text("Operation failed")
 
-    # A finished reader who comes back sees their path and results, not the first question.
+    # A finished reader who comes back sees where their answers led, not the first question,
+    # and their results one click away: the card takes no more room than the question did.
     page.reload()
     expect(poll.locator(".o")).to_contain_text("Your answers lead to: Operation failed")
+    expect(poll.locator(".g")).to_have_count(0)
+    assert poll.evaluate("el => el.getBoundingClientRect().height") <= 240  # 15rem
+    poll.get_by_role("button", name="See results").click()
     expect(poll.locator(".g:not(.e) .l.m")).to_have_text(["Yes (your answer)", "No (your answer)"])
     assert stored_token(page, seed) == token
     assert service.db.answers_of(token) == [("q1", "yes"), ("q2", "no")]
@@ -352,6 +356,7 @@ def test_blocked_storage_does_not_stop_a_reader(service, host, context, page):
     page.goto(host.add("/no-storage.html", host_page(service.snippet("seed"))))
     poll = widget(page, seed)
     poll.get_by_role("button", name="Yes").click()
+    poll.get_by_text(SEED_Q2).wait_for()  # a click before it is ignored
     poll.get_by_role("button", name="No").click()
     expect(poll.locator(".o")).to_contain_text("Operation failed")
 
@@ -543,6 +548,7 @@ def test_fits_a_320_px_phone(service, host, browser):
         box = poll.get_by_role("button", name=name).bounding_box()
         assert box["x"] >= 0 and box["x"] + box["width"] <= 320 and box["height"] >= 44
     poll.get_by_role("button", name="Yes").click()
+    expect(poll.get_by_text(SEED_Q2)).to_be_visible()  # a click before it would be ignored
     poll.get_by_role("button", name="Yes").click()
     expect(poll.get_by_text("Where readers ended up")).to_be_visible()
     assert page.evaluate("document.documentElement.scrollWidth") <= 320
@@ -600,6 +606,7 @@ def test_iframe_embed_takes_the_height_of_the_poll(service, host, page):
     content = frame.locator("main").evaluate("m => m.getBoundingClientRect().height")
     assert abs(first_height - content) <= 2
     frame.get_by_role("button", name="Yes").click()
+    frame.get_by_text(SEED_Q2).wait_for()  # a click before it is ignored
     frame.get_by_role("button", name="Yes").click()
     expect(frame.get_by_text("Where readers ended up")).to_be_visible()
     grown = f"() => document.querySelector('iframe').offsetHeight > {first_height + 100}"
@@ -631,6 +638,8 @@ def test_demo_page_has_no_axe_violations(service, browser, scheme):
         save_screenshot(poll, "widget-dark-question.png")
 
     poll.get_by_role("button", name="Yes").click()
+
+    poll.get_by_text(SEED_Q2).wait_for()  # a click before it is ignored
     poll.get_by_role("button", name="No").click()
     expect(poll.get_by_text("Where readers ended up")).to_be_visible()
     poll.evaluate("el => Promise.all(el.shadowRoot.getAnimations().map(a => a.finished))")

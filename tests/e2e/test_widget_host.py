@@ -262,6 +262,18 @@ def test_the_documented_snippet_shifts_nothing_when_the_poll_appears(service, ho
     cls = page.evaluate("window.__cls")
     assert cls <= 0.01, f"cumulative layout shift {cls}"
 
+    # The reader finishes and comes back: their card still fits the room, so nothing moves.
+    poll.get_by_role("button", name="Yes").click()
+    expect(poll.locator(".q")).to_have_text(SEED_Q2)
+    poll.get_by_role("button", name="No").click()
+    expect(poll.locator(".o")).to_be_visible()
+    page.reload()
+    expect(poll.locator(".o")).to_be_visible()
+    settled(poll)
+    page.wait_for_timeout(300)
+    cls = page.evaluate("window.__cls")
+    assert cls <= 0.01, f"cumulative layout shift {cls} for a returning reader"
+
 
 def test_the_question_card_fits_the_reserved_room_and_its_heights_are_reported(
     service, host, browser

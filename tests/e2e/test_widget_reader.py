@@ -88,6 +88,18 @@ POLLS = [
             {"id": "o1", "type": "outcome", "text": "It was"},
         ],
     },
+    {   # two branches join into one outcome: "No" at once, or "Yes" then "No"
+        "title": "Joined endings",
+        "root": "q1",
+        "nodes": [
+            {"id": "q1", "type": "question", "text": "Is the bridge safe?", "yes": "q2",
+             "no": "o1"},
+            {"id": "q2", "type": "question", "text": "Should it stay open?", "yes": "o2",
+             "no": "o1"},
+            {"id": "o1", "type": "outcome", "text": "The bridge closes"},
+            {"id": "o2", "type": "outcome", "text": "The bridge stays open"},
+        ],
+    },
     {   # only for a page elsewhere
         "title": "A guarded poll",
         "root": "q1",
@@ -155,12 +167,14 @@ def service(request, browser, tmp_path_factory):
                 "paused": ids["A paused poll"],
                 "closed": ids["A poll that has closed"],
                 "guarded": ids["A guarded poll"],
+                "joined": ids["Joined endings"],
             }
             change_poll_settings(env, polls["pier"], allow_answer_changes=True)
             for name in ("public", "paused"):
                 change_poll_settings(env, polls[name], results_visibility="public")
             change_poll_settings(env, polls["closed"], results_visibility="after_close")
             change_poll_settings(env, polls["guarded"], allowed_origins=["https://news.example"])
+            change_poll_settings(env, polls["joined"], results_visibility="public")
             for name in ("paused", "closed"):
                 url = f"{server.base_url}/api/v1/polls/{polls[name]}/answers"
                 answer = {"respondent": None, "node": "q1", "answer": "yes"}
@@ -610,7 +624,7 @@ def test_answer_and_finish_events_bubble_with_nothing_about_the_reader(service, 
         {"type": "reader-poll:answer", "bubbles": True, "on": seed,
          "detail": {"poll": seed, "version": version, "node": "q2"}},
         {"type": "reader-poll:finish", "bubbles": True, "on": seed,
-         "detail": {"poll": seed, "version": version, "outcomes": ["o2", "o4"]}},
+         "detail": {"poll": seed, "version": version, "node": "q2"}},
     ]  # fmt: skip
     token = stored_token(page, seed)
     assert token not in json.dumps(events)
@@ -663,6 +677,12 @@ def test_language_and_direction_are_the_widgets_own(service, host, page):
     expect(arabic.locator("h2")).to_have_attribute("dir", "auto")
     question = arabic.locator(".q").evaluate("q => getComputedStyle(q).direction")
     assert question == "ltr"
+    # Everything else follows the widget's direction: the buttons and links run right to left.
+    directions = arabic.evaluate(
+        "el => ['.v', '.bs', '.k', '.lk'].map(s =>"
+        " getComputedStyle(el.shadowRoot.querySelector(s)).direction)"
+    )
+    assert directions == ["rtl"] * 4
 
 
 def test_result_bars_show_in_forced_colours(service, host, page):
@@ -740,3 +760,66 @@ def test_every_state_has_no_axe_violations(service, host, browser, scheme):
     assert not [r for r in sent if r.startswith("POST") and polls["public"] in r]
     context.close()
     assert problems.errors == []
+
+
+# --- found in review ------------------------------------------------------------------------------
+
+
+def test_the_readers_ending_is_marked_where_branches_join(service, host, page):
+    """Readers reach "The bridge closes" from two branches; the ending is named after the branch
+    most of them took (a first "No"). A reader who came by the other branch still finds it
+    marked as theirs."""
+    joined = service.polls["joined"]
+    url = f"{service.url}/api/v1/polls/{joined}/answers"
+    for _ in range(3):
+        assert http_json("POST", url, {"respondent": None, "node": "q1", "answer": "no"})[0] == 201
+    page.goto(host.add("/joined.html", article(service.snippet(joined))))
+    poll = widget(page, joined)
+    poll.get_by_role("button", name="Yes").click()
+    expect(poll.locator(".q")).to_have_text("Should it stay open?")
+    poll.get_by_role("button", name="No").click()
+    expect(poll.locator(".o")).to_have_text("Your answers lead to: The bridge closes")
+    expect(poll.locator(".e .l.m")).to_have_text("The bridge closes (your answer)")
+
+
+def test_another_tab_follows_an_answer_with_one_request(service, host, context):
+    """A tab hears of an answer given in another through storage: it asks where the reader
+    stands, once, and nothing else."""
+    seed = service.polls["seed"]
+    url = host.add("/quiet-tabs.html", article(service.snippet("seed")))
+    one, two = context.new_page(), context.new_page()
+    one.goto(url)
+    two.goto(url)
+    expect(widget(two, seed).locator(".q")).to_have_text(SEED_Q1)
+    asked: list[str] = []
+    two.on("request", lambda request: asked.append(f"{request.method} {request.url}"))
+    widget(one, seed).get_by_role("button", name="Yes").click()
+    expect(widget(two, seed).locator(".q")).to_have_text(SEED_Q2)
+    widget(one, seed).get_by_role("button", name="No").click()
+    expect(widget(two, seed).locator(".o")).to_have_text(f"Your answers lead to: {FAILED}")
+    two.wait_for_timeout(300)  # anything more would have been asked by now
+    api = f"{service.url}/api/v1/polls/{seed}"
+    assert asked == [f"GET {api}/progress", f"GET {api}/progress"]
+
+
+def test_a_box_taken_off_the_page_is_let_go_and_drawn_again_when_it_comes_back(
+    service, host, context
+):
+    """As on a single-page site: a poll removed from the page asks nothing more of the server,
+    and the same box put back is drawn afresh."""
+    seed = service.polls["seed"]
+    url = host.add("/single-page.html", article(service.snippet("seed")))
+    one, two = context.new_page(), context.new_page()
+    one.goto(url)
+    two.goto(url)
+    expect(widget(one, seed).locator(".q")).to_have_text(SEED_Q1)
+    one.evaluate("window.__box = document.querySelector('.reader-poll'); window.__box.remove()")
+    asked: list[str] = []
+    one.on("request", lambda request: asked.append(request.url))
+    widget(two, seed).get_by_role("button", name="Yes").click()
+    expect(widget(two, seed).locator(".q")).to_have_text(SEED_Q2)
+    one.wait_for_timeout(300)
+    assert asked == []  # the removed poll did not follow the other tab
+    one.evaluate("document.querySelector('main').append(window.__box)")
+    expect(widget(one, seed).locator(".q")).to_have_text(SEED_Q2)
+    expect(widget(one, seed).locator("section")).to_have_count(1)
