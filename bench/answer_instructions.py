@@ -7,7 +7,10 @@ limits off) under ``valgrind --tool=callgrind`` twice, with a few and with many 
 answering the seeds/001 poll's first question, and divides the difference by the difference
 in answers: start-up and warm-up cancel out.
 
-    python bench/answer_instructions.py [--few 100] [--many 400]
+    python bench/answer_instructions.py [--few 100] [--many 400] [--request-key]
+
+``--request-key``: each first answer carries a request key of its own, as the widget sends it
+(the server derives the reader's token from it and looks for a reader it already started).
 
 To compare two commits, run it in a checkout of each. Not part of the test suite.
 """
@@ -26,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "seeds" / "001_3297866220564658.txt"
 
 
-def answer_new_readers(count: int) -> None:
+def answer_new_readers(count: int, with_request_key: bool) -> None:
     """The measured program: a fresh app and database, then ``count`` new readers' answers."""
     instance = tempfile.mkdtemp()
     os.environ["POLLSERVER_INSTANCE_PATH"] = instance
@@ -53,15 +56,18 @@ def answer_new_readers(count: int) -> None:
         poll_id = poll.public_id
     client = app.test_client()
     for number in range(count):
+        body = {"respondent": None, "node": "q1", "answer": "yes"}
+        if with_request_key:
+            body["request_key"] = f"bench-reader-{number:010d}"
         reply = client.post(
             f"/api/v1/polls/{poll_id}/answers",
-            json={"respondent": None, "node": "q1", "answer": "yes"},
+            json=body,
             environ_base={"REMOTE_ADDR": f"10.0.{number // 250}.{number % 250 + 1}"},
         )
         assert reply.status_code == 201, reply.get_data(as_text=True)
 
 
-def instructions(count: int) -> int:
+def instructions(count: int, with_request_key: bool) -> int:
     with tempfile.TemporaryDirectory() as scratch:
         result = subprocess.run(
             [
@@ -72,6 +78,7 @@ def instructions(count: int) -> int:
                 __file__,
                 "--run",
                 str(count),
+                *(["--request-key"] if with_request_key else []),
             ],
             capture_output=True,
             text=True,
@@ -86,16 +93,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--few", type=int, default=100)
     parser.add_argument("--many", type=int, default=400)
+    parser.add_argument("--request-key", action="store_true", help="first answers carry a key")
     parser.add_argument("--run", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.run is not None:
-        answer_new_readers(args.run)
+        answer_new_readers(args.run, args.request_key)
         return
-    few, many = instructions(args.few), instructions(args.many)
+    few = instructions(args.few, args.request_key)
+    many = instructions(args.many, args.request_key)
     commit = subprocess.run(
         ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
     ).stdout.strip()
-    print(f"commit {commit}: {few:,} instructions for {args.few} answers, {many:,} for {args.many}")
+    keys = " with request keys" if args.request_key else ""
+    print(
+        f"commit {commit}{keys}: {few:,} instructions for {args.few} answers, "
+        f"{many:,} for {args.many}"
+    )
     print(f"per new reader's answer: {(many - few) / (args.many - args.few):,.0f} instructions")
 
 

@@ -20,7 +20,7 @@ import secrets
 
 RESPONDENT_TOKEN_BYTES = 24
 # A client's request key, as the API accepts it: 16 to 64 URL-safe characters (the widget sends
-# 22, the base64url form of 16 random bytes).
+# 128 random bits as four decimal numbers joined by "_").
 REQUEST_KEY = r"[A-Za-z0-9_-]{16,64}"
 REQUEST_KEY_PURPOSE = "respondent-token-for-request-key"
 
