@@ -1,6 +1,8 @@
-"""The daily cap on new readers from one address, as a reader meets it in the widget (Debian's
-Chromium via Playwright), in each of the widget's languages, against a real server whose cap is
-low: the words say "tomorrow", never a count of seconds.
+"""Limits and outages as a reader meets them in the widget (Debian's Chromium via Playwright),
+against real servers: the daily cap on new readers from one address, in each of the widget's
+languages (the words say "tomorrow", never a count of seconds), and a database that goes away
+while the reader answers (the widget waits as long as the server's Retry-After asks, once, by
+itself, and the answer goes in when the database is back).
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ import pytest
 from playwright.sync_api import expect, sync_playwright
 
 from browser_support import (
+    Database,
     HostSite,
     PageProblems,
+    assert_no_axe_violations,
     cli_app,
     fresh_database_env,
     host_page,
@@ -24,9 +28,12 @@ from browser_support import (
     stored_token,
     widget,
 )
-from support import PollserverProcess, http_json
+from helpers import missing_service
+from support import OwnPostgres, PollserverProcess, http_json
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
+
+SEED_Q2 = "Was the operation a good result?"
 
 CAP = 2  # new readers per address, poll and day
 SEED_Q1 = "Russia allowed North Korean military in Ukraine?"
@@ -95,6 +102,8 @@ def test_the_daily_cap_says_try_again_tomorrow_in_the_readers_language(capped, b
         assert not re.search(r"\d", text), text  # no count of seconds, nor any other
         expect(poll.locator(".q")).to_have_text(SEED_Q1)  # the question stays
         assert stored_token(page, seed) is None
+        settled(poll)
+        assert_no_axe_violations(page)
         if lang == "de":
             settled(poll)
             save_screenshot(poll, "widget-cap-de.png")
@@ -102,3 +111,59 @@ def test_the_daily_cap_says_try_again_tomorrow_in_the_readers_language(capped, b
         context.close()
         site.close()
     assert problems.errors == []
+
+
+@pytest.mark.postgres
+def test_a_database_outage_is_waited_for_once_and_the_answer_goes_in(browser, tmp_path):
+    """A real 503: the server's PostgreSQL (one of the test's own) stops just before the reader
+    answers, and starts again while the widget waits the Retry-After the server sent."""
+    try:
+        postgres = OwnPostgres().start()
+    except (FileNotFoundError, OSError) as error:
+        missing_service(f"cannot run a PostgreSQL server of the test's own: {error}")
+    site = HostSite()
+    database = Database(postgres.url)
+    try:
+        env = {
+            "POLLSERVER_INSTANCE_PATH": str(tmp_path / "instance"),
+            "DATABASE_URL": postgres.url,
+            "RATELIMIT_ENABLED": "false",
+        }
+        server = PollserverProcess(env).start(tmp_path / "server.log")
+        context = browser.new_context(viewport={"width": 700, "height": 800})
+        try:
+            with cli_app(env) as app:
+                (seed,) = json.loads(run_cli(app, "polls", "list", "--json"))
+            seed = seed["id"]
+            page = context.new_page()
+            problems = PageProblems(page)
+            page.goto(
+                site.add(
+                    "/outage.html",
+                    host_page(
+                        f'<h1>Article</h1><div class="reader-poll" data-reader-poll="{seed}" '
+                        f'style="min-height:15rem"></div>'
+                        f'<script async src="{server.base_url}/widget.js"></script>'
+                    ),
+                )
+            )
+            poll = widget(page, seed)
+            expect(poll.locator(".q")).to_have_text(SEED_Q1)
+            postgres.stop()
+            poll.get_by_role("button", name="Yes").click()
+            alert = poll.get_by_role("alert")
+            expect(alert).to_have_text("Busy right now. Trying again in 5 seconds…")
+            expect(alert.get_by_role("button")).to_have_count(0)  # it will try by itself
+            postgres.start()
+            expect(poll.locator(".q")).to_have_text(SEED_Q2, timeout=15_000)
+            expect(alert).to_have_count(0)
+            assert database.respondent_count(seed) == 1
+            assert problems.errors == []
+        finally:
+            context.close()
+            server.stop()
+        assert "Traceback" not in server.log(), server.log()
+    finally:
+        database.close()
+        site.close()
+        postgres.destroy()
