@@ -90,7 +90,9 @@ def embed_frame_js_hashed(digest: str):
 
 @bp.get("/widget/words/<language>.<digest>.json")
 def widget_words(language: str, digest: str):
-    return widget_files.hashed_response(f"{WORDS_PATH}/{language}.json", digest)
+    return widget_files.hashed_response(
+        f"{WORDS_PATH}/{language}.json", digest, redirect_stale=True
+    )
 
 
 def widget_url(*, external: bool = False) -> str:

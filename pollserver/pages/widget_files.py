@@ -147,10 +147,23 @@ def plain_response(name: str):
     return _response(built, immutable=request.args.get("v") == built.content_hash)
 
 
-def hashed_response(name: str, digest: str):
+# How long a stale words URL's redirect may be reused: as long as a plain /widget.js is.
+STALE_REDIRECT_MAX_AGE = PLAIN_MAX_AGE
+
+
+def hashed_response(name: str, digest: str, *, redirect_stale: bool = False):
     """A file at its content-hashed URL: only the current content answers, for good; any other
-    hash (a version this server no longer has) is a 404, never other bytes under that name."""
+    hash (a version this server no longer has) is a 404, never other bytes under that name.
+
+    ``redirect_stale``: a stale hash is sent on to the current file instead (the widget's words:
+    a widget.js that a browser still holds from before an update asks for its old words; the
+    current ones serve it, any word it lacks falling back to English)."""
     built = current_build().file(name)
+    if built is not None and digest != built.content_hash and redirect_stale:
+        response = Response(status=307, headers={"Location": f"{request.root_path}/{built.path}"})
+        response.headers.update(_cors_headers())
+        response.headers["Cache-Control"] = f"public, max-age={STALE_REDIRECT_MAX_AGE}"
+        return response
     if built is None or digest != built.content_hash:
         return hashed_not_found(name, digest)
     return _response(built, immutable=True)
