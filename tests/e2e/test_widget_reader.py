@@ -100,6 +100,16 @@ POLLS = [
             {"id": "o2", "type": "outcome", "text": "The bridge stays open"},
         ],
     },
+    {   # a newer version opens while a reader has the page open
+        "title": "Market hours",
+        "root": "q1",
+        "nodes": [
+            {"id": "q1", "type": "question", "text": "Should the market open at seven?",
+             "yes": "o1", "no": "o2"},
+            {"id": "o1", "type": "outcome", "text": "Stalls open at seven"},
+            {"id": "o2", "type": "outcome", "text": "Stalls open at eight"},
+        ],
+    },
     {   # only for a page elsewhere
         "title": "A guarded poll",
         "root": "q1",
@@ -168,6 +178,7 @@ def service(request, browser, tmp_path_factory):
                 "closed": ids["A poll that has closed"],
                 "guarded": ids["A guarded poll"],
                 "joined": ids["Joined endings"],
+                "versioned": ids["Market hours"],
             }
             change_poll_settings(env, polls["pier"], allow_answer_changes=True)
             for name in ("public", "paused"):
@@ -809,3 +820,48 @@ def test_a_box_taken_off_the_page_is_let_go_and_drawn_again_when_it_comes_back(
     one.evaluate("document.querySelector('main').append(window.__box)")
     expect(widget(one, seed).locator(".q")).to_have_text(SEED_Q2)
     expect(widget(one, seed).locator("section")).to_have_count(1)
+
+
+def test_a_version_opened_while_the_page_is_open_is_met_at_the_readers_next_answer(
+    service, host, page
+):
+    poll_id = service.polls["versioned"]
+    page.goto(host.add("/versions.html", article(service.snippet(poll_id))))
+    poll = widget(page, poll_id)
+    expect(poll.locator(".q")).to_have_text("Should the market open at seven?")
+
+    # Meanwhile an editor opens a version 2 with a reworded question.
+    with cli_app(service.env) as app:
+        created = app.test_cli_runner().invoke(
+            args=["tokens", "create", "--name", "editor", "--role", "moderator"]
+        )
+    assert created.exit_code == 0, created.output
+    admin = {"Authorization": f"Bearer {created.stdout.strip()}"}
+    document = http_json("GET", f"{service.url}/api/v1/polls/{poll_id}")[1]
+    definition = {
+        "title": document["title"],
+        "root": document["root"],
+        "nodes": [
+            {**node, "text": "Should the market open at half past seven?"}
+            if node["id"] == "q1"
+            else node
+            for node in document["nodes"]
+        ],
+    }
+    url = f"{service.url}/api/v1/admin/polls/{poll_id}"
+    status, body, _ = http_json("POST", f"{url}/versions", definition, headers=admin)
+    assert status == 201, body
+    status, body, _ = http_json("POST", f"{url}/status", {"status": "open"}, headers=admin)
+    assert status == 200, body
+    page.wait_for_timeout(1100)  # a process reuses a poll's document for a second
+
+    # The reader answers the question they see: the server says a newer version is open, and
+    # the widget shows it instead of counting an answer to the old one.
+    poll.get_by_role("button", name="Yes").click()
+    expect(poll.locator(".q")).to_have_text("Should the market open at half past seven?")
+    assert stored_token(page, poll_id) is None
+    assert service.db.respondent_count(poll_id) == 0
+    poll.get_by_role("button", name="Yes").click()
+    expect(poll.locator(".o")).to_have_text("Your answers lead to: Stalls open at seven")
+    assert service.db.answers_of(stored_token(page, poll_id)) == [("q1", "yes")]
+    assert page.evaluate(f"localStorage.getItem('reader-poll:{poll_id}')").startswith("2:")
