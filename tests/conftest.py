@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import sync_playwright
 from sqlalchemy import create_engine
 
 from pollserver import create_app, models  # noqa: F401  (models fill db.metadata)
@@ -24,6 +25,7 @@ from pollserver.core.roles import TokenRole
 from pollserver.extensions import db
 from pollserver.services.tokens import create_token
 
+from browser_support import launch_chromium
 from helpers import (
     DEFAULT_POSTGRES_URL,
     DEFAULT_REDIS_URL,
@@ -169,3 +171,12 @@ def tokens(app) -> dict[str, str]:
         }
         db.session.commit()
     return secrets
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium, shared by a module's browser tests (a module may define its own)."""
+    with sync_playwright() as playwright:
+        chromium = launch_chromium(playwright)
+        yield chromium
+        chromium.close()

@@ -17,7 +17,7 @@ import secrets
 import urllib.request
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from browser_support import (
     HostSite,
@@ -25,7 +25,6 @@ from browser_support import (
     cli_app,
     fresh_database_env,
     host_page,
-    launch_chromium,
     run_cli,
     save_screenshot,
 )
@@ -42,14 +41,6 @@ COLUMN_PADDING = 16  # px each side of the host's column
 
 
 # --- module fixtures ----------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as playwright:
-        chromium = launch_chromium(playwright)
-        yield chromium
-        chromium.close()
 
 
 class Service:

@@ -11,7 +11,7 @@ import json
 import re
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from browser_support import (
     Database,
@@ -24,7 +24,6 @@ from browser_support import (
     focused_in_widget,
     fresh_database_env,
     host_page,
-    launch_chromium,
     run_cli,
     save_screenshot,
     shadow_text,
@@ -79,14 +78,6 @@ EXTRA_POLLS = [
 
 
 # --- module fixtures ----------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as playwright:
-        chromium = launch_chromium(playwright)
-        yield chromium
-        chromium.close()
 
 
 class Service:

@@ -13,7 +13,7 @@ import json
 import secrets
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from browser_support import (
     ARTIFACTS,
@@ -27,7 +27,6 @@ from browser_support import (
     fresh_database_env,
     host_page,
     import_polls,
-    launch_chromium,
     run_cli,
     save_screenshot,
     settled,
@@ -52,14 +51,6 @@ PIER = {
         {"id": "o1", "type": "outcome", "text": "Council tax rises"},
     ],
 }
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as playwright:
-        chromium = launch_chromium(playwright)
-        yield chromium
-        chromium.close()
 
 
 class Service:

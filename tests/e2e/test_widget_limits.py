@@ -11,7 +11,7 @@ import json
 import re
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from browser_support import (
     Database,
@@ -21,7 +21,6 @@ from browser_support import (
     cli_app,
     fresh_database_env,
     host_page,
-    launch_chromium,
     run_cli,
     save_screenshot,
     settled,
@@ -66,14 +65,6 @@ def capped(request, tmp_path_factory):
         finally:
             server.stop()
         assert "Traceback" not in server.log(), server.log()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as playwright:
-        chromium = launch_chromium(playwright)
-        yield chromium
-        chromium.close()
 
 
 @pytest.mark.parametrize("lang", ["en", "de", "fr"])

@@ -14,7 +14,7 @@ import json
 import re
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from browser_support import (
     Database,
@@ -28,7 +28,6 @@ from browser_support import (
     fresh_database_env,
     host_page,
     import_polls,
-    launch_chromium,
     run_cli,
     save_screenshot,
     settled,
@@ -123,14 +122,6 @@ POLLS = [
 
 
 # --- module fixtures ----------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as playwright:
-        chromium = launch_chromium(playwright)
-        yield chromium
-        chromium.close()
 
 
 class Service:
