@@ -1,42 +1,59 @@
-"""Load benchmark: pollserver under gunicorn on loopback, driven by wrk, per storage backend.
+"""Load benchmark: pollserver beside the stacks it is compared with, on loopback, driven by wrk.
 
-    python bench/load.py [--duration 8] [--connections 32] [--backends sqlite postgresql]
+    python bench/load.py [--duration 5] [--rounds 3] [--connections 32]
+                         [--backends sqlite postgresql] [--compare jawanndenn reference granian]
 
-For each backend — SQLite with in-memory limits (one worker, the embedded default) and
-PostgreSQL + Redis (four workers) — it starts ``pollserver serve`` on a fresh database and
-measures, in the same run:
+Every server is started by the harness on a free port of 127.0.0.1 and stopped by its pid at the
+end, also after an error or Ctrl-C. They all run at once and are measured in the same
+interleaved rounds (each figure once per round, in order; then again), so that the machine's
+drift from minute to minute touches them alike. The table gives each figure's median round.
 
-- the ceiling: ``GET /livez``, a trivial endpoint on the same app and server configuration;
-- ``GET /api/v1/polls/{id}``, ``GET /widget.js``, ``GET …/results`` with the results cache warm;
-- ``GET …/results`` just invalidated (a second server with ``RESULTS_CACHE_SECONDS=0``, so
-  every request sums the tallies; its own ceiling is measured alongside);
-- ``POST …/answers`` from distinct new readers, rate limiting on, each request from its own
-  address through a trusted proxy header (``TRUSTED_PROXY_COUNT=1``).
+- pollserver, per backend, as ``pollserver serve`` runs it: SQLite with in-memory limits (one
+  worker × 8 threads, the embedded default) and PostgreSQL + Redis (four workers), on a fresh
+  database: ``GET /livez`` (the app's own ceiling), ``GET /api/v1/polls/{id}``,
+  ``GET /widget.js``, ``GET …/results`` with the results cache warm, ``POST …/answers`` from
+  distinct new readers (rate limiting on, each from its own address through a trusted proxy
+  header, ``TRUSTED_PROXY_COUNT=1``), and ``GET …/results`` just invalidated (a second server
+  with ``RESULTS_CACHE_SECONDS=0``, so every request sums the tallies).
+- jawanndenn (``--compare jawanndenn``), a Django poll app from the package index, installed into
+  a virtualenv of its own under ``--cache`` (bench/.cache), on SQLite, one yes/no poll made
+  through its own form; its vote endpoint is posted as its page's form does (CSRF token and
+  cookie, Origin), each vote a new voter from its own address (X-Forwarded-For, which it reads
+  for its per-address limit). Two ways of serving it: as its own launcher does (gunicorn, one
+  sync worker) and as pollserver is (one gthread worker × 8 threads; with IMMEDIATE SQLite
+  transactions, without which most threaded votes fail with "database is locked"). The votes
+  it stored are counted after the run against the successful responses wrk saw.
+- The fixed stack reference (``--compare reference``): bench/reference_app.py, a plain Flask
+  "hello" JSON on gunicorn, 1 worker × 8 threads.
+- pollserver's app under Granian (``--compare granian``; WSGI, 1 worker × 8 blocking threads,
+  ``pollserver.app:create_app`` on the SQLite database above): ``/livez``, the poll document and
+  answers, as data for choosing the server.
 
-It prints requests/s, p50 and p99 latency, non-2xx and socket errors, each throughput as a
-ratio of the ceiling, and the CPU time one request cost each part of the stack (read from
-``/proc`` around each wrk run: pollserver's processes, PostgreSQL's, Redis', and wrk's own),
-which says where a ratio comes from. Targets (2-core machine): answers ≥ 0.4×, reads ≥ 0.8×.
-Not a test.
-
-The machine is shared and its speed drifts from minute to minute, so every figure is measured
-in several interleaved rounds (ceiling, poll, widget, results, answers; ceiling, poll, …) and
-the table gives each figure's median round; its ratio is to the ceiling's median.
+It prints requests/s, p50 and p99 latency, non-2xx and socket errors, each figure's ratio to
+jawanndenn's votes/s (the faster of its two setups) and to the reference's req/s, the targets of
+issue 16 marked met or MISSED (answers ≥ 5× jawanndenn on SQLite, ≥ 4× on PostgreSQL + Redis;
+poll document, widget.js and cached results ≥ 1.5× the reference; p99 ≤ 50 ms; pollserver CPU
+per answer ≤ 0.8 ms on SQLite, ≤ 1.0 ms on PostgreSQL + Redis with PostgreSQL's share ≤ 0.4 ms)
+and the CPU time one request cost each part of the stack, read from ``/proc`` around each wrk
+run: the measured app's processes, PostgreSQL's, Redis', and wrk's own. Not a test.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
+import json
 import os
 import re
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
@@ -48,6 +65,7 @@ sys.path.insert(0, str(REPO_ROOT / "tests"))
 sys.path.insert(0, str(BENCH))
 
 from results_scaling import git_commit, machine_description  # noqa: E402
+from stacks import Granian, Jawanndenn, Reference  # noqa: E402
 
 from support import PollserverProcess  # noqa: E402
 
@@ -55,12 +73,21 @@ POSTGRES_ADMIN_URL = os.environ.get(
     "BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379")
-READ_TARGET = 0.8
-ANSWER_TARGET = 0.4
 
+# Issue 16's targets.
+ANSWER_TARGETS = {"sqlite": 5.0, "postgresql": 4.0}  # × jawanndenn's votes/s
+READ_TARGET = 1.5  # × the reference's req/s
+P99_TARGET_MS = 50.0
+ANSWER_CPU_TARGETS_MS = {"sqlite": 0.8, "postgresql": 1.0}  # pollserver's processes
+POSTGRES_CPU_TARGET_MS = 0.4
+BACKEND_LABELS = {
+    "sqlite": "pollserver, SQLite, gunicorn 1×8",
+    "postgresql": "pollserver, PostgreSQL + Redis, gunicorn 4×8",
+}
 
 CLOCK_TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
-# Parts of the stack by process name; pollserver's own processes are found from the server's pid.
+# Parts of the stack by process name; the measured app's own processes (pollserver's, or a
+# comparison stack's) are found from its server's pid.
 PARTS_BY_PROCESS_NAME = {"postgres": "PostgreSQL", "redis-server": "Redis"}
 
 
@@ -89,8 +116,7 @@ def cpu_seconds_by_part(server_pid: int) -> dict[tuple[str, int], float]:
     this process's rusage of its children."""
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     readings = {
-        ("pollserver", pid): process_cpu_seconds(pid)
-        for pid in [server_pid, *descendants(server_pid)]
+        ("app", pid): process_cpu_seconds(pid) for pid in [server_pid, *descendants(server_pid)]
     }
     readings[("wrk", 0)] = children.ru_utime + children.ru_stime
     for entry in Path("/proc").iterdir():
@@ -110,27 +136,10 @@ def cpu_seconds_by_part(server_pid: int) -> dict[tuple[str, int], float]:
 def cpu_ms_per_request(
     before: dict[tuple[str, int], float], after: dict[tuple[str, int], float], requests: int
 ) -> dict[str, float]:
-    used: dict[str, float] = {"pollserver": 0.0, "PostgreSQL": 0.0, "Redis": 0.0, "wrk": 0.0}
+    used: dict[str, float] = {"app": 0.0, "PostgreSQL": 0.0, "Redis": 0.0, "wrk": 0.0}
     for (part, pid), seconds in after.items():
         used[part] += seconds - before.get((part, pid), 0.0)  # new since: all of it counts
     return {part: 1000 * seconds / max(requests, 1) for part, seconds in used.items()}
-
-
-@dataclass
-class Figure:
-    name: str
-    requests_per_second: float
-    p50_ms: float
-    p99_ms: float
-    non_2xx: int
-    socket_errors: int
-    ceiling: float
-    target: float | None
-    cpu_ms: dict[str, float]
-
-    @property
-    def ratio(self) -> float:
-        return self.requests_per_second / self.ceiling if self.ceiling else 0.0
 
 
 def to_ms(value: str) -> float:
@@ -145,6 +154,7 @@ def run_wrk(
     connections: int,
     round_number: int = 0,
     server_pid: int | None = None,
+    script_args: tuple[str, ...] = (),
 ) -> dict:
     command = [
         "wrk",
@@ -159,6 +169,7 @@ def run_wrk(
         url,
         "--",
         str(round_number),  # the scripts draw each round's addresses from their own range
+        *script_args,
     ]
     cpu_before = cpu_seconds_by_part(server_pid) if server_pid else {}
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
@@ -170,6 +181,7 @@ def run_wrk(
         r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
     )
     return {
+        "requests": requests,
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
         "p50": to_ms(latency["50"]),
         "p99": to_ms(latency["99"]),
@@ -186,8 +198,6 @@ def make_poll_results_public(database_url: str) -> str:
         poll_id, settings = connection.execute(
             text("SELECT public_id, settings FROM polls WHERE status = 'open'")
         ).one()
-        import json
-
         settings = json.loads(settings) if isinstance(settings, str) else dict(settings)
         settings["results_visibility"] = "public"
         connection.execute(
@@ -240,30 +250,21 @@ class Backend:
             self._admin.dispose()
 
 
-def measure_rounds(
-    server: PollserverProcess,
-    plan: list[tuple[str, str, str]],
-    rounds: int,
-    duration: int,
-    connections: int,
-) -> dict[str, list[dict]]:
-    """Run every (name, path, script) of the plan once per round, in order; warm up first."""
-    for _, path, script in plan:
-        run_wrk(f"{server.base_url}{path}", script, 2, connections, round_number=99)
-    runs: dict[str, list[dict]] = {name: [] for name, _, _ in plan}
-    for round_number in range(rounds):
-        for name, path, script in plan:
-            runs[name].append(
-                run_wrk(
-                    f"{server.base_url}{path}",
-                    script,
-                    duration,
-                    connections,
-                    round_number,
-                    server_pid=server.process.pid,
-                )
-            )
-    return runs
+@dataclass
+class Item:
+    """One figure of the plan: a wrk script against one server."""
+
+    stack: str
+    name: str
+    url: str
+    script: str
+    server_pid: int
+    kind: str  # ceiling, read, answer, invalidated, vote, reference
+    backend: str | None = None  # a pollserver figure's backend (its targets)
+    round_offset: int = 0  # keeps one database's addresses apart between two servers
+    script_args: tuple[str, ...] = ()
+    runs: list[dict] = field(default_factory=list)
+    warm_up: dict | None = None
 
 
 def median_run(runs: list[dict]) -> dict:
@@ -276,79 +277,175 @@ def median_run(runs: list[dict]) -> dict:
     }
 
 
-def measure_backend(
-    name: str, rounds: int, duration: int, connections: int, workdir: Path
-) -> list[Figure]:
+def measure(plan: list[Item], rounds: int, duration: int, connections: int) -> None:
+    """Warm every item up (2 s), then run the whole plan once per round, in order."""
+    for item in plan:
+        item.warm_up = run_wrk(
+            item.url,
+            item.script,
+            2,
+            connections,
+            round_number=99 + item.round_offset,
+            script_args=item.script_args,
+        )
+    for round_number in range(rounds):
+        for item in plan:
+            item.runs.append(
+                run_wrk(
+                    item.url,
+                    item.script,
+                    duration,
+                    connections,
+                    round_number + item.round_offset,
+                    server_pid=item.server_pid,
+                    script_args=item.script_args,
+                )
+            )
+        print(f"round {round_number + 1} of {rounds} done", file=sys.stderr, flush=True)
+
+
+def own_control_socket_dir(workdir: Path, name: str) -> dict[str, str]:
+    """gunicorn 27 puts its control socket at one path per user unless XDG_RUNTIME_DIR is set:
+    give each pollserver instance its own, so that the instances of one run do not meet."""
+    folder = workdir / f"run-{name}"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    return {"XDG_RUNTIME_DIR": str(folder)}
+
+
+def start_pollserver(
+    cleanup: contextlib.ExitStack,
+    name: str,
+    workdir: Path,
+    plan: list[Item],
+    granian: Granian | None,
+) -> None:
     backend = Backend(name, workdir)
+    cleanup.callback(backend.drop)
     env = backend.env()
     base_env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
-    figures: list[Figure] = []
-    try:
-        server = PollserverProcess({**base_env, **env}).start(workdir / f"{name}.log")
-        try:
-            poll_id = make_poll_results_public(backend.database_url)
-            polls = f"/api/v1/polls/{poll_id}"
-            plan = [
-                ("ceiling: GET /livez", "/livez", "get.lua"),
-                ("GET /api/v1/polls/{id}", polls, "get.lua"),
-                ("GET /widget.js", "/widget.js", "get.lua"),
-                ("GET …/results (warm)", f"{polls}/results", "get.lua"),
-                ("POST …/answers", f"{polls}/answers", "answers.lua"),
-            ]
-            runs = measure_rounds(server, plan, rounds, duration, connections)
-        finally:
-            server.stop()
-        ceiling = median_run(runs["ceiling: GET /livez"])["rps"]
-        for figure_name, _, script in plan:
-            target = None
-            if not figure_name.startswith("ceiling"):
-                target = ANSWER_TARGET if script == "answers.lua" else READ_TARGET
-            figures.append(figure(figure_name, median_run(runs[figure_name]), ceiling, target))
+    stack = BACKEND_LABELS[name]
 
-        cold_env = {**base_env, **env, "RESULTS_CACHE_SECONDS": "0"}
-        cold_server = PollserverProcess(cold_env).start(workdir / f"{name}-cold.log")
-        try:
-            cold_plan = [
-                ("ceiling (cache-off server)", "/livez", "get.lua"),
-                ("GET …/results (just invalidated)", f"{polls}/results", "get.lua"),
-            ]
-            cold_runs = measure_rounds(cold_server, cold_plan, rounds, duration, connections)
-        finally:
-            cold_server.stop()
-        cold_ceiling = median_run(cold_runs["ceiling (cache-off server)"])["rps"]
-        figures.append(
-            figure(
-                "ceiling (cache-off server)",
-                median_run(cold_runs[cold_plan[0][0]]),
-                cold_ceiling,
-                None,
-            )
-        )
-        figures.append(
-            figure(
-                "GET …/results (just invalidated)",
-                median_run(cold_runs[cold_plan[1][0]]),
-                cold_ceiling,
-                READ_TARGET,
-            )
-        )
-    finally:
-        backend.drop()
-    return figures
-
-
-def figure(name: str, result: dict, ceiling: float, target: float | None) -> Figure:
-    return Figure(
-        name=name,
-        requests_per_second=result["rps"],
-        p50_ms=result["p50"],
-        p99_ms=result["p99"],
-        non_2xx=result["non_2xx"],
-        socket_errors=result["socket_errors"],
-        ceiling=ceiling,
-        target=target,
-        cpu_ms=result["cpu_ms"],
+    server = PollserverProcess({**base_env, **env, **own_control_socket_dir(workdir, name)}).start(
+        workdir / f"{name}.log"
     )
+    cleanup.callback(server.stop)
+    poll_id = make_poll_results_public(backend.database_url)
+    polls = f"/api/v1/polls/{poll_id}"
+    cold = PollserverProcess(
+        {
+            **base_env,
+            **env,
+            **own_control_socket_dir(workdir, f"{name}-cold"),
+            "RESULTS_CACHE_SECONDS": "0",
+        }
+    ).start(workdir / f"{name}-cold.log")
+    cleanup.callback(cold.stop)
+
+    def item(name_: str, path: str, script: str, kind: str, on=server, **extra) -> Item:
+        return Item(
+            stack=extra.pop("stack", stack),
+            name=name_,
+            url=f"{on.base_url}{path}",
+            script=script,
+            server_pid=on.process.pid,
+            kind=kind,
+            backend=name,
+            **extra,
+        )
+
+    plan += [
+        item("GET /livez (the app's ceiling)", "/livez", "get.lua", "ceiling"),
+        item("GET /api/v1/polls/{id}", polls, "get.lua", "read"),
+        item("GET /widget.js", "/widget.js", "get.lua", "read"),
+        item("GET …/results (warm)", f"{polls}/results", "get.lua", "read"),
+        item("POST …/answers", f"{polls}/answers", "answers.lua", "answer"),
+        item("GET /livez (cache-off server)", "/livez", "get.lua", "ceiling", on=cold),
+        item(
+            "GET …/results (just invalidated, cache-off server)",
+            f"{polls}/results",
+            "get.lua",
+            "invalidated",
+            on=cold,
+        ),
+    ]
+    if granian is not None and name == "sqlite":
+        granian_server = granian.start({**base_env, **env})
+        cleanup.callback(granian.stop)
+        extra = {"stack": granian.label, "round_offset": 100}
+        plan += [
+            item(
+                "GET /livez (the app's ceiling)",
+                "/livez",
+                "get.lua",
+                "ceiling",
+                on=granian_server,
+                **extra,
+            ),
+            item("GET /api/v1/polls/{id}", polls, "get.lua", "read", on=granian_server, **extra),
+            item(
+                "POST …/answers",
+                f"{polls}/answers",
+                "answers.lua",
+                "answer",
+                on=granian_server,
+                **extra,
+            ),
+        ]
+
+
+def verdict(item: Item, result: dict, jawanndenn_rps: float, reference_rps: float) -> str:
+    if item.backend is None:
+        return ""
+    checks = []
+
+    def check(description: str, met: bool) -> None:
+        checks.append(f"{description} {'met' if met else 'MISSED'}")
+
+    if item.kind == "answer" and jawanndenn_rps:
+        target = ANSWER_TARGETS[item.backend]
+        check(f"≥ {target:g}× jawanndenn", result["rps"] >= target * jawanndenn_rps)
+    if item.kind == "read" and reference_rps:
+        check(f"≥ {READ_TARGET:g}× reference", result["rps"] >= READ_TARGET * reference_rps)
+    if item.kind == "answer":
+        cpu_target = ANSWER_CPU_TARGETS_MS[item.backend]
+        check(f"CPU ≤ {cpu_target:g} ms", result["cpu_ms"]["app"] <= cpu_target)
+        if item.backend == "postgresql":
+            check(
+                f"PostgreSQL ≤ {POSTGRES_CPU_TARGET_MS:g} ms",
+                result["cpu_ms"]["PostgreSQL"] <= POSTGRES_CPU_TARGET_MS,
+            )
+    check(f"p99 ≤ {P99_TARGET_MS:g} ms", result["p99"] <= P99_TARGET_MS)
+    if result["non_2xx"] or result["socket_errors"]:
+        check("no errors", False)
+    return "; ".join(checks)
+
+
+def check_votes(jawanndenn: Jawanndenn, items: list[Item], connections: int) -> str:
+    """Votes stored against successful responses seen (warm-up included). A request still in
+    flight when a wrk run ends may be stored without being counted: at most one per connection
+    and run, plus any that timed out."""
+    runs = [run for item in items for run in [item.warm_up, *item.runs] if run]
+    seen = sum(run["requests"] - run["non_2xx"] for run in runs)
+    slack = len(runs) * connections + sum(run["socket_errors"] for run in runs)
+    ballots, votes = jawanndenn.stored()
+    options = 2
+    ok = seen <= ballots <= seen + slack and votes == options * ballots
+    return (
+        f"{jawanndenn.label}: {ballots:,} ballots ({votes:,} option votes) stored; wrk saw "
+        f"{seen:,} successful responses (stored may exceed seen by ≤ {slack} in flight at the "
+        f"ends of runs): {'consistent' if ok else 'INCONSISTENT'}"
+    )
+
+
+def stop_cleanly_on_signals() -> None:
+    """Ctrl-C and SIGTERM both unwind through the cleanup (servers stopped, database dropped),
+    also when the harness was started with SIGINT ignored (as a background job of a script)."""
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    signal.signal(signal.SIGINT, interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 def main() -> None:
@@ -356,42 +453,125 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=5, help="seconds per figure and round")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per figure")
     parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--backends", nargs="+", default=["sqlite", "postgresql"])
+    parser.add_argument(
+        "--backends", nargs="+", default=["sqlite", "postgresql"], choices=["sqlite", "postgresql"]
+    )
+    parser.add_argument(
+        "--compare",
+        nargs="*",
+        default=["jawanndenn", "reference", "granian"],
+        choices=["jawanndenn", "reference", "granian"],
+        help="comparison stacks measured beside pollserver (none: pollserver alone)",
+    )
+    parser.add_argument(
+        "--cache",
+        type=Path,
+        default=BENCH / ".cache",
+        help="where the harness installs jawanndenn's virtualenv and Granian (kept between runs)",
+    )
     options = parser.parse_args()
+    stop_cleanly_on_signals()
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed (Debian: apt-get install wrk)")
 
-    print(f"pollserver load benchmark — {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC")
-    print(f"machine: {machine_description()}")
-    print(
-        f"commit {git_commit()}; wrk -t2 -c{options.connections} -d{options.duration}s, "
-        f"median of {options.rounds} interleaved rounds"
-    )
-    print()
-    print(
-        "| backend | figure | req/s | p50 ms | p99 ms | non-2xx | socket errors | × ceiling "
-        "| target | CPU ms/request: pollserver · PostgreSQL · Redis · wrk |"
-    )
-    print("|---|---|---:|---:|---:|---:|---:|---:|---|---:|")
-    with tempfile.TemporaryDirectory(prefix="pollserver-load-") as workdir:
-        for name in options.backends:
-            label = "SQLite, 1 worker" if name == "sqlite" else "PostgreSQL + Redis, 4 workers"
-            figures = measure_backend(
-                name, options.rounds, options.duration, options.connections, Path(workdir)
-            )
-            for item in figures:
-                verdict = ""
-                if item.target is not None:
-                    met = item.ratio >= item.target
-                    verdict = f"≥ {item.target}× {'met' if met else 'MISSED'}"
-                print(
-                    f"| {label} | {item.name} | {item.requests_per_second:,.0f} "
-                    f"| {item.p50_ms:.2f} | {item.p99_ms:.2f} | {item.non_2xx} "
-                    f"| {item.socket_errors} | {item.ratio:.2f} | {verdict} "
-                    f"| {item.cpu_ms['pollserver']:.2f} · {item.cpu_ms['PostgreSQL']:.2f} · "
-                    f"{item.cpu_ms['Redis']:.2f} · {item.cpu_ms['wrk']:.2f} |",
-                    flush=True,
+    jawanndenns: list[Jawanndenn] = []
+    reference: Reference | None = None
+    granian: Granian | None = None
+    versions: dict[str, str] = {}
+    with contextlib.ExitStack() as cleanup:
+        workdir = Path(
+            cleanup.enter_context(tempfile.TemporaryDirectory(prefix="pollserver-load-"))
+        )
+        plan: list[Item] = []
+        if "reference" in options.compare:
+            reference = Reference(workdir)
+            server = reference.start()
+            cleanup.callback(reference.stop)
+            plan.append(
+                Item(
+                    reference.label,
+                    "GET / (hello JSON)",
+                    f"{server.base_url}/",
+                    "get.lua",
+                    server.process.pid,
+                    "reference",
                 )
+            )
+        if "jawanndenn" in options.compare:
+            for threads in (1, 8):
+                jawanndenn = Jawanndenn(options.cache, workdir, threads)
+                versions.update(jawanndenn.install())
+                jawanndenns.append(jawanndenn)
+                server = jawanndenn.start()
+                cleanup.callback(jawanndenn.stop)
+                plan.append(
+                    Item(
+                        jawanndenn.label,
+                        "POST /vote/{slug} (new voter)",
+                        f"{server.base_url}{jawanndenn.vote_path}",
+                        "jawanndenn_vote.lua",
+                        server.process.pid,
+                        "vote",
+                        script_args=tuple(jawanndenn.wrk_args()),
+                    )
+                )
+        if "granian" in options.compare:
+            if "sqlite" in options.backends:
+                granian = Granian(options.cache, workdir)
+                versions.update(granian.install())
+            else:
+                print("granian: measured on the SQLite backend only; skipped", file=sys.stderr)
+        for name in options.backends:
+            start_pollserver(cleanup, name, workdir, plan, granian)
+
+        print(f"pollserver load benchmark — {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC")
+        print(f"machine: {machine_description()}")
+        print(
+            f"commit {git_commit()}; wrk -t2 -c{options.connections} -d{options.duration}s, "
+            f"median of {options.rounds} interleaved rounds over every stack"
+        )
+        installed = ", ".join(f"{name} {version}" for name, version in sorted(versions.items()))
+        print(f"installed by the harness: {installed or 'nothing'}")
+        print(flush=True)
+
+        measure(plan, options.rounds, options.duration, options.connections)
+
+        results = {id(item): median_run(item.runs) for item in plan}
+        jawanndenn_rps = max(
+            (results[id(item)]["rps"] for item in plan if item.kind == "vote"), default=0.0
+        )
+        reference_rps = next(
+            (results[id(item)]["rps"] for item in plan if item.kind == "reference"), 0.0
+        )
+        print(
+            "| stack | figure | req/s | p50 ms | p99 ms | non-2xx | socket errors "
+            "| × jawanndenn | × reference | targets (issue 16) "
+            "| CPU ms/request: app · PostgreSQL · Redis · wrk |"
+        )
+        print("|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|")
+        for item in plan:
+            result = results[id(item)]
+            to_jawanndenn = f"{result['rps'] / jawanndenn_rps:.2f}" if jawanndenn_rps else "–"
+            to_reference = f"{result['rps'] / reference_rps:.2f}" if reference_rps else "–"
+            cpu = result["cpu_ms"]
+            print(
+                f"| {item.stack} | {item.name} | {result['rps']:,.0f} "
+                f"| {result['p50']:.2f} | {result['p99']:.2f} | {result['non_2xx']} "
+                f"| {result['socket_errors']} | {to_jawanndenn} | {to_reference} "
+                f"| {verdict(item, result, jawanndenn_rps, reference_rps)} "
+                f"| {cpu['app']:.2f} · {cpu['PostgreSQL']:.2f} · {cpu['Redis']:.2f} · "
+                f"{cpu['wrk']:.2f} |"
+            )
+        print()
+        print(
+            "× jawanndenn: to the faster of its two setups' median votes/s "
+            f"({jawanndenn_rps:,.0f}); × reference: to the reference's median req/s "
+            f"({reference_rps:,.0f})."
+        )
+        for jawanndenn in jawanndenns:
+            items = [item for item in plan if item.stack == jawanndenn.label]
+            print(check_votes(jawanndenn, items, options.connections))
+        sys.stdout.flush()
 
 
 if __name__ == "__main__":
