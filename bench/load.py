@@ -570,6 +570,7 @@ def main() -> None:
         )
         for jawanndenn in jawanndenns:
             items = [item for item in plan if item.stack == jawanndenn.label]
+            print()
             print(check_votes(jawanndenn, items, options.connections))
         sys.stdout.flush()
 
