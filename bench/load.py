@@ -563,11 +563,12 @@ def main() -> None:
                 f"{cpu['wrk']:.2f} |"
             )
         print()
-        print(
-            "× jawanndenn: to the faster of its two setups' median votes/s "
-            f"({jawanndenn_rps:,.0f}); × reference: to the reference's median req/s "
-            f"({reference_rps:,.0f})."
-        )
+        if jawanndenn_rps or reference_rps:
+            print(
+                "× jawanndenn: to the faster of its two setups' median votes/s "
+                f"({jawanndenn_rps:,.0f}); × reference: to the reference's median req/s "
+                f"({reference_rps:,.0f}); – where that stack was not measured."
+            )
         for jawanndenn in jawanndenns:
             items = [item for item in plan if item.stack == jawanndenn.label]
             print()
