@@ -70,6 +70,9 @@ def gunicorn_options(*, host: str, port: int, workers: int, threads: int) -> dic
         # anyone: ProxyFix, configured by TRUSTED_PROXY_COUNT, is the one place that decides.
         "forwarded_allow_ips": "",
         "proc_name": "pollserver",
+        # gunicorn 27's control socket sits at one path per user (~/.gunicorn/gunicorn.ctl),
+        # shared by every server that user runs on the host; pollserver has no use for it.
+        "control_socket_disable": True,
         "child_exit": forget_dead_worker_metrics,
     }
 

@@ -82,3 +82,17 @@ def test_several_workers_on_in_memory_limits_are_refused_with_a_reason(tmp_path,
     assert result.returncode == 2
     assert "RATELIMIT_STORAGE_URI=redis://" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_serve_opens_no_control_socket_shared_with_other_servers(tmp_path, serve_env):
+    """gunicorn 27 would open a control socket at one path per user (~/.gunicorn/gunicorn.ctl),
+    shared by every server of that user on the host; pollserver needs none and opens none."""
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {**serve_env, "HOME": str(home), "XDG_RUNTIME_DIR": ""}
+    with PollserverProcess(env).start(tmp_path / "serve.log") as server:
+        status, _, _ = http_json("GET", f"{server.base_url}/healthz")
+        assert status == 200
+        created = [str(path) for path in home.rglob("*")]
+    assert created == []
+    assert "control" not in server.log().lower()
