@@ -8,12 +8,14 @@ from typing import Any
 
 from flask import Flask
 from gunicorn.app.base import BaseApplication
+from gunicorn.glogging import Logger
 from prometheus_client import multiprocess
 
 from pollserver.metrics import MULTIPROCESS_ENV
 
 # No client address (%(h)s), no user agent (%(a)s), no query string:
 # see the README's Privacy section.
+INVALID_REQUEST_WARNING = "Invalid request from ip="
 ACCESS_LOG_FORMAT = '%(t)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
 
 
@@ -53,6 +55,28 @@ class PollserverGunicorn(BaseApplication):
         return self.create_app()
 
 
+class PrivateLogger(Logger):
+    """gunicorn's logger, without what pollserver promises never to log (the README's Privacy).
+
+    gunicorn's own warning about a malformed request names the client's address and echoes the
+    request ("Invalid request from ip=…: Invalid Request Line 'GET /?…'"), and its report of a
+    request that failed names the URI with its query string. The access log's format already
+    leaves all of these out (ACCESS_LOG_FORMAT); these two lines are the rest.
+    """
+
+    def warning(self, msg, *args, **kwargs):
+        if str(msg).startswith(INVALID_REQUEST_WARNING):
+            msg, args = (
+                "A malformed request was refused (its client and content are not logged)",
+                (),
+            )
+        super().warning(msg, *args, **kwargs)
+
+    def exception(self, msg, *args, **kwargs):
+        args = tuple(arg.split("?", 1)[0] if isinstance(arg, str) else arg for arg in args)
+        super().exception(msg, *args, **kwargs)
+
+
 def gunicorn_options(*, host: str, port: int, workers: int, threads: int) -> dict[str, Any]:
     return {
         "bind": f"{host}:{port}",
@@ -65,6 +89,7 @@ def gunicorn_options(*, host: str, port: int, workers: int, threads: int) -> dic
         "accesslog": "-",
         "access_log_format": ACCESS_LOG_FORMAT,
         "errorlog": "-",
+        "logger_class": PrivateLogger,
         "loglevel": "info",
         # gunicorn itself trusts no forwarding headers (X-Forwarded-Proto, SCRIPT_NAME) from
         # anyone: ProxyFix, configured by TRUSTED_PROXY_COUNT, is the one place that decides.

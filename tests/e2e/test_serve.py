@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 
 import pytest
@@ -96,3 +97,22 @@ def test_serve_opens_no_control_socket_shared_with_other_servers(tmp_path, serve
         created = [str(path) for path in home.rglob("*")]
     assert created == []
     assert "control" not in server.log().lower()
+
+
+def test_a_malformed_request_is_refused_without_its_client_or_content_in_the_log(
+    tmp_path, serve_env
+):
+    marker = "Zq7Marker"
+    server = PollserverProcess(serve_env).start(tmp_path / "serve.log")
+    try:
+        host, port = server.base_url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=5) as connection:
+            connection.sendall(f"GET /healthz?{marker}=1 HTTP/1.1 extra\r\n\r\n".encode())
+            reply = connection.recv(4096)
+        assert reply.startswith(b"HTTP/1.1 400"), reply
+    finally:
+        server.stop()
+    log = server.log()
+    assert "A malformed request was refused" in log
+    assert "127.0.0.1" not in log.split("Listening at")[-1].split("\n", 1)[-1]
+    assert marker not in log
