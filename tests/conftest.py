@@ -25,7 +25,7 @@ from pollserver.core.roles import TokenRole
 from pollserver.extensions import db
 from pollserver.services.tokens import create_token
 
-from browser_support import launch_chromium
+from browser_support import HostSite, PageProblems, launch_chromium
 from helpers import (
     DEFAULT_POSTGRES_URL,
     DEFAULT_REDIS_URL,
@@ -180,3 +180,27 @@ def browser():
         chromium = launch_chromium(playwright)
         yield chromium
         chromium.close()
+
+
+@pytest.fixture(scope="module")
+def host():
+    """A publisher's site on a port of its own, shared by a module's browser tests."""
+    site = HostSite()
+    yield site
+    site.close()
+
+
+@pytest.fixture
+def context(browser):
+    context = browser.new_context(viewport={"width": 1000, "height": 900})
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def page(context):
+    """A page whose uncaught errors and console errors fail the test."""
+    page = context.new_page()
+    page.problems = PageProblems(page)
+    yield page
+    assert page.problems.errors == []

@@ -20,8 +20,8 @@ import pytest
 from playwright.sync_api import expect
 
 from browser_support import (
-    HostSite,
     PageProblems,
+    answer_as_other_readers,
     cli_app,
     fresh_database_env,
     host_page,
@@ -71,32 +71,11 @@ def service(request, browser, tmp_path_factory):
             with cli_app(env) as app:
                 (seed,) = json.loads(run_cli(app, "polls", "list", "--json"))
             assert seed["title"] == SEED_TITLE and seed["status"] == "open"
-            answer_as_other_readers(server.base_url, seed["id"])
+            answer_as_other_readers(server.base_url, seed["id"], OTHER_READERS)
             yield Service(server, seed["id"])
         finally:
             server.stop()
         assert "Traceback" not in server.log(), server.log()
-
-
-def answer_as_other_readers(base_url: str, poll_id: str) -> None:
-    url = f"{base_url}/api/v1/polls/{poll_id}/answers"
-    for number in range(OTHER_READERS):
-        first = "no" if number % 4 == 3 else "yes"
-        status, body, _ = http_json(
-            "POST", url, {"respondent": None, "node": "q1", "answer": first}
-        )
-        assert status == 201, body
-        if body["current"]:
-            second = "no" if number % 3 == 2 else "yes"
-            answer = {"respondent": body["respondent"], "node": body["current"], "answer": second}
-            assert http_json("POST", url, answer)[0] == 200
-
-
-@pytest.fixture(scope="module")
-def host():
-    site = HostSite()
-    yield site
-    site.close()
 
 
 @pytest.fixture

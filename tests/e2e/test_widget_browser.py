@@ -15,7 +15,6 @@ from playwright.sync_api import expect
 
 from browser_support import (
     Database,
-    HostSite,
     PageProblems,
     answer_as_other_readers,
     assert_no_axe_violations,
@@ -149,28 +148,6 @@ def prepare_polls(env: dict[str, str], directory, base_url: str) -> dict[str, st
         assert http_json("POST", url, answer)[0] == 201
         run_cli(app, "polls", "close", "--", polls["closed"])
     return polls
-
-
-@pytest.fixture(scope="module")
-def host():
-    site = HostSite()
-    yield site
-    site.close()
-
-
-@pytest.fixture
-def context(browser):
-    context = browser.new_context(viewport={"width": 1000, "height": 900})
-    yield context
-    context.close()
-
-
-@pytest.fixture
-def page(context):
-    page = context.new_page()
-    page.problems = PageProblems(page)
-    yield page
-    assert page.problems.errors == []
 
 
 # --- readers ------------------------------------------------------------------------------------

@@ -19,8 +19,6 @@ from browser_support import (
     ARTIFACTS,
     LAYOUT_SHIFTS,
     Database,
-    HostSite,
-    PageProblems,
     answer_as_other_readers,
     cli_app,
     database_url_of,
@@ -96,23 +94,6 @@ def service(request, browser, tmp_path_factory):
     with running_service(request, tmp_path_factory.mktemp("widget-host"), PIER) as service:
         answer_as_other_readers(service.url, service.polls["seed"], 11)
         yield service
-
-
-@pytest.fixture(scope="module")
-def host():
-    site = HostSite()
-    yield site
-    site.close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1000, "height": 900})
-    page = context.new_page()
-    page.problems = PageProblems(page)
-    yield page
-    context.close()
-    assert page.problems.errors == []
 
 
 def article(poll_html: str, *, head: str = "") -> str:

@@ -18,7 +18,6 @@ from playwright.sync_api import expect
 
 from browser_support import (
     Database,
-    HostSite,
     PageProblems,
     answer_as_other_readers,
     assert_no_axe_violations,
@@ -191,28 +190,6 @@ def service(request, browser, tmp_path_factory):
         finally:
             server.stop()
         assert "Traceback" not in server.log(), server.log()
-
-
-@pytest.fixture(scope="module")
-def host():
-    site = HostSite()
-    yield site
-    site.close()
-
-
-@pytest.fixture
-def context(browser):
-    context = browser.new_context(viewport={"width": 1000, "height": 900})
-    yield context
-    context.close()
-
-
-@pytest.fixture
-def page(context):
-    page = context.new_page()
-    page.problems = PageProblems(page)
-    yield page
-    assert page.problems.errors == []
 
 
 def article(body: str, *, title: str = "A publisher's article") -> str:
