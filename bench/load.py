@@ -1,7 +1,7 @@
 """Load benchmark: pollserver beside the stacks it is compared with, on loopback, driven by wrk.
 
     python bench/load.py [--duration 5] [--rounds 3] [--connections 32]
-                         [--backends sqlite postgresql] [--compare jawanndenn reference granian]
+                         [--backends sqlite postgresql] [--compare jawanndenn reference servers]
 
 Every server is started by the harness on a free port of 127.0.0.1 and stopped by its pid at the
 end, also after an error or Ctrl-C. They all run at once and are measured in the same
@@ -25,9 +25,9 @@ drift from minute to minute touches them alike. The table gives each figure's me
   it stored are counted after the run against the successful responses wrk saw.
 - The fixed stack reference (``--compare reference``): bench/reference_app.py, a plain Flask
   "hello" JSON on gunicorn, 1 worker × 8 threads.
-- pollserver's app under Granian (``--compare granian``; WSGI, 1 worker × 8 blocking threads,
-  ``pollserver.app:create_app`` on the SQLite database above): ``/livez``, the poll document and
-  answers, as data for choosing the server.
+- pollserver's app on the servers its own was chosen against (``--compare servers``; gunicorn
+  gthread and Granian's WSGI interface, 1 worker × 8 threads each, ``pollserver.app:create_app``
+  on the SQLite database above): ``/livez``, the poll document and answers.
 
 It prints requests/s, p50 and p99 latency, non-2xx and socket errors, each figure's ratio to
 jawanndenn's votes/s (the faster of its two setups) and to the reference's req/s, the targets of
@@ -65,7 +65,7 @@ sys.path.insert(0, str(REPO_ROOT / "tests"))
 sys.path.insert(0, str(BENCH))
 
 from results_scaling import git_commit, machine_description  # noqa: E402
-from stacks import Granian, Jawanndenn, Reference  # noqa: E402
+from stacks import AppOnServer, Jawanndenn, Reference  # noqa: E402
 
 from support import PollserverProcess  # noqa: E402
 
@@ -81,8 +81,8 @@ P99_TARGET_MS = 50.0
 ANSWER_CPU_TARGETS_MS = {"sqlite": 0.8, "postgresql": 1.0}  # pollserver's processes
 POSTGRES_CPU_TARGET_MS = 0.4
 BACKEND_LABELS = {
-    "sqlite": "pollserver, SQLite, gunicorn 1×8",
-    "postgresql": "pollserver, PostgreSQL + Redis, gunicorn 4×8",
+    "sqlite": "pollserver, SQLite, 1×8",
+    "postgresql": "pollserver, PostgreSQL + Redis, 4×8",
 }
 
 CLOCK_TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
@@ -304,20 +304,12 @@ def measure(plan: list[Item], rounds: int, duration: int, connections: int) -> N
         print(f"round {round_number + 1} of {rounds} done", file=sys.stderr, flush=True)
 
 
-def own_control_socket_dir(workdir: Path, name: str) -> dict[str, str]:
-    """gunicorn 27 puts its control socket at one path per user unless XDG_RUNTIME_DIR is set:
-    give each pollserver instance its own, so that the instances of one run do not meet."""
-    folder = workdir / f"run-{name}"
-    folder.mkdir(mode=0o700, exist_ok=True)
-    return {"XDG_RUNTIME_DIR": str(folder)}
-
-
 def start_pollserver(
     cleanup: contextlib.ExitStack,
     name: str,
     workdir: Path,
     plan: list[Item],
-    granian: Granian | None,
+    other_servers: list[AppOnServer],
 ) -> None:
     backend = Backend(name, workdir)
     cleanup.callback(backend.drop)
@@ -325,9 +317,7 @@ def start_pollserver(
     base_env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
     stack = BACKEND_LABELS[name]
 
-    server = PollserverProcess({**base_env, **env, **own_control_socket_dir(workdir, name)}).start(
-        workdir / f"{name}.log"
-    )
+    server = PollserverProcess({**base_env, **env}).start(workdir / f"{name}.log")
     cleanup.callback(server.stop)
     poll_id = make_poll_results_public(backend.database_url)
     polls = f"/api/v1/polls/{poll_id}"
@@ -335,7 +325,6 @@ def start_pollserver(
         {
             **base_env,
             **env,
-            **own_control_socket_dir(workdir, f"{name}-cold"),
             "RESULTS_CACHE_SECONDS": "0",
         }
     ).start(workdir / f"{name}-cold.log")
@@ -368,26 +357,26 @@ def start_pollserver(
             on=cold,
         ),
     ]
-    if granian is not None and name == "sqlite":
-        granian_server = granian.start({**base_env, **env})
-        cleanup.callback(granian.stop)
-        extra = {"stack": granian.label, "round_offset": 100}
+    for offset, other in enumerate(other_servers if name == "sqlite" else [], start=1):
+        other_server = other.start({**base_env, **env})
+        cleanup.callback(other.stop)
+        extra = {"stack": other.label, "round_offset": 100 * offset}
         plan += [
             item(
                 "GET /livez (the app's ceiling)",
                 "/livez",
                 "get.lua",
                 "ceiling",
-                on=granian_server,
+                on=other_server,
                 **extra,
             ),
-            item("GET /api/v1/polls/{id}", polls, "get.lua", "read", on=granian_server, **extra),
+            item("GET /api/v1/polls/{id}", polls, "get.lua", "read", on=other_server, **extra),
             item(
                 "POST …/answers",
                 f"{polls}/answers",
                 "answers.lua",
                 "answer",
-                on=granian_server,
+                on=other_server,
                 **extra,
             ),
         ]
@@ -459,15 +448,15 @@ def main() -> None:
     parser.add_argument(
         "--compare",
         nargs="*",
-        default=["jawanndenn", "reference", "granian"],
-        choices=["jawanndenn", "reference", "granian"],
+        default=["jawanndenn", "reference", "servers"],
+        choices=["jawanndenn", "reference", "servers"],
         help="comparison stacks measured beside pollserver (none: pollserver alone)",
     )
     parser.add_argument(
         "--cache",
         type=Path,
         default=BENCH / ".cache",
-        help="where the harness installs jawanndenn's virtualenv and Granian (kept between runs)",
+        help="where the harness installs jawanndenn's virtualenv (kept between runs)",
     )
     options = parser.parse_args()
     stop_cleanly_on_signals()
@@ -476,7 +465,7 @@ def main() -> None:
 
     jawanndenns: list[Jawanndenn] = []
     reference: Reference | None = None
-    granian: Granian | None = None
+    other_servers: list[AppOnServer] = []
     versions: dict[str, str] = {}
     with contextlib.ExitStack() as cleanup:
         workdir = Path(
@@ -515,14 +504,13 @@ def main() -> None:
                         script_args=tuple(jawanndenn.wrk_args()),
                     )
                 )
-        if "granian" in options.compare:
+        if "servers" in options.compare:
             if "sqlite" in options.backends:
-                granian = Granian(options.cache, workdir)
-                versions.update(granian.install())
+                other_servers = [AppOnServer(kind, workdir) for kind in AppOnServer.SERVERS]
             else:
-                print("granian: measured on the SQLite backend only; skipped", file=sys.stderr)
+                print("servers: compared on the SQLite backend only; skipped", file=sys.stderr)
         for name in options.backends:
-            start_pollserver(cleanup, name, workdir, plan, granian)
+            start_pollserver(cleanup, name, workdir, plan, other_servers)
 
         print(f"pollserver load benchmark — {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC")
         print(f"machine: {machine_description()}")

@@ -3,8 +3,8 @@
 - jawanndenn (a Django + gunicorn poll app, installed from the package index into a virtualenv
   of its own under the cache folder), on SQLite, with one poll made through its own form;
 - the fixed stack reference: bench/reference_app.py (plain Flask) on gunicorn;
-- pollserver's own app served by Granian (WSGI), installed with ``pip --target`` into the cache
-  folder and put on the path of pollserver's interpreter only for its process.
+- pollserver's own app on the servers its own was chosen against: gunicorn (gthread) and
+  Granian's WSGI interface.
 
 Every server listens on a free port of 127.0.0.1 and is stopped by its pid (Ctrl-C, then a
 kill if it does not stop in time). Versions are pinned here, so that runs compare like with like.
@@ -24,10 +24,10 @@ import sys
 import time
 import urllib.parse
 from pathlib import Path
+from typing import ClassVar
 
 BENCH = Path(__file__).resolve().parent
 JAWANNDENN_REQUIREMENTS = ["jawanndenn==4.0.0", "gunicorn==27.0.1"]
-GRANIAN_REQUIREMENT = "granian==2.8.9"
 STARTUP_TIMEOUT_SECONDS = 60
 STOP_TIMEOUT_SECONDS = 20
 
@@ -321,57 +321,57 @@ class Reference:
             self.server.stop()
 
 
-# --- Granian serving pollserver ---------------------------------------------------------------
+# --- pollserver's app on the servers it was chosen against ------------------------------------
 
 
-class Granian:
-    """pollserver's app (``pollserver.app:create_app``) under Granian's WSGI interface,
-    1 worker × 8 blocking threads, on the database a ``pollserver serve`` already prepared."""
+class AppOnServer:
+    """pollserver's app (``pollserver.app:create_app``), 1 worker × 8 threads, on a server it is
+    not served with, on the database a ``pollserver serve`` already prepared: the servers that
+    pollserver's own (Granian through its RSGI interface, pollserver.server) was chosen against.
+    """
 
-    label = "pollserver, SQLite, Granian 1×8"
+    SERVERS: ClassVar[dict[str, str]] = {
+        "gunicorn": "pollserver, SQLite, gunicorn gthread 1×8",
+        "granian-wsgi": "pollserver, SQLite, Granian WSGI 1×8",
+    }
 
-    def __init__(self, cache: Path, workdir: Path):
-        self.target = cache / "granian"
+    def __init__(self, server: str, workdir: Path):
+        self.kind = server
+        self.label = self.SERVERS[server]
         self.workdir = workdir
         self.port = free_port()
         self.server: ServerProcess | None = None
-        self.versions: dict[str, str] = {}
-
-    def install(self) -> dict[str, str]:
-        name, version = GRANIAN_REQUIREMENT.split("==")
-        if not (self.target / f"{name}-{version}.dist-info").exists():
-            run_quiet(
-                [
-                    sys.executable,
-                    "-m",
-                    "pip",
-                    "install",
-                    "-q",
-                    "--upgrade",
-                    "--target",
-                    str(self.target),
-                    GRANIAN_REQUIREMENT,
-                ]
-            )
-        self.versions = installed_versions(sys.executable, ["granian"], self.target)
-        return self.versions
 
     def start(self, app_env: dict[str, str]) -> ServerProcess:
-        command = [
-            sys.executable,
-            "-m",
-            "granian",
-            "--interface=wsgi",
-            "--factory",
-            "--host=127.0.0.1",
-            f"--port={self.port}",
-            "--workers=1",
-            "--blocking-threads=8",
-            "pollserver.app:create_app",
-        ]
-        env = {**app_env, "PYTHONPATH": str(self.target)}
-        self.server = ServerProcess("granian", command, env, self.port, "/livez").start(
-            self.workdir / "granian.log"
+        if self.kind == "gunicorn":
+            command = [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "--workers=1",
+                "--threads=8",
+                "--worker-class=gthread",
+                "--keep-alive=5",
+                "--no-control-socket",
+                f"--bind=127.0.0.1:{self.port}",
+                "pollserver.app:create_app()",
+            ]
+        else:
+            command = [
+                sys.executable,
+                "-m",
+                "granian",
+                "--interface=wsgi",
+                "--factory",
+                "--no-ws",
+                "--host=127.0.0.1",
+                f"--port={self.port}",
+                "--workers=1",
+                "--blocking-threads=8",
+                "pollserver.app:create_app",
+            ]
+        self.server = ServerProcess(self.kind, command, app_env, self.port, "/livez").start(
+            self.workdir / f"{self.kind}.log"
         )
         return self.server
 

@@ -166,6 +166,14 @@ def settings_from_environment(instance_path: Path, environ: dict[str, str] | Non
         "POLLSERVER_THREADS": parse_int(
             "POLLSERVER_THREADS", env.get("POLLSERVER_THREADS", "8"), minimum=1
         ),
+        # The most time a client has to send a request's headers, and then its body: a client
+        # slower than that gets a 408 (or its connection closed) and holds no thread meanwhile.
+        "POLLSERVER_READ_SECONDS": parse_int(
+            "POLLSERVER_READ_SECONDS",
+            env.get("POLLSERVER_READ_SECONDS", "10"),
+            minimum=1,
+            maximum=60,  # Granian's longest header deadline
+        ),
         # A checkout's sample articles; an installed package ships none (then "": no seeding).
         "POLLSERVER_SEEDS_DIR": env.get("POLLSERVER_SEEDS_DIR") or checkout_seeds_folder(),
         "METRICS_TOKEN": env.get("METRICS_TOKEN") or None,

@@ -1,22 +1,72 @@
-"""Run pollserver under gunicorn from Python, so ``pollserver serve`` needs no extra config file."""
+"""Run pollserver under Granian from Python, so ``pollserver serve`` needs no extra config file.
+
+Granian was chosen by measurement (bench/RESULTS.md, issue 16): its Rust HTTP layer costs a
+third of gunicorn's per request, and it reads headers off Python's threads, within a deadline.
+The app is served through its RSGI interface by ``WsgiOverRsgi``, which also reads each body
+on the event loop before a thread takes the request, so that slow clients hold no thread.
+"""
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+import re
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
 
 from flask import Flask
-from gunicorn.app.base import BaseApplication
-from gunicorn.glogging import Logger
+from granian.constants import HTTPModes, Interfaces
+from granian.http import HTTP1Settings
+from granian.server import Server
 from prometheus_client import multiprocess
 
 from pollserver.metrics import MULTIPROCESS_ENV
+from pollserver.wsgi_over_rsgi import WsgiOverRsgi
 
-# No client address (%(h)s), no user agent (%(a)s), no query string:
+# No client address, no user agent, no query string (Granian's %(path)s has none):
 # see the README's Privacy section.
-INVALID_REQUEST_WARNING = "Invalid request from ip="
-ACCESS_LOG_FORMAT = '%(t)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
+ACCESS_LOG_FORMAT = '[%(time)s] "%(method)s %(path)s" %(status)d %(dt_ms).1fms'
+LOG_CONFIG = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "generic": {
+            "()": "logging.Formatter",
+            "fmt": "[%(asctime)s] [%(levelname)s] %(message)s",
+            "datefmt": "%Y-%m-%d %H:%M:%S %z",
+        },
+        "access": {"()": "logging.Formatter", "fmt": "%(message)s"},
+    },
+    "handlers": {
+        "console": {"formatter": "generic", "class": "logging.StreamHandler"},
+        "access": {"formatter": "access", "class": "logging.StreamHandler"},
+    },
+    "loggers": {
+        "_granian": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "granian.access": {"handlers": ["access"], "level": "INFO", "propagate": False},
+    },
+}
+# How long a worker that will not stop gracefully is given before it is killed.
+WORKER_STOP_SECONDS = 10
+# prometheus_client's files of a process: e.g. gauge_livesum_1234.db
+METRICS_FILE_PID = re.compile(r"_(\d+)\.db$")
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    host: str
+    port: int
+    workers: int
+    threads: int
+    # The most time a client has to send a request's headers, and then its body.
+    read_seconds: int
+    max_body_bytes: int
+
+    @property
+    def bind(self) -> str:
+        return f"{self.host}:{self.port}"
 
 
 def choose_worker_count(requested: int, shared_limit_storage: bool, limits_enabled: bool) -> int:
@@ -37,72 +87,63 @@ def choose_worker_count(requested: int, shared_limit_storage: bool, limits_enabl
     return 2 * (os.cpu_count() or 1)
 
 
-class PollserverGunicorn(BaseApplication):
-    """gunicorn serving the apps ``create_app`` builds: one per worker, after the fork."""
+def serve(options: ServeOptions, create_app: Callable[[], Flask]) -> None:
+    """Serve until Ctrl-C or SIGTERM; each worker builds its own app (and pool) after the fork.
 
-    def __init__(self, options: dict[str, Any], create_app: Callable[[], Flask]):
-        self.options = options
-        self.create_app = create_app
-        super().__init__()
-
-    def load_config(self) -> None:
-        for key, value in self.options.items():
-            if key in self.cfg.settings and value is not None:
-                self.cfg.set(key, value)
-
-    def load(self) -> Flask:
-        # Each worker builds its own app (and database pool) after the fork.
-        return self.create_app()
-
-
-class PrivateLogger(Logger):
-    """gunicorn's logger, without what pollserver promises never to log (the README's Privacy).
-
-    gunicorn's own warning about a malformed request names the client's address and echoes the
-    request ("Invalid request from ip=…: Invalid Request Line 'GET /?…'"), and its report of a
-    request that failed names the URI with its query string. The access log's format already
-    leaves all of these out (ACCESS_LOG_FORMAT); these two lines are the rest.
+    A worker that dies (even by SIGKILL) is replaced; the rest go on serving meanwhile.
     """
-
-    def warning(self, msg, *args, **kwargs):
-        if str(msg).startswith(INVALID_REQUEST_WARNING):
-            msg, args = (
-                "A malformed request was refused (its client and content are not logged)",
-                (),
-            )
-        super().warning(msg, *args, **kwargs)
-
-    def exception(self, msg, *args, **kwargs):
-        args = tuple(arg.split("?", 1)[0] if isinstance(arg, str) else arg for arg in args)
-        super().exception(msg, *args, **kwargs)
-
-
-def gunicorn_options(*, host: str, port: int, workers: int, threads: int) -> dict[str, Any]:
-    return {
-        "bind": f"{host}:{port}",
-        "workers": workers,
-        "threads": threads,
-        "worker_class": "gthread",
-        "timeout": 30,
-        "graceful_timeout": 10,
-        "keepalive": 5,
-        "accesslog": "-",
-        "access_log_format": ACCESS_LOG_FORMAT,
-        "errorlog": "-",
-        "logger_class": PrivateLogger,
-        "loglevel": "info",
-        # gunicorn itself trusts no forwarding headers (X-Forwarded-Proto, SCRIPT_NAME) from
-        # anyone: ProxyFix, configured by TRUSTED_PROXY_COUNT, is the one place that decides.
-        "forwarded_allow_ips": "",
-        "proc_name": "pollserver",
-        # gunicorn 27's control socket sits at one path per user (~/.gunicorn/gunicorn.ctl),
-        # shared by every server that user runs on the host; pollserver has no use for it.
-        "control_socket_disable": True,
-        "child_exit": forget_dead_worker_metrics,
-    }
+    # The workers are forked so that they inherit ``create_app`` (a closure need not be
+    # importable). Python 3.14 would pick forkserver, which Granian turns into spawn.
+    multiprocessing.set_start_method("fork", force=True)
+    server = Server(
+        "pollserver",  # a label only: the worker's app comes from target_loader below
+        address=options.host,
+        port=options.port,
+        interface=Interfaces.RSGI,
+        workers=options.workers,
+        http=HTTPModes.http1,
+        websockets=False,
+        http1_settings=HTTP1Settings(header_read_timeout=options.read_seconds * 1000),
+        log_dictconfig=LOG_CONFIG,
+        log_access=True,
+        log_access_format=ACCESS_LOG_FORMAT,
+        respawn_failed_workers=True,
+        workers_kill_timeout=WORKER_STOP_SECONDS,
+    )
+    server.serve(target_loader=partial(worker_app, options, create_app), wrap_loader=False)
 
 
-def forget_dead_worker_metrics(server, worker) -> None:
-    """A worker that exited (or was killed) must stop counting in live gauges."""
-    if os.environ.get(MULTIPROCESS_ENV):
-        multiprocess.mark_process_dead(worker.pid)
+def worker_app(options: ServeOptions, create_app: Callable[[], Flask]) -> WsgiOverRsgi:
+    """What each worker serves, built in the worker."""
+    forget_dead_workers_metrics()
+    return WsgiOverRsgi(
+        create_app(),
+        threads=options.threads,
+        body_timeout=options.read_seconds,
+        max_body_bytes=options.max_body_bytes,
+    )
+
+
+def forget_dead_workers_metrics() -> None:
+    """A worker that exited (or was killed) must stop counting in live gauges.
+
+    Granian has no hook in the parent for a worker's death, so each new worker (the one that
+    replaces it among them) clears the live gauges of every process that is gone.
+    """
+    folder = os.environ.get(MULTIPROCESS_ENV)
+    if not folder:
+        return
+    for path in Path(folder).glob("*_*.db"):
+        match = METRICS_FILE_PID.search(path.name)
+        if match and not process_exists(int(match.group(1))):
+            multiprocess.mark_process_dead(int(match.group(1)), folder)
+
+
+def process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

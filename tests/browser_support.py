@@ -1,6 +1,6 @@
 """Helpers for the real-browser tests: Debian's Chromium, a host site on another port, a server.
 
-The widget is tested as publishers use it: pollserver runs as a real gunicorn server, and the
+The widget is tested as publishers use it: pollserver runs as a real server process, and the
 article pages that embed the widget come from a separate little HTTP server on another port, so
 every API call the widget makes is a real cross-origin request.
 """

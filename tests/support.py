@@ -1,4 +1,4 @@
-"""Helpers for tests that run pollserver as a real gunicorn server on 127.0.0.1."""
+"""Helpers for tests that run pollserver as a real server process on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -105,7 +105,7 @@ class PollserverProcess:
 
 
 def worker_pids(master_pid: int) -> list[int]:
-    """The gunicorn workers of a master we started (its direct children)."""
+    """The workers of a server we started (its direct children)."""
     children = Path(f"/proc/{master_pid}/task/{master_pid}/children")
     return [int(pid) for pid in children.read_text().split()] if children.exists() else []
 

@@ -1,6 +1,6 @@
 """Prometheus metrics in one app: by endpoint, pollserver's own counters, the token.
 
-tests/e2e/test_metrics_workers.py checks them across gunicorn workers."""
+tests/e2e/test_metrics_workers.py checks them across the server's workers."""
 
 from __future__ import annotations
 

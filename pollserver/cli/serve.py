@@ -1,4 +1,4 @@
-"""``pollserver serve``: migrate, seed an empty database, then serve with gunicorn."""
+"""``pollserver serve``: migrate, seed an empty database, then serve with Granian."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from pollserver.database import begin_write_transaction
 from pollserver.extensions import db
 from pollserver.metrics import MULTIPROCESS_ENV
 from pollserver.models import Article
-from pollserver.server import PollserverGunicorn, choose_worker_count, gunicorn_options
+from pollserver.server import ServeOptions, choose_worker_count, serve
 from pollserver.services.moderation.audit import CLI_ACTOR
 from pollserver.services.moderation.polls import transition_poll
 
@@ -48,7 +48,7 @@ from pollserver.services.moderation.polls import transition_poll
 def serve_command(
     host: str | None, port: int | None, workers: int | None, threads: int | None, seed: bool
 ):
-    """Migrate the database (and seed an empty one), then serve pollserver with gunicorn."""
+    """Migrate the database (and seed an empty one), then serve pollserver with Granian."""
     config = current_app.config
     try:
         worker_count = choose_worker_count(
@@ -68,24 +68,28 @@ def serve_command(
     db.session.remove()
     db.engine.dispose()
 
-    options = gunicorn_options(
+    options = ServeOptions(
         host=host or config["POLLSERVER_HOST"],
         port=port or config["POLLSERVER_PORT"],
         workers=worker_count,
         threads=threads or config["POLLSERVER_THREADS"],
+        read_seconds=config["POLLSERVER_READ_SECONDS"],
+        max_body_bytes=config["MAX_CONTENT_LENGTH"],
     )
     click.echo(
-        f"pollserver: serving on http://{options['bind']} with {worker_count} worker(s)", err=True
+        f"pollserver: serving on http://{options.bind} with {worker_count} worker(s)"
+        f" × {options.threads} threads",
+        err=True,
     )
-    # Freeze what the master built before gunicorn forks: the workers' collections then never
-    # walk (and copy) those objects, nor run their finalizers while a quit signal is pending.
+    # Freeze what this process built before the workers are forked: their collections then
+    # never walk (and copy) those objects, nor run their finalizers while a quit signal is pending.
     gc.collect()
     gc.freeze()
-    PollserverGunicorn(options, app_factory()).run()
+    serve(options, app_factory())
 
 
 def prepare_shared_metrics(folder: Path) -> None:
-    """Let every gunicorn worker write its metrics where any worker can report them all."""
+    """Let every worker write its metrics where any worker can report them all."""
     shutil.rmtree(folder, ignore_errors=True)  # numbers of a previous run are not this run's
     folder.mkdir(parents=True)
     os.environ[MULTIPROCESS_ENV] = str(folder)

@@ -11,6 +11,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from email.message import Message
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -27,7 +28,7 @@ LOAD_THREADS = 8
 class LoadRecord:
     acknowledged: list[str] = field(default_factory=list)  # tokens of 2xx replies
     statuses: Counter = field(default_factory=Counter)
-    unavailable_replies: list[tuple[dict | None, dict]] = field(default_factory=list)
+    unavailable_replies: list[tuple[dict | None, Message]] = field(default_factory=list)
     connection_errors: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -59,7 +60,7 @@ def run_answer_load(
                 if status == 201:
                     record.acknowledged.append(body["respondent"])
                 elif status == 503:
-                    record.unavailable_replies.append((body, dict(headers)))
+                    record.unavailable_replies.append((body, headers))
             if status == 201 and follow_up:
                 other = base_urls[turn % len(base_urls)]
                 try:
@@ -121,7 +122,7 @@ def test_a_worker_killed_mid_load_loses_nothing_acknowledged(tmp_path, serve_env
 
         assert_every_acknowledged_answer_stored_once(record, database_url)
         assert set(record.statuses) <= {201}, record.statuses
-        # The service keeps serving: gunicorn replaced the worker, and answers still go in.
+        # The service keeps serving: the server replaced the worker, and answers still go in.
         deadline = time.monotonic() + 20
         while len(worker_pids(server.process.pid)) < 2 and time.monotonic() < deadline:
             time.sleep(0.2)

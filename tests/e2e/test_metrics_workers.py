@@ -1,4 +1,4 @@
-"""Prometheus metrics through a real gunicorn: any worker reports the whole service."""
+"""Prometheus metrics through the real server: any worker reports the whole service."""
 
 from __future__ import annotations
 

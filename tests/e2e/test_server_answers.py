@@ -1,4 +1,4 @@
-"""Answers through a real gunicorn: concurrency, limits shared in Redis, Redis going away."""
+"""Answers through the real server: concurrency, limits shared in Redis, Redis going away."""
 
 from __future__ import annotations
 

@@ -1,0 +1,201 @@
+"""Serve a WSGI app from Granian's RSGI interface, reading each request body before a thread.
+
+Granian's own WSGI interface hands a request to a Python thread as soon as its headers are in,
+and the thread then waits for the body: 64 clients sending bodies a byte a second would hold
+every thread, and Granian bounds only the time to read headers. Here the body is read on the
+event loop, where a waiting client costs no thread, within a deadline and a size limit; only a
+complete request reaches the thread pool that runs the app. The app itself stays WSGI (Flask).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from io import BytesIO
+from typing import Any
+
+from pollserver.errors import error_payload
+
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+# Responses up to this size go out in one piece; a longer body (a CSV export) streams.
+BUFFERED_RESPONSE_BYTES = 256 * 1024
+# Request headers whose WSGI names carry no HTTP_ prefix (PEP 3333).
+UNPREFIXED_HEADERS = {"content-type": "CONTENT_TYPE", "content-length": "CONTENT_LENGTH"}
+
+
+class RequestBodyTooLarge(Exception):
+    pass
+
+
+def error_response(status: int, message: str) -> tuple[int, list[tuple[str, str]], bytes]:
+    """pollserver's one error shape, for the requests refused before they reach the app."""
+    body = json.dumps(error_payload(status, message)).encode()
+    return status, [("content-type", "application/json"), ("cache-control", "no-store")], body
+
+
+class WsgiOverRsgi:
+    """An RSGI app (``__rsgi__``) that runs ``wsgi_app`` on ``threads`` threads."""
+
+    def __init__(
+        self,
+        wsgi_app: WsgiApp,
+        *,
+        threads: int,
+        body_timeout: float,
+        max_body_bytes: int,
+    ):
+        self.wsgi_app = wsgi_app
+        self.threads = ThreadPoolExecutor(threads, thread_name_prefix="pollserver")
+        self.body_timeout = body_timeout
+        self.max_body_bytes = max_body_bytes
+
+    def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+
+    def __rsgi_del__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.threads.shutdown(wait=True)
+
+    async def __rsgi__(self, scope: Any, protocol: Any) -> None:
+        if scope.proto != "http":  # websockets are not served
+            return
+        headers = scope.headers
+        try:
+            body = await asyncio.wait_for(self.read_body(headers, protocol), self.body_timeout)
+        except TimeoutError:
+            protocol.response_bytes(
+                *error_response(408, "The request's body did not arrive in time; send it again.")
+            )
+            return
+        except RequestBodyTooLarge:
+            protocol.response_bytes(
+                *error_response(413, f"The request's body is over {self.max_body_bytes} bytes.")
+            )
+            return
+        environ = self.environ_for(scope, body)
+        loop = asyncio.get_running_loop()
+        status, response_headers, first, rest = await loop.run_in_executor(
+            self.threads, self.call_app, environ
+        )
+        if rest is None:
+            protocol.response_bytes(status, response_headers, first)
+            return
+        transport = protocol.response_stream(status, response_headers)
+        try:
+            await transport.send_bytes(first)
+            while chunk := await loop.run_in_executor(self.threads, next_chunk, rest):
+                await transport.send_bytes(chunk)
+        finally:
+            await loop.run_in_executor(self.threads, close_body, rest)
+
+    async def read_body(self, headers: Any, protocol: Any) -> bytes:
+        length = headers.get("content-length")
+        if length is None and "transfer-encoding" not in headers:
+            return b""
+        if length is not None and length.isdigit():
+            if int(length) > self.max_body_bytes:
+                raise RequestBodyTooLarge
+            if int(length) == 0:
+                return b""
+        chunks = []
+        size = 0
+        async for chunk in protocol:
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                raise RequestBodyTooLarge
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    @staticmethod
+    def environ_for(scope: Any, body: bytes) -> dict[str, Any]:
+        server_host, _, server_port = scope.server.rpartition(":")
+        client_host, _, client_port = scope.client.rpartition(":")
+        version = scope.http_version
+        environ: dict[str, Any] = {
+            "REQUEST_METHOD": scope.method,
+            "SCRIPT_NAME": "",
+            # PEP 3333: the path's bytes, each as one latin-1 character.
+            "PATH_INFO": scope.path.encode("utf-8", "surrogateescape").decode("latin-1"),
+            "QUERY_STRING": scope.query_string,
+            "SERVER_NAME": server_host.strip("[]"),
+            "SERVER_PORT": server_port,
+            "SERVER_PROTOCOL": "HTTP/2" if version == "2" else f"HTTP/{version}",
+            "REMOTE_ADDR": client_host.strip("[]"),
+            "REMOTE_PORT": client_port,
+            "wsgi.version": (1, 0),
+            "wsgi.url_scheme": scope.scheme,
+            "wsgi.input": BytesIO(body),
+            "wsgi.errors": sys.stderr,
+            "wsgi.multithread": True,
+            "wsgi.multiprocess": True,
+            "wsgi.run_once": False,
+            "wsgi.input_terminated": True,
+        }
+        if body:
+            environ["CONTENT_LENGTH"] = str(len(body))
+        for name, value in scope.headers.items():
+            key = UNPREFIXED_HEADERS.get(name) or "HTTP_" + name.upper().replace("-", "_")
+            if key == "CONTENT_LENGTH":
+                continue  # the body's own length, set above
+            if key in environ:
+                environ[key] += ("; " if key == "HTTP_COOKIE" else ", ") + value
+            else:
+                environ[key] = value
+        return environ
+
+    def call_app(
+        self, environ: dict[str, Any]
+    ) -> tuple[int, list[tuple[str, str]], bytes, Iterator[bytes] | None]:
+        """Run the app in a pool thread; return its first ``BUFFERED_RESPONSE_BYTES`` and the
+        rest of its body (None when that was all)."""
+        started: list[Any] = []
+
+        def start_response(status: str, headers: list[tuple[str, str]], exc_info=None):
+            if exc_info and started:
+                raise exc_info[1].with_traceback(exc_info[2])
+            started[:] = [int(status[:3]), headers]
+            return write_not_supported
+
+        body = self.wsgi_app(environ, start_response)
+        chunks = []
+        size = 0
+        iterator = iter(body)
+        for chunk in iterator:
+            if chunk:
+                chunks.append(chunk)
+                size += len(chunk)
+            if size > BUFFERED_RESPONSE_BYTES:
+                return started[0], started[1], b"".join(chunks), ClosingChunks(body, iterator)
+        close_body(body)
+        return started[0], started[1], b"".join(chunks), None
+
+
+def write_not_supported(data: bytes) -> None:
+    raise NotImplementedError("the WSGI write() callable is not supported")
+
+
+class ClosingChunks:
+    """The rest of a streamed body, keeping its ``close`` (PEP 3333) for the end."""
+
+    def __init__(self, body: Iterable[bytes], iterator: Iterator[bytes]):
+        self.body = body
+        self.iterator = iterator
+
+    def close(self) -> None:
+        close_body(self.body)
+
+
+def next_chunk(rest: ClosingChunks) -> bytes:
+    for chunk in rest.iterator:
+        if chunk:
+            return chunk
+    return b""
+
+
+def close_body(body: Any) -> None:
+    close = getattr(body, "close", None)
+    if close is not None:
+        close()
