@@ -59,7 +59,11 @@ def serve_command(
     except ValueError as error:
         raise click.UsageError(str(error)) from None
 
-    prepare_shared_metrics(Path(current_app.instance_path) / "metrics")
+    if worker_count > 1:
+        prepare_shared_metrics(Path(current_app.instance_path) / "metrics")
+    # One worker reports itself whole from memory. Files shared by processes cost each request
+    # about 0.2 ms of CPU under 8 threads (prometheus_client takes one process-wide lock per
+    # value written, and the threads queue on it: bench/RESULTS.md), so only several pay it.
     upgrade()
     if seed:
         seeds = config["POLLSERVER_SEEDS_DIR"]
