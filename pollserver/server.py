@@ -11,6 +11,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -25,9 +26,6 @@ from prometheus_client import multiprocess
 from pollserver.metrics import MULTIPROCESS_ENV
 from pollserver.wsgi_over_rsgi import WsgiOverRsgi
 
-# No client address, no user agent, no query string (Granian's %(path)s has none):
-# see the README's Privacy section.
-ACCESS_LOG_FORMAT = '[%(time)s] "%(method)s %(path)s" %(status)d %(dt_ms).1fms'
 LOG_CONFIG = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -37,15 +35,12 @@ LOG_CONFIG = {
             "fmt": "[%(asctime)s] [%(levelname)s] %(message)s",
             "datefmt": "%Y-%m-%d %H:%M:%S %z",
         },
-        "access": {"()": "logging.Formatter", "fmt": "%(message)s"},
     },
     "handlers": {
         "console": {"formatter": "generic", "class": "logging.StreamHandler"},
-        "access": {"formatter": "access", "class": "logging.StreamHandler"},
     },
     "loggers": {
         "_granian": {"handlers": ["console"], "level": "INFO", "propagate": False},
-        "granian.access": {"handlers": ["access"], "level": "INFO", "propagate": False},
     },
 }
 # How long a worker that will not stop gracefully is given before it is killed.
@@ -106,8 +101,8 @@ def serve(options: ServeOptions, create_app: Callable[[], Flask]) -> None:
         websockets=False,
         http1_settings=HTTP1Settings(header_read_timeout=options.read_seconds * 1000),
         log_dictconfig=LOG_CONFIG,
-        log_access=True,
-        log_access_format=ACCESS_LOG_FORMAT,
+        # The access log is WsgiOverRsgi's (no address, user agent or query string).
+        log_access=False,
         respawn_failed_workers=True,
         workers_kill_timeout=WORKER_STOP_SECONDS,
     )
@@ -133,6 +128,7 @@ def worker_app(options: ServeOptions, create_app: Callable[[], Flask]) -> WsgiOv
         threads=options.threads,
         body_timeout=options.read_seconds,
         max_body_bytes=options.max_body_bytes,
+        access_log=sys.stderr,
     )
 
 

@@ -12,10 +12,11 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from io import BytesIO
-from typing import Any
+from typing import Any, TextIO
 
 from pollserver.errors import error_payload
 
@@ -47,8 +48,10 @@ class WsgiOverRsgi:
         threads: int,
         body_timeout: float,
         max_body_bytes: int,
+        access_log: TextIO | None = None,
     ):
         self.wsgi_app = wsgi_app
+        self.access_log = AccessLog(access_log) if access_log is not None else None
         self.threads = ThreadPoolExecutor(threads, thread_name_prefix="pollserver")
         self.body_timeout = body_timeout
         self.max_body_bytes = max_body_bytes
@@ -62,6 +65,15 @@ class WsgiOverRsgi:
     async def __rsgi__(self, scope: Any, protocol: Any) -> None:
         if scope.proto != "http":  # websockets are not served
             return
+        if self.access_log is None:
+            await self.respond(scope, protocol)
+            return
+        started = time.perf_counter()
+        status = await self.respond(scope, protocol)
+        self.access_log.write(scope.method, scope.path, status, time.perf_counter() - started)
+
+    async def respond(self, scope: Any, protocol: Any) -> int:
+        """Answer one request; returns the response's status."""
         headers = scope.headers
         try:
             body = await asyncio.wait_for(self.read_body(headers, protocol), self.body_timeout)
@@ -69,12 +81,12 @@ class WsgiOverRsgi:
             protocol.response_bytes(
                 *error_response(408, "The request's body did not arrive in time; send it again.")
             )
-            return
+            return 408
         except RequestBodyTooLarge:
             protocol.response_bytes(
                 *error_response(413, f"The request's body is over {self.max_body_bytes} bytes.")
             )
-            return
+            return 413
         environ = self.environ_for(scope, body)
         loop = asyncio.get_running_loop()
         status, response_headers, first, rest = await loop.run_in_executor(
@@ -82,7 +94,7 @@ class WsgiOverRsgi:
         )
         if rest is None:
             protocol.response_bytes(status, response_headers, first)
-            return
+            return status
         transport = protocol.response_stream(status, response_headers)
         try:
             await transport.send_bytes(first)
@@ -90,6 +102,7 @@ class WsgiOverRsgi:
                 await transport.send_bytes(chunk)
         finally:
             await loop.run_in_executor(self.threads, close_body, rest)
+        return status
 
     async def read_body(self, headers: Any, protocol: Any) -> bytes:
         length = headers.get("content-length")
@@ -171,6 +184,28 @@ class WsgiOverRsgi:
                 return started[0], started[1], b"".join(chunks), ClosingChunks(body, iterator)
         close_body(body)
         return started[0], started[1], b"".join(chunks), None
+
+
+class AccessLog:
+    """One line per request: time, method, path, status and duration; never the client's
+    address, user agent or query string (the README's Privacy).
+
+    Written here rather than through ``logging``, whose records and formatting cost every
+    request about a tenth of a millisecond of CPU (a twelfth of an answer); the time stamp is
+    formatted once a second."""
+
+    def __init__(self, stream: TextIO):
+        self.stream = stream
+        self.second = 0
+        self.stamp = ""
+
+    def write(self, method: str, path: str, status: int, seconds: float) -> None:
+        now = int(time.time())
+        if now != self.second:
+            self.second = now
+            self.stamp = time.strftime("%Y-%m-%d %H:%M:%S %z", time.localtime(now))
+        self.stream.write(f'[{self.stamp}] "{method} {path}" {status} {seconds * 1000:.1f}ms\n')
+        self.stream.flush()
 
 
 def write_not_supported(data: bytes) -> None:
