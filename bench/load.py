@@ -9,8 +9,8 @@ interleaved rounds (each figure once per round, in order; then again), so that t
 drift from minute to minute touches them alike. The table gives each figure's median round.
 
 - pollserver, per backend, as ``pollserver serve`` runs it: SQLite with in-memory limits (one
-  worker × 8 threads, the embedded default) and PostgreSQL + Redis (four workers), on a fresh
-  database: ``GET /livez`` (the app's own ceiling), ``GET /api/v1/polls/{id}``,
+  worker × 8 threads, the embedded default) and PostgreSQL + Redis (two workers, one per core),
+  on a fresh database: ``GET /livez`` (the app's own ceiling), ``GET /api/v1/polls/{id}``,
   ``GET /widget.js``, ``GET …/results`` with the results cache warm, ``POST …/answers`` from
   distinct new readers (rate limiting on, each from its own address through a trusted proxy
   header, ``TRUSTED_PROXY_COUNT=1``), and ``GET …/results`` just invalidated (a second server
@@ -82,7 +82,7 @@ ANSWER_CPU_TARGETS_MS = {"sqlite": 0.8, "postgresql": 1.0}  # pollserver's proce
 POSTGRES_CPU_TARGET_MS = 0.4
 BACKEND_LABELS = {
     "sqlite": "pollserver, SQLite, 1×8",
-    "postgresql": "pollserver, PostgreSQL + Redis, 4×8",
+    "postgresql": "pollserver, PostgreSQL + Redis, 2×8",
 }
 
 CLOCK_TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
@@ -233,7 +233,7 @@ class Backend:
                 DATABASE_URL=self.database_url,
                 RATELIMIT_STORAGE_URI=REDIS_URL,
                 RATELIMIT_KEY_PREFIX=f"pollserver-load-{uuid.uuid4().hex[:6]}",
-                POLLSERVER_WORKERS="4",
+                POLLSERVER_WORKERS="2",
             )
         else:
             self.database_url = (
@@ -263,6 +263,8 @@ class Item:
     backend: str | None = None  # a pollserver figure's backend (its targets)
     round_offset: int = 0  # keeps one database's addresses apart between two servers
     script_args: tuple[str, ...] = ()
+    # PostgreSQL answers: the database whose WAL and commits each round also reads.
+    database_url: str | None = None
     runs: list[dict] = field(default_factory=list)
     warm_up: dict | None = None
 
@@ -290,18 +292,34 @@ def measure(plan: list[Item], rounds: int, duration: int, connections: int) -> N
         )
     for round_number in range(rounds):
         for item in plan:
-            item.runs.append(
-                run_wrk(
-                    item.url,
-                    item.script,
-                    duration,
-                    connections,
-                    round_number + item.round_offset,
-                    server_pid=item.server_pid,
-                    script_args=item.script_args,
-                )
+            before = database_activity(item.database_url) if item.database_url else None
+            run = run_wrk(
+                item.url,
+                item.script,
+                duration,
+                connections,
+                round_number + item.round_offset,
+                server_pid=item.server_pid,
+                script_args=item.script_args,
             )
+            if before is not None:
+                after = database_activity(item.database_url)
+                run["wal_bytes"] = after[0] - before[0]
+                run["commits"] = after[1] - before[1]
+            item.runs.append(run)
         print(f"round {round_number + 1} of {rounds} done", file=sys.stderr, flush=True)
+
+
+def database_activity(database_url: str) -> tuple[int, int]:
+    """PostgreSQL's WAL position (bytes) and its database's committed transactions so far."""
+    engine = create_engine(database_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        wal = connection.execute(text("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn")).scalar()
+        commits = connection.execute(
+            text("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")
+        ).scalar()
+    engine.dispose()
+    return int(wal), int(commits)
 
 
 def start_pollserver(
@@ -347,7 +365,13 @@ def start_pollserver(
         item("GET /api/v1/polls/{id}", polls, "get.lua", "read"),
         item("GET /widget.js", "/widget.js", "get.lua", "read"),
         item("GET …/results (warm)", f"{polls}/results", "get.lua", "read"),
-        item("POST …/answers", f"{polls}/answers", "answers.lua", "answer"),
+        item(
+            "POST …/answers",
+            f"{polls}/answers",
+            "answers.lua",
+            "answer",
+            database_url=backend.database_url if name == "postgresql" else None,
+        ),
         item("GET /livez (cache-off server)", "/livez", "get.lua", "ceiling", on=cold),
         item(
             "GET …/results (just invalidated, cache-off server)",
@@ -561,7 +585,24 @@ def main() -> None:
             items = [item for item in plan if item.stack == jawanndenn.label]
             print()
             print(check_votes(jawanndenn, items, options.connections))
+        for item in plan:
+            if item.database_url:
+                print()
+                print(database_writes(item))
         sys.stdout.flush()
+
+
+def database_writes(item: Item) -> str:
+    """What the answers cost PostgreSQL in WAL and commits, over every measured round: the
+    figures that say when one primary's disk and commit rate would saturate."""
+    answers = sum(run["requests"] - run["non_2xx"] for run in item.runs)
+    wal = sum(run["wal_bytes"] for run in item.runs)
+    commits = sum(run["commits"] for run in item.runs)
+    return (
+        f"{item.stack}, {item.name}: {answers:,} answers wrote {wal / answers:,.0f} bytes of "
+        f"WAL each and took {commits:,} commits ({answers / commits:.1f} answers per commit, "
+        "group commit)"
+    )
 
 
 if __name__ == "__main__":

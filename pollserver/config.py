@@ -161,7 +161,7 @@ def settings_from_environment(instance_path: Path, environ: dict[str, str] | Non
         "POLLSERVER_PORT": parse_int(
             "POLLSERVER_PORT", env.get("POLLSERVER_PORT", "8000"), minimum=1, maximum=65535
         ),
-        # 0 means "choose": one process on in-memory limits, two per core on shared storage.
+        # 0 means "choose": one process on in-memory limits, one per core on shared storage.
         "POLLSERVER_WORKERS": parse_int("POLLSERVER_WORKERS", env.get("POLLSERVER_WORKERS", "0")),
         "POLLSERVER_THREADS": parse_int(
             "POLLSERVER_THREADS", env.get("POLLSERVER_THREADS", "8"), minimum=1

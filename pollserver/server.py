@@ -79,7 +79,10 @@ def choose_worker_count(requested: int, shared_limit_storage: bool, limits_enabl
         return max(requested, 1)
     if requested:
         return requested
-    return 2 * (os.cpu_count() or 1)
+    # One per core: Granian's I/O runs outside Python, so more processes than cores only add
+    # contention (PostgreSQL + Redis on 2 cores: 2 workers answered as fast as 4, p99 80 ms
+    # against 121 ms).
+    return os.cpu_count() or 1
 
 
 def serve(options: ServeOptions, create_app: Callable[[], Flask]) -> None:

@@ -34,7 +34,7 @@ from pollserver.services.moderation.polls import transition_poll
     "--workers",
     type=int,
     default=None,
-    help="Worker processes [env POLLSERVER_WORKERS; 1 on in-memory limits, 2 per core on Redis].",
+    help="Worker processes [env POLLSERVER_WORKERS; 1 on in-memory limits, 1 per core on Redis].",
 )
 @click.option(
     "--threads", type=int, default=None, help="Threads per worker [env POLLSERVER_THREADS, 8]."

@@ -350,7 +350,7 @@ print("minify" in sys.modules)
 
 
 def test_a_server_process_never_loads_the_minifier(tmp_path):
-    """The minifier is Go code, whose runtime does not survive a fork: a gunicorn worker must
+    """The minifier is Go code, whose runtime does not survive a fork: a server worker must
     never have it loaded. The widget is built by a program of its own and read back here."""
     finished = subprocess.run(
         [sys.executable, "-c", SERVES_WITHOUT_GO],
