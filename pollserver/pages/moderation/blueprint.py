@@ -62,6 +62,14 @@ class RequestAwareSessionInterface(SecureCookieSessionInterface):
     def get_cookie_secure(self, app: Flask) -> bool:
         return bool(app.config["SESSION_COOKIE_SECURE"]) or request.is_secure
 
+    def open_session(self, app: Flask, request):  # type: ignore[override]
+        # Readers' requests carry no session cookie: give them an empty session without
+        # building a signer, which Flask would otherwise do for every request (2% of an
+        # answer's CPU on PostgreSQL + Redis, py-spy).
+        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+            return self.session_class()
+        return super().open_session(app, request)
+
 
 # --- sessions, CSRF and permissions -------------------------------------------------------------
 
