@@ -6,6 +6,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -20,10 +21,8 @@ pytestmark = pytest.mark.server
 APPS = Path(__file__).parent / "apps"
 
 
-@pytest.fixture(scope="module")
-def echo_server(tmp_path_factory):
+def start_echo_server(log_path: Path) -> tuple[subprocess.Popen, int]:
     port = free_port()
-    log_path = tmp_path_factory.mktemp("echo") / "granian.log"
     log = log_path.open("w")
     process = subprocess.Popen(
         [
@@ -53,10 +52,29 @@ def echo_server(tmp_path_factory):
             if time.monotonic() > deadline or process.poll() is not None:
                 raise RuntimeError(log_path.read_text()) from None
             time.sleep(0.1)
+    log.close()  # the child keeps its own descriptor
+    return process, port
+
+
+@pytest.fixture(scope="module")
+def echo_server(tmp_path_factory):
+    log_path = tmp_path_factory.mktemp("echo") / "granian.log"
+    process, port = start_echo_server(log_path)
     yield port, log_path
     process.terminate()
     process.wait(timeout=15)
-    log.close()
+
+
+def test_a_stop_lets_the_request_in_progress_finish(tmp_path):
+    process, port = start_echo_server(tmp_path / "granian.log")
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=15)
+    connection.request("GET", "/slow?1.5")
+    time.sleep(0.5)  # the request is on a thread now
+    process.send_signal(signal.SIGTERM)
+    response = connection.getresponse()
+    assert response.status == 200
+    assert json.loads(response.read())["PATH_INFO"] == "/slow"
+    assert process.wait(timeout=15) == 0
 
 
 def request(port, method, target, body=None, headers=()):

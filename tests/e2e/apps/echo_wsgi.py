@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 from pollserver.wsgi_over_rsgi import WsgiOverRsgi
 
@@ -11,6 +12,8 @@ CHUNK = b"x" * 8192
 
 
 def echo(environ, start_response):
+    if environ["PATH_INFO"] == "/slow":
+        time.sleep(float(environ["QUERY_STRING"] or 1))
     if environ["PATH_INFO"] == "/stream":
         start_response("200 OK", [("Content-Type", "text/plain")])
         return StreamedBody()
