@@ -10,7 +10,10 @@ complete request reaches the thread pool that runs the app. The app itself stays
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import json
+import logging
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -18,7 +21,11 @@ from concurrent.futures import ThreadPoolExecutor
 from io import BytesIO
 from typing import Any, TextIO
 
+from granian.rsgi import ProtocolClosed as RSGIProtocolClosed
+
 from pollserver.errors import error_payload
+
+log = logging.getLogger(__name__)
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -28,8 +35,18 @@ BUFFERED_RESPONSE_BYTES = 256 * 1024
 UNPREFIXED_HEADERS = {"content-type": "CONTENT_TYPE", "content-length": "CONTENT_LENGTH"}
 
 
-class RequestBodyTooLarge(Exception):
-    pass
+class RequestRefused(Exception):
+    """A request turned away before it reaches the app."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def refuse(protocol: Any, status: int, message: str) -> int:
+    protocol.response_bytes(*error_response(status, message))
+    return status
 
 
 def error_response(status: int, message: str) -> tuple[int, list[tuple[str, str]], bytes]:
@@ -65,32 +82,43 @@ class WsgiOverRsgi:
     async def __rsgi__(self, scope: Any, protocol: Any) -> None:
         if scope.proto != "http":  # websockets are not served
             return
-        if self.access_log is None:
-            await self.respond(scope, protocol)
-            return
         started = time.perf_counter()
-        status = await self.respond(scope, protocol)
-        self.access_log.write(scope.method, scope.path, status, time.perf_counter() - started)
+        status = 500
+        try:
+            status = await self.respond(scope, protocol)
+        except RSGIProtocolClosed:
+            status = 499  # the client went away mid-response: nothing to tell it
+        except Exception:
+            # Flask answers every error of the app itself; this is the bridge's own failure.
+            log.exception("The request could not be served")
+            with contextlib.suppress(Exception):  # a response may have started already
+                protocol.response_bytes(*error_response(500, "The request could not be served."))
+        finally:
+            if self.access_log is not None:
+                self.access_log.write(
+                    scope.method, scope.path, status, time.perf_counter() - started
+                )
 
     async def respond(self, scope: Any, protocol: Any) -> int:
         """Answer one request; returns the response's status."""
-        headers = scope.headers
         try:
-            body = await asyncio.wait_for(self.read_body(headers, protocol), self.body_timeout)
+            body = await asyncio.wait_for(
+                self.read_body(scope.headers, protocol), self.body_timeout
+            )
         except TimeoutError:
-            protocol.response_bytes(
-                *error_response(408, "The request's body did not arrive in time; send it again.")
+            return refuse(
+                protocol, 408, "The request's body did not arrive in time; send it again."
             )
-            return 408
-        except RequestBodyTooLarge:
-            protocol.response_bytes(
-                *error_response(413, f"The request's body is over {self.max_body_bytes} bytes.")
-            )
-            return 413
+        except RequestRefused as refusal:
+            return refuse(protocol, refusal.status, refusal.message)
         environ = self.environ_for(scope, body)
         loop = asyncio.get_running_loop()
+        # The app's contexts (Flask's request and app context are context variables) live in a
+        # context of this request's own, entered by whichever thread runs the next part of it:
+        # a streamed body's generator must see its request, and no thread may keep it after.
+        context = contextvars.Context()
         status, response_headers, first, rest = await loop.run_in_executor(
-            self.threads, self.call_app, environ
+            self.threads, context.run, self.call_app, environ
         )
         if rest is None:
             protocol.response_bytes(status, response_headers, first)
@@ -98,28 +126,38 @@ class WsgiOverRsgi:
         transport = protocol.response_stream(status, response_headers)
         try:
             await transport.send_bytes(first)
-            while chunk := await loop.run_in_executor(self.threads, next_chunk, rest):
+            while chunk := await loop.run_in_executor(self.threads, context.run, next_chunk, rest):
                 await transport.send_bytes(chunk)
         finally:
-            await loop.run_in_executor(self.threads, close_body, rest)
+            await loop.run_in_executor(self.threads, context.run, close_body, rest)
         return status
 
     async def read_body(self, headers: Any, protocol: Any) -> bytes:
-        length = headers.get("content-length")
-        if length is None and "transfer-encoding" not in headers:
+        """The whole body, as long as its Content-Length says (and no longer than allowed)."""
+        length_header = headers.get("content-length")
+        if length_header is None:
+            if "transfer-encoding" in headers:
+                # Granian ends a chunked body that breaks off as if it were complete: with no
+                # length to check it against, a cut-off form or answer could pass as whole.
+                raise RequestRefused(411, "Send the request's body with a Content-Length.")
             return b""
-        if length is not None and length.isdigit():
-            if int(length) > self.max_body_bytes:
-                raise RequestBodyTooLarge
-            if int(length) == 0:
-                return b""
+        if not length_header.isdigit():
+            raise RequestRefused(400, "The request's Content-Length is not a number.")
+        length = int(length_header)
+        if length > self.max_body_bytes:
+            raise RequestRefused(413, f"The request's body is over {self.max_body_bytes} bytes.")
+        if length == 0:
+            return b""
         chunks = []
         size = 0
         async for chunk in protocol:
             size += len(chunk)
-            if size > self.max_body_bytes:
-                raise RequestBodyTooLarge
+            if size > length:
+                break
             chunks.append(chunk)
+        if size != length:
+            # Granian ends the body early, without an error, when the connection breaks off.
+            raise RequestRefused(400, "The request's body is not as long as its Content-Length.")
         return b"".join(chunks)
 
     @staticmethod
@@ -150,6 +188,10 @@ class WsgiOverRsgi:
         if body:
             environ["CONTENT_LENGTH"] = str(len(body))
         for name, value in scope.headers.items():
+            if "_" in name:
+                # X_Forwarded_For would land on HTTP_X_FORWARDED_FOR beside the proxy's own
+                # header, and ProxyFix would trust it: such names are dropped, as nginx does.
+                continue
             key = UNPREFIXED_HEADERS.get(name) or "HTTP_" + name.upper().replace("-", "_")
             if key == "CONTENT_LENGTH":
                 continue  # the body's own length, set above
@@ -161,29 +203,40 @@ class WsgiOverRsgi:
 
     def call_app(
         self, environ: dict[str, Any]
-    ) -> tuple[int, list[tuple[str, str]], bytes, Iterator[bytes] | None]:
+    ) -> tuple[int, list[tuple[str, str]], bytes, ClosingChunks | None]:
         """Run the app in a pool thread; return its first ``BUFFERED_RESPONSE_BYTES`` and the
         rest of its body (None when that was all)."""
         started: list[Any] = []
 
         def start_response(status: str, headers: list[tuple[str, str]], exc_info=None):
-            if exc_info and started:
-                raise exc_info[1].with_traceback(exc_info[2])
+            # Nothing is sent before call_app returns, so a later call (with exc_info, PEP 3333)
+            # may always replace the status and headers.
             started[:] = [int(status[:3]), headers]
             return write_not_supported
 
         body = self.wsgi_app(environ, start_response)
         chunks = []
         size = 0
-        iterator = iter(body)
-        for chunk in iterator:
-            if chunk:
-                chunks.append(chunk)
-                size += len(chunk)
-            if size > BUFFERED_RESPONSE_BYTES:
-                return started[0], started[1], b"".join(chunks), ClosingChunks(body, iterator)
-        close_body(body)
+        try:
+            iterator = iter(body)
+            for chunk in iterator:
+                if chunk:
+                    chunks.append(chunk)
+                    size += len(chunk)
+                if size > BUFFERED_RESPONSE_BYTES:
+                    rest = ClosingChunks(body, iterator)
+                    body = None  # closed by the caller, once the rest is sent
+                    return started[0], started[1], b"".join(chunks), rest
+        finally:
+            if body is not None:
+                close_body(body)
+        if not started:
+            raise RuntimeError("the app returned without calling start_response")
         return started[0], started[1], b"".join(chunks), None
+
+
+# Control characters and the quote, written as \xNN in the access log.
+LOG_ESCAPES = {code: f"\\x{code:02x}" for code in [*range(32), 34, 127]}
 
 
 class AccessLog:
@@ -204,6 +257,7 @@ class AccessLog:
         if now != self.second:
             self.second = now
             self.stamp = time.strftime("%Y-%m-%d %H:%M:%S %z", time.localtime(now))
+        path = path.translate(LOG_ESCAPES)  # a decoded %0A must not start a forged line
         self.stream.write(f'[{self.stamp}] "{method} {path}" {status} {seconds * 1000:.1f}ms\n')
         self.stream.flush()
 

@@ -6,14 +6,24 @@ import os
 
 import pytest
 
-from pollserver.server import choose_worker_count
+from pollserver.server import choose_worker_count, usable_cores
 
 
 def test_one_worker_per_core_on_shared_limits_unless_told():
     assert choose_worker_count(0, shared_limit_storage=True, limits_enabled=True) == (
-        os.cpu_count() or 1
+        usable_cores()
     )
     assert choose_worker_count(3, shared_limit_storage=True, limits_enabled=True) == 3
+
+
+def test_usable_cores_follow_the_affinity_the_process_is_given():
+    allowed = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(allowed)})
+    try:
+        assert usable_cores() == 1
+    finally:
+        os.sched_setaffinity(0, allowed)
+    assert usable_cores() == len(allowed)
 
 
 def test_one_worker_on_in_memory_limits_and_never_more_while_limits_count():
