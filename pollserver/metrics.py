@@ -50,7 +50,7 @@ class PollserverMetrics:
             "pollserver_limiter_fallback_active",
             "1 while rate limits run on in-process memory because their storage is unreachable",
             registry=registry,
-            multiprocess_mode="max",
+            multiprocess_mode="livemax",  # a dead worker's value goes with it
         )
         self.answer_batch_size = Histogram(
             "pollserver_answer_batch_size",
