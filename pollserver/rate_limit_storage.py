@@ -9,6 +9,11 @@ storage checks each entry's age when it is read, so the later scan only frees me
 The scan also drops a key whose moving-window entries have all expired; limits' scan leaves an
 empty list behind for every address it has ever seen, so memory grew with each new reader.
 
+Counters (the default sliding-window-counter strategy keeps two per limit and address) are
+forgotten from a queue ordered by expiry, not by walking every key: a counter of the daily
+answer limit lives two days, so a front-page poll's new readers leave millions of live keys
+behind them, and a walk over all of them every second would cost more than the second.
+
 It registers itself for the ``memory`` scheme (limits keeps one class per scheme, the last one
 defined), so ``memory://`` keeps its documented meaning and nothing else needs configuring.
 """
@@ -16,6 +21,7 @@ defined), so ``memory://`` keeps its documented meaning and nothing else needs c
 from __future__ import annotations
 
 import bisect
+import heapq
 import threading
 import time
 from typing import ClassVar
@@ -27,6 +33,12 @@ EXPIRY_SCAN_SECONDS = 1.0
 
 class MemoryStorageScannedEverySecond(MemoryStorage):
     STORAGE_SCHEME: ClassVar[list[str]] = ["memory"]
+
+    def __init__(self, *args, **kwargs):
+        # Set before limits' constructor, which starts the first scan.
+        self.expiry_queue: list[tuple[float, str]] = []
+        self.expiry_queue_lock = threading.Lock()
+        super().__init__(*args, **kwargs)
 
     # limits calls its private ``__schedule_expiry`` before every write; this is that method's
     # mangled name. tests/test_rate_limit_storage.py fails if a limits release renames it.
@@ -52,13 +64,36 @@ class MemoryStorageScannedEverySecond(MemoryStorage):
                     self.events.pop(key, None)
                     if self.locks.get(key) is lock:
                         del self.locks[key]
-        for key in list(self.expirations):
+        self._forget_expired_counters(now)
+
+    def incr(self, key: str, expiry: float, amount: int = 1) -> int:
+        count = super().incr(key, expiry, amount)
+        if count == amount:  # a new counter: limits has just set its expiry
+            expires_at = self.expirations.get(key)
+            if expires_at is not None:
+                with self.expiry_queue_lock:
+                    heapq.heappush(self.expiry_queue, (expires_at, key))
+        return count
+
+    def _forget_expired_counters(self, now: float) -> None:
+        """Free the counters whose expiry has passed, earliest first; live ones are not read."""
+        while True:
+            with self.expiry_queue_lock:
+                if not self.expiry_queue or self.expiry_queue[0][0] > now:
+                    return
+                _, key = heapq.heappop(self.expiry_queue)
             lock = self.locks[key]
             with lock:
                 expiry = self.expirations.get(key)
-                # No expiry: a writer is between reading and counting again; leave it be.
-                if expiry is not None and expiry <= now:
-                    self.storage.pop(key, None)
-                    self.expirations.pop(key, None)
-                    if self.locks.get(key) is lock:
+                if expiry is None:
+                    # Gone already (read after it expired); or a writer is between reading and
+                    # counting again, which queues the counter anew.
+                    if key not in self.storage and self.locks.get(key) is lock:
                         del self.locks[key]
+                    continue
+                if expiry > now:  # expired and started again since: queued again by incr
+                    continue
+                self.storage.pop(key, None)
+                self.expirations.pop(key, None)
+                if self.locks.get(key) is lock:
+                    del self.locks[key]

@@ -36,3 +36,33 @@ def test_counting_is_exact_and_expired_counters_are_freed():
     while "another reader" in str(list(storage.events)) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not any("another reader" in key for key in storage.events)
+
+
+class CountersThatMustNotBeWalked(dict):
+    def __iter__(self):
+        raise AssertionError("the expiry scan walked every counter")
+
+    def keys(self):
+        raise AssertionError("the expiry scan walked every counter")
+
+
+def test_expired_counters_are_freed_without_walking_the_live_ones():
+    storage = storage_from_string("memory://")
+    storage.timer.join()
+    for number in range(1000):  # daily-limit counters: they live on
+        storage.incr(f"live-{number}", 3600)
+    for number in range(10):
+        storage.incr(f"short-{number}", 0.2)
+    storage.incr("renewed", 0.2)
+    time.sleep(0.3)
+    assert storage.incr("renewed", 3600) == 1  # expired, then counted again: a new counter
+    storage.expirations = CountersThatMustNotBeWalked(storage.expirations)
+    storage.storage = CountersThatMustNotBeWalked(storage.storage)
+
+    storage._MemoryStorage__expire_events()
+
+    assert not any(f"short-{number}" in storage.storage for number in range(10))
+    assert not any(f"short-{number}" in storage.locks for number in range(10))
+    assert all(storage.get(f"live-{number}") == 1 for number in range(1000))
+    assert storage.get("renewed") == 1
+    assert len(storage.expiry_queue) == 1001  # what is left to expire: the live ones
