@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 import pytest
 from sqlalchemy import func, select
@@ -424,7 +425,15 @@ def test_the_answer_after_the_limit_is_429_with_retry_after(limited_app_config, 
 
 @pytest.fixture
 def meta_limited_app_config(limited_app_config):
-    limited_app_config.update(RATELIMIT_ANSWERS="1/minute", RATELIMIT_META="1/hour")
+    limited_app_config.update(
+        RATELIMIT_ANSWERS="1/minute",
+        RATELIMIT_META="1/hour",
+        # flask-limiter leaves RATELIMIT_KEY_PREFIX off meta limits' keys (it hits them with
+        # the bare key and scope), so on a Redis shared with an earlier run the same address
+        # meets that run's meta counter, and its Retry-After. The counters are keyed by an HMAC
+        # under SECRET_KEY: a key of this run's own keeps them apart.
+        SECRET_KEY=f"meta-limit-test-{uuid.uuid4().hex}",
+    )
     yield limited_app_config
     # flask-limiter keeps the first meta limits it is given for good (one app per process in
     # production); the next test's app must not inherit them.
