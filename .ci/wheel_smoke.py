@@ -22,6 +22,7 @@ import time
 import urllib.error
 import urllib.request
 import zipfile
+from email.message import Message
 from pathlib import Path
 
 CHECKOUT = Path(__file__).resolve().parent.parent
@@ -47,10 +48,11 @@ def get(url: str) -> tuple[int, str]:
         return error.code, error.read().decode()
 
 
-def get_bytes(url: str, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+def get_bytes(url: str, headers: dict[str, str]) -> tuple[int, Message, bytes]:
+    """Status, headers (read case-insensitively: the server sends lowercase names) and body."""
     request = urllib.request.Request(url, headers=headers)
     with urllib.request.urlopen(request, timeout=5) as response:
-        return response.status, dict(response.headers), response.read()
+        return response.status, response.headers, response.read()
 
 
 # Run by the installed package's Python: the prebuilt files match the sources shipped beside
