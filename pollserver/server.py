@@ -1,7 +1,7 @@
 """Run pollserver under Granian from Python, so ``pollserver serve`` needs no extra config file.
 
-Granian was chosen by measurement (bench/RESULTS.md, issue 16): its Rust HTTP layer costs a
-third of gunicorn's per request, and it reads headers off Python's threads, within a deadline.
+Granian was chosen by measurement (bench/RESULTS.md, issue 16): a request costs less than half
+the CPU it did on gunicorn, and Granian reads headers off Python's threads, within a deadline.
 The app is served through its RSGI interface by ``WsgiOverRsgi``, which also reads each body
 on the event loop before a thread takes the request, so that slow clients hold no thread.
 """

@@ -73,10 +73,8 @@ class WsgiOverRsgi:
         self.body_timeout = body_timeout
         self.max_body_bytes = max_body_bytes
 
-    def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
-
     def __rsgi_del__(self, loop: asyncio.AbstractEventLoop) -> None:
+        # Called once Granian has stopped taking requests and the ones in progress are done.
         self.threads.shutdown(wait=True)
 
     async def __rsgi__(self, scope: Any, protocol: Any) -> None:
