@@ -284,6 +284,23 @@ class Jawanndenn:
             self.server.stop()
 
 
+def gunicorn_gthread_command(port: int, app: str, *options: str) -> list[str]:
+    """gunicorn as the reference and the server comparison run it: 1 gthread worker × 8."""
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--workers=1",
+        "--threads=8",
+        "--worker-class=gthread",
+        "--keep-alive=5",
+        "--no-control-socket",
+        f"--bind=127.0.0.1:{port}",
+        *options,
+        app,
+    ]
+
+
 # --- the plain Flask reference ----------------------------------------------------------------
 
 
@@ -296,20 +313,9 @@ class Reference:
         self.server: ServerProcess | None = None
 
     def start(self) -> ServerProcess:
-        command = [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--workers=1",
-            "--threads=8",
-            "--worker-class=gthread",
-            "--keep-alive=5",
-            f"--bind=127.0.0.1:{self.port}",
-            "--no-control-socket",
-            "--name=reference",
-            f"--chdir={BENCH}",
-            "reference_app:app",
-        ]
+        command = gunicorn_gthread_command(
+            self.port, "reference_app:app", "--name=reference", f"--chdir={BENCH}"
+        )
         env = {**os.environ}
         self.server = ServerProcess("reference", command, env, self.port, "/").start(
             self.workdir / "reference.log"
@@ -344,18 +350,7 @@ class AppOnServer:
 
     def start(self, app_env: dict[str, str]) -> ServerProcess:
         if self.kind == "gunicorn":
-            command = [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "--workers=1",
-                "--threads=8",
-                "--worker-class=gthread",
-                "--keep-alive=5",
-                "--no-control-socket",
-                f"--bind=127.0.0.1:{self.port}",
-                "pollserver.app:create_app()",
-            ]
+            command = gunicorn_gthread_command(self.port, "pollserver.app:create_app()")
         else:
             command = [
                 sys.executable,
