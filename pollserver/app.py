@@ -14,6 +14,7 @@ from pollserver.config import load_or_create_secret_key, settings_from_environme
 from pollserver.database import engine_options_for
 from pollserver.extensions import api as openapi
 from pollserver.extensions import db, limiter, migrate
+from pollserver.fast_lane import FastLane
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -48,6 +49,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         "SQLALCHEMY_ENGINE_OPTIONS", engine_options_for(app.config["SQLALCHEMY_DATABASE_URI"])
     )
 
+    # The requests every reader makes skip Flask's request cycle (pollserver.fast_lane); inside
+    # ProxyFix, so that they see the same client address as the views.
+    app.wsgi_app = FastLane(app, app.wsgi_app)  # type: ignore[method-assign]
     proxies = app.config["TRUSTED_PROXY_COUNT"]
     if proxies:
         # Only behind proxies the operator vouches for may X-Forwarded-For name the client.

@@ -22,6 +22,14 @@ from werkzeug.exceptions import HTTPException
 RATE_LIMIT_REASON = "rate_limit"
 
 
+RATE_LIMITED_MESSAGE = "Too many requests from your network; try again later."
+
+
+def rate_limited_details(limit: str) -> dict[str, str]:
+    """``details`` of a 429 from a rate limit: the reason and the limit, e.g. "30 per 1 minute"."""
+    return {"reason": RATE_LIMIT_REASON, "limit": limit}
+
+
 class ErrorBodySchema(ma.Schema):
     code = ma.fields.Integer(required=True, metadata={"description": "HTTP status code"})
     status = ma.fields.String(required=True, metadata={"description": "HTTP reason phrase"})
@@ -61,11 +69,7 @@ def describe_http_exception(error: HTTPException) -> tuple[str, Any, dict]:
     """Message, details and extra headers for an HTTPException, however it was raised."""
     if isinstance(error, RateLimitExceeded):
         # Its description is the bare limit ("30 per 1 minute"); Retry-After says when.
-        return (
-            "Too many requests from your network; try again later.",
-            {"reason": RATE_LIMIT_REASON, "limit": str(error.limit.limit)},
-            {},
-        )
+        return RATE_LIMITED_MESSAGE, rate_limited_details(str(error.limit.limit)), {}
     data = getattr(error, "data", None) or {}
     details = data.get("errors") or data.get("messages") or data.get("details")
     # webargs nests body errors under the location ("json"); unwrap the common single case.

@@ -1,5 +1,5 @@
-"""Prometheus metrics at ``/metrics``: requests and latency by endpoint (prometheus-flask-exporter)
-plus pollserver's own counters.
+"""Prometheus metrics at ``/metrics``: requests and latency by endpoint, plus pollserver's own
+counters.
 
 Under ``pollserver serve`` every worker writes its numbers to files in a shared folder
 (``PROMETHEUS_MULTIPROC_DIR``, set up by the command), and a scrape of any worker reports the
@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import hmac
 import os
+import time
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, current_app, g, request
 from flask_limiter import Limiter
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -23,7 +24,6 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
-from prometheus_flask_exporter import PrometheusMetrics
 
 from pollserver.errors import json_error
 
@@ -34,6 +34,20 @@ class PollserverMetrics:
     """The metrics of one app, reachable as ``app.extensions["pollserver-metrics"]``."""
 
     def __init__(self, registry: CollectorRegistry):
+        # Grouped by endpoint, not path: poll ids in paths would make a time series per poll.
+        # (The names and labels prometheus-flask-exporter gave them, so dashboards keep working.)
+        self.request_duration = Histogram(
+            "pollserver_http_request_duration_seconds",
+            "HTTP request duration in seconds, by endpoint",
+            ["method", "endpoint", "status"],
+            registry=registry,
+        )
+        self.requests = Counter(
+            "pollserver_http_request",
+            "Total number of HTTP requests",
+            ["method", "status"],
+            registry=registry,
+        )
         self.answers_recorded = Counter(
             "pollserver_answers_recorded_total",
             "Answers stored (retries that change nothing are not counted)",
@@ -87,6 +101,21 @@ def count_answer(kind: str) -> None:
         metrics.answers_recorded.labels(kind=kind).inc()
 
 
+def observe_request(
+    metrics: PollserverMetrics, method: str, endpoint: str | None, status: int, started: float
+) -> None:
+    """Count one request and its duration (``started``: its ``time.perf_counter()``)."""
+    status_label = str(status)
+    metrics.request_duration.labels(method, str(endpoint), status_label).observe(
+        max(time.perf_counter() - started, 0.0)
+    )
+    metrics.requests.labels(method, status_label).inc()
+
+
+# Not counted: the scrape itself, and the liveness probe an orchestrator sends every few seconds.
+UNCOUNTED_PATHS = frozenset({"/metrics", "/livez"})
+
+
 def expose_metrics(registry: CollectorRegistry) -> Response:
     token = current_app.config.get("METRICS_TOKEN")
     if token:
@@ -102,15 +131,6 @@ def expose_metrics(registry: CollectorRegistry) -> Response:
 def init_app(app: Flask, limiter: Limiter) -> None:
     """Serve ``/metrics`` (never rate limited) and report when ``limiter`` runs on its fallback."""
     registry = CollectorRegistry(auto_describe=True)
-    # Grouped by endpoint, not path: poll ids in paths would make a time series per poll.
-    PrometheusMetrics(
-        app,
-        path=None,
-        registry=registry,
-        group_by="endpoint",
-        defaults_prefix="pollserver",
-        excluded_paths=["^/metrics$", "^/livez$"],
-    )
     metrics = PollserverMetrics(registry)
     metrics.limiter_fallback_active.set(0)
     app.extensions["pollserver-metrics"] = metrics
@@ -119,6 +139,19 @@ def init_app(app: Flask, limiter: Limiter) -> None:
     @limiter.exempt
     def prometheus_metrics():
         return expose_metrics(registry)
+
+    @app.before_request
+    def start_request_clock():
+        g.request_started = time.perf_counter()
+
+    @app.after_request
+    def count_request(response):
+        started = g.get("request_started")
+        if started is not None and request.path not in UNCOUNTED_PATHS:
+            observe_request(
+                metrics, request.method, request.endpoint, response.status_code, started
+            )
+        return response
 
     fallback_reported: list[int] = [0]  # this process's last value: write the gauge on change
 

@@ -12,7 +12,8 @@ import math
 import time
 
 from flask import Response, current_app, request
-from flask_limiter import RequestLimit
+from flask_limiter import Limiter, RequestLimit
+from limits import RateLimitItem, parse_many
 
 from pollserver.core.privacy import address_hash, daily_key
 from pollserver.metrics import count_rate_limited
@@ -23,16 +24,24 @@ RATE_LIMIT_KEY_LENGTH = 32  # hex characters of the keyed hash: ample to tell ad
 
 def client_address() -> str:
     """The client's address: the peer, or the proxy-reported client via ProxyFix."""
-    return request.remote_addr or "unknown"
+    return address_of(request.environ)
+
+
+def address_of(environ: dict) -> str:
+    return environ.get("REMOTE_ADDR") or "unknown"
 
 
 def rate_limit_key() -> str:
     """What rate limits count by: the client address, keyed-hashed so that no raw address sits
     in the limit storage (Redis). The key changes every UTC day and comes from SECRET_KEY;
     counters live at most a day, so nothing links them to an address for longer."""
+    return rate_limit_key_for(client_address(), current_app.config["SECRET_KEY"])
+
+
+def rate_limit_key_for(address: str, secret_key: str) -> str:
     day = dt.datetime.now(dt.UTC).date().isoformat()
-    key = rate_limit_daily_key(current_app.config["SECRET_KEY"], day)
-    return address_hash(client_address(), key)[:RATE_LIMIT_KEY_LENGTH]
+    key = rate_limit_daily_key(secret_key, day)
+    return address_hash(address, key)[:RATE_LIMIT_KEY_LENGTH]
 
 
 @functools.lru_cache(maxsize=4)
@@ -53,6 +62,37 @@ def auth_failure_limit() -> str:
     return current_app.config["RATELIMIT_AUTH_FAILURES"]
 
 
+@functools.lru_cache(maxsize=16)
+def parsed_limits(limit_string: str) -> tuple[RateLimitItem, ...]:
+    # Sorted as flask-limiter evaluates a request's limits.
+    return tuple(sorted(parse_many(limit_string)))
+
+
+def hit_answer_limits(
+    limiter: Limiter, address: str, secret_key: str, endpoint: str
+) -> list[RequestLimit]:
+    """Count one answer against ``RATELIMIT_ANSWERS`` outside Flask's request cycle, on the very
+    counters flask-limiter keeps for the answers' ``endpoint`` (the same keys, prefix and scope:
+    flask-limiter scopes a blueprint's limits by endpoint), so answers counted here and by
+    flask-limiter add up. Each breached limit is counted in the
+    metrics, as flask-limiter's ``on_breach`` does. Returns the breached limits in flask-limiter's
+    order (shortest window first): none when the answer may go ahead.
+
+    For the common case only: with meta limits, or while flask-limiter runs on its in-memory
+    fallback, the caller leaves the request to flask-limiter. A storage error propagates.
+    """
+    arguments = [rate_limit_key_for(address, secret_key), endpoint]
+    if limiter._key_prefix:  # flask-limiter's own rule for its keys
+        arguments.insert(0, limiter._key_prefix)
+    strategy = limiter.limiter
+    breached = [
+        item for item in parsed_limits(answers_limit()) if not strategy.hit(item, *arguments)
+    ]
+    for item in breached:
+        count_rate_limited(str(item))
+    return [RequestLimit(limiter, item, arguments, True, False) for item in breached]
+
+
 def refuse_over_limit(breached: RequestLimit) -> Response:
     """Count each 429 by the limit that caused it, and tell the client when to come back."""
     count_rate_limited(str(breached.limit))
@@ -67,6 +107,9 @@ def retry_after_response(breached: RequestLimit) -> Response:
     limiter's 429 carries (its body is replaced by the one JSON error shape). Meta limits
     (``RATELIMIT_META``) answer with it too, uncounted, as before.
     """
+    return Response(status=429, headers={"Retry-After": str(retry_after_seconds(breached))})
+
+
+def retry_after_seconds(breached: RequestLimit) -> int:
     reset_time, _remaining = breached.window
-    retry_after = max(1, math.ceil(reset_time - time.time()))
-    return Response(status=429, headers={"Retry-After": str(retry_after)})
+    return max(1, math.ceil(reset_time - time.time()))

@@ -16,6 +16,7 @@ from flask import Response, current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 from sqlalchemy import event
+from werkzeug.datastructures import ETags
 
 from pollserver.api.schemas import (
     AnswerRequestSchema,
@@ -134,9 +135,14 @@ def request_allowed_origins() -> list[str]:
     return origins
 
 
-def is_own_origin(origin: str) -> bool:
-    """Whether the page is one of the service's own (share page, iframe, demo)."""
-    return normalise_origin(origin) == normalise_origin(request.host_url)
+def is_refused_origin(origin: str | None, allowed: list[str], own_url: str) -> bool:
+    """Whether a page on ``origin`` is refused the poll: the poll names its origins and this is
+    none of them, nor the service's own (``own_url``: share page, iframe, demo). Requests
+    without an ``Origin`` (servers, not browsers) are not refused."""
+    if not origin or not allowed:
+        return False
+    normalised = normalise_origin(origin)
+    return normalised not in allowed and normalised != normalise_origin(own_url)
 
 
 @blp.before_request
@@ -153,8 +159,7 @@ def refuse_other_origins():
     origin = request.headers.get("Origin")
     if not origin or request.method == "OPTIONS":
         return
-    allowed = request_allowed_origins()
-    if allowed and normalise_origin(origin) not in allowed and not is_own_origin(origin):
+    if is_refused_origin(origin, request_allowed_origins(), request.host_url):
         abort(
             403,
             message=ORIGIN_NOT_ALLOWED,
@@ -169,20 +174,32 @@ def allow_cross_origin(response):
 
     ``Timing-Allow-Origin`` lets publishers' performance monitoring see these requests' timings.
     """
-    response.headers["Timing-Allow-Origin"] = "*"
     origin = request.headers.get("Origin")
-    if not origin:
-        return response
-    allowed = request_allowed_origins()
-    response.headers["Access-Control-Allow-Origin"] = origin if allowed else "*"
-    response.headers["Access-Control-Expose-Headers"] = "ETag, Retry-After"
-    if allowed:
-        response.vary.add("Origin")
-    if request.method == "OPTIONS":
-        response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
-        response.headers["Access-Control-Allow-Headers"] = f"Content-Type, {RESPONDENT_HEADER}"
-        response.headers["Access-Control-Max-Age"] = "86400"
+    allowed = request_allowed_origins() if origin else []
+    for name, value in cross_origin_headers(origin, allowed, request.method):
+        if name == "Vary":
+            response.vary.add(value)
+        else:
+            response.headers[name] = value
     return response
+
+
+def cross_origin_headers(
+    origin: str | None, allowed: list[str], method: str
+) -> list[tuple[str, str]]:
+    """The CORS headers of a public API response to a page on ``origin`` (see above)."""
+    headers = [("Timing-Allow-Origin", "*")]
+    if not origin:
+        return headers
+    headers.append(("Access-Control-Allow-Origin", origin if allowed else "*"))
+    headers.append(("Access-Control-Expose-Headers", "ETag, Retry-After"))
+    if allowed:
+        headers.append(("Vary", "Origin"))
+    if method == "OPTIONS":
+        headers.append(("Access-Control-Allow-Methods", "GET, POST, OPTIONS"))
+        headers.append(("Access-Control-Allow-Headers", f"Content-Type, {RESPONDENT_HEADER}"))
+        headers.append(("Access-Control-Max-Age", "86400"))
+    return headers
 
 
 # --- shared steps -----------------------------------------------------------------------------
@@ -248,9 +265,16 @@ def forget_changed_poll_document(mapper, connection, poll: Poll) -> None:
 def json_response(document: Rendered, status: int = 200) -> Response:
     """The rendered document; for a read, with its ETag, or 304 when the client holds it."""
     read = request.method in ("GET", "HEAD") and status == 200
-    client_has_it = "If-None-Match" in request.headers and request.if_none_match.contains_weak(
-        document.etag
-    )
+    if_none_match = request.if_none_match if "If-None-Match" in request.headers else None
+    return document_response(document, status, read=read, if_none_match=if_none_match)
+
+
+def document_response(
+    document: Rendered, status: int = 200, *, read: bool = False, if_none_match: ETags | None = None
+) -> Response:
+    """``json_response`` for a request known by its parts: ``read`` for a GET/HEAD that is to
+    carry the ETag, ``if_none_match`` as the client sent it."""
+    client_has_it = if_none_match is not None and if_none_match.contains_weak(document.etag)
     if read and client_has_it:
         response = Response(status=304)
         response.set_etag(document.etag)
@@ -413,37 +437,44 @@ class PollAnswers(MethodView):
         same reader (200 with their token and progress, or 409 with the token in
         `details.respondent`).
         """
-        request_for_writer = AnswerRequest(
-            poll_id=poll_id,
-            token=body["respondent"],
-            node_key=body["node"],
-            answer=body["answer"],
-            client_address=client_address(),
-            now=utcnow(),
-            version=body["version"],
-            request_key=body["request_key"] if body["respondent"] is None else None,
-        )
-        try:
-            written = answer_writer().write(request_for_writer)
-        except Refused as refusal:
-            if refusal.status == 429:
-                count_rate_limited("respondents_per_address_per_day")
-            raise
-        recorded = written.recorded
-        if recorded.stored:
-            count_answer(recorded.kind)
-        token = recorded.token or body["respondent"]
-        # A retry too: the answer it repeats was committed before this batch read it back.
-        reply = progress_body(
-            written.poll,
-            token,
-            recorded.reader,
-            recorded.walk,
-            counting_since=written.committed_at,
-            summed=written.summed,
-        )
-        status = 201 if recorded.created_respondent else 200
-        return json_response(render(reply), status)
+        return record_answer(poll_id, body, client_address())
+
+
+def record_answer(poll_id: str, body: dict, address: str) -> Response:
+    """Record one answer (``body`` as ``AnswerRequestSchema`` loads it) and reply with the
+    reader's progress; a refusal is raised as ``Refused``. The view above and the fast lane
+    (``pollserver.fast_lane``) both answer with this."""
+    request_for_writer = AnswerRequest(
+        poll_id=poll_id,
+        token=body["respondent"],
+        node_key=body["node"],
+        answer=body["answer"],
+        client_address=address,
+        now=utcnow(),
+        version=body["version"],
+        request_key=body["request_key"] if body["respondent"] is None else None,
+    )
+    try:
+        written = answer_writer().write(request_for_writer)
+    except Refused as refusal:
+        if refusal.status == 429:
+            count_rate_limited("respondents_per_address_per_day")
+        raise
+    recorded = written.recorded
+    if recorded.stored:
+        count_answer(recorded.kind)
+    token = recorded.token or body["respondent"]
+    # A retry too: the answer it repeats was committed before this batch read it back.
+    reply = progress_body(
+        written.poll,
+        token,
+        recorded.reader,
+        recorded.walk,
+        counting_since=written.committed_at,
+        summed=written.summed,
+    )
+    status = 201 if recorded.created_respondent else 200
+    return document_response(render(reply), status)
 
 
 ANSWER_WRITER = "pollserver-answer-writer"
@@ -539,16 +570,29 @@ class PollResultsPicture(MethodView):
 def cache_public_reads(response):
     """Short shared caching plus ETag/304 for the reads every widget makes."""
     if request.method == "GET" and response.status_code in (200, 304):
-        if request.headers.get(RESPONDENT_HEADER):
-            response.headers["Cache-Control"] = "private, no-store"
-        elif request.endpoint == "polls.PublicPoll":
-            response.headers["Cache-Control"] = f"public, max-age={POLL_CACHE_SECONDS}"
-        elif request.endpoint in ("polls.PollResults", "polls.PollResultsPicture"):
-            lifetime = round(current_app.config["RESULTS_CACHE_SECONDS"])
-            response.headers["Cache-Control"] = f"public, max-age={lifetime}"
+        cache_control = read_cache_control(
+            request.endpoint, with_respondent=bool(request.headers.get(RESPONDENT_HEADER))
+        )
+        if cache_control:
+            response.headers["Cache-Control"] = cache_control
         if "ETag" not in response.headers:  # documents from memory carry theirs already
             response.add_etag()
             response.make_conditional(request)
     elif request.method == "POST":
-        response.headers["Cache-Control"] = "no-store"
+        response.headers["Cache-Control"] = ANSWER_CACHE_CONTROL
     return response
+
+
+ANSWER_CACHE_CONTROL = "no-store"
+
+
+def read_cache_control(endpoint: str | None, *, with_respondent: bool) -> str | None:
+    """How long shared caches may keep a successful read of ``endpoint``: a reader's own reads
+    never; the poll document ``POLL_CACHE_SECONDS``, results as long as this process does."""
+    if with_respondent:
+        return "private, no-store"
+    if endpoint == "polls.PublicPoll":
+        return f"public, max-age={POLL_CACHE_SECONDS}"
+    if endpoint in ("polls.PollResults", "polls.PollResultsPicture"):
+        return f"public, max-age={round(current_app.config['RESULTS_CACHE_SECONDS'])}"
+    return None

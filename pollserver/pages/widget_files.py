@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flask import Response, request
+from werkzeug.datastructures import ETags
 from werkzeug.http import parse_accept_header, quote_etag
 
 from pollserver import widget_build
@@ -183,10 +184,23 @@ def hashed_not_found(name: str, digest: str):
 
 
 def _response(built: BuiltFile, *, immutable: bool) -> Response:
-    encoding = chosen_encoding(request.headers.get("Accept-Encoding", ""))
+    return file_response(
+        built,
+        immutable=immutable,
+        accept_encoding=request.headers.get("Accept-Encoding", ""),
+        if_none_match=request.if_none_match if "If-None-Match" in request.headers else None,
+    )
+
+
+def file_response(
+    built: BuiltFile, *, immutable: bool, accept_encoding: str, if_none_match: ETags | None
+) -> Response:
+    """A file as sent to a client that accepts ``accept_encoding`` and holds ``if_none_match``
+    (also how ``pollserver.fast_lane`` serves ``/widget.js``)."""
+    encoding = chosen_encoding(accept_encoding)
     # One strong ETag per representation; any of them proves the client has this content.
-    client_has_it = "If-None-Match" in request.headers and any(
-        request.if_none_match.contains_weak(etag_value(built.content_hash, candidate))
+    client_has_it = if_none_match is not None and any(
+        if_none_match.contains_weak(etag_value(built.content_hash, candidate))
         for candidate in (*ENCODINGS, None)
     )
     body = b""
