@@ -24,9 +24,12 @@ import bisect
 import heapq
 import threading
 import time
+from collections.abc import Sequence
 from typing import ClassVar
 
-from limits.storage import MemoryStorage
+from limits import RateLimitItem
+from limits.storage import MemoryStorage, RedisStorage
+from limits.strategies import RateLimiter, SlidingWindowCounterRateLimiter
 
 EXPIRY_SCAN_SECONDS = 1.0
 
@@ -97,3 +100,32 @@ class MemoryStorageScannedEverySecond(MemoryStorage):
                 self.expirations.pop(key, None)
                 if self.locks.get(key) is lock:
                     del self.locks[key]
+
+
+def acquire_sliding_windows(
+    strategy: RateLimiter, items: Sequence[RateLimitItem], identifiers: Sequence[str]
+) -> list[bool]:
+    """``strategy.hit(item, *identifiers)`` for each item, in one Redis round trip where the
+    storage is a single Redis server and the strategy the default sliding-window counter.
+
+    Each limit is still acquired by limits' own Lua script, with the keys and arguments limits'
+    ``RedisStorage.acquire_sliding_window_entry`` gives it; the scripts only travel together,
+    in one pipeline (not a transaction: limits hits them one after another too). An answer
+    checks two limits (a minute's and a day's), so this halves its Redis round trips. Any other
+    storage or strategy is hit a limit at a time, as flask-limiter does.
+    """
+    storage = strategy.storage
+    if not (type(strategy) is SlidingWindowCounterRateLimiter and type(storage) is RedisStorage):
+        return [strategy.hit(item, *identifiers) for item in items]
+    pipeline = storage.get_connection().pipeline(transaction=False)
+    for item in items:
+        key = item.key_for(*identifiers)
+        storage.lua_acquire_sliding_window(
+            [
+                storage.prefixed_key(storage._previous_window_key(key)),
+                storage.prefixed_key(storage._current_window_key(key)),
+            ],
+            [item.amount, item.get_expiry(), 1],
+            client=pipeline,
+        )
+    return [bool(acquired) for acquired in pipeline.execute()]

@@ -17,6 +17,7 @@ from limits import RateLimitItem, parse_many
 
 from pollserver.core.privacy import address_hash, daily_key
 from pollserver.metrics import count_rate_limited
+from pollserver.rate_limit_storage import acquire_sliding_windows
 
 RATE_LIMIT_KEY_PURPOSE = "rate-limit"
 RATE_LIMIT_KEY_LENGTH = 32  # hex characters of the keyed hash: ample to tell addresses apart
@@ -84,10 +85,9 @@ def hit_answer_limits(
     arguments = [rate_limit_key_for(address, secret_key), endpoint]
     if limiter._key_prefix:  # flask-limiter's own rule for its keys
         arguments.insert(0, limiter._key_prefix)
-    strategy = limiter.limiter
-    breached = [
-        item for item in parsed_limits(answers_limit()) if not strategy.hit(item, *arguments)
-    ]
+    items = parsed_limits(answers_limit())
+    acquired = acquire_sliding_windows(limiter.limiter, items, arguments)
+    breached = [item for item, within in zip(items, acquired, strict=True) if not within]
     for item in breached:
         count_rate_limited(str(item))
     return [RequestLimit(limiter, item, arguments, True, False) for item in breached]

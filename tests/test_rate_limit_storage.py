@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import time
+import uuid
 
 from limits import parse
 from limits.storage import storage_from_string
-from limits.strategies import MovingWindowRateLimiter
+from limits.strategies import MovingWindowRateLimiter, SlidingWindowCounterRateLimiter
 
-from pollserver.rate_limit_storage import EXPIRY_SCAN_SECONDS, MemoryStorageScannedEverySecond
+from pollserver.rate_limit_storage import (
+    EXPIRY_SCAN_SECONDS,
+    MemoryStorageScannedEverySecond,
+    acquire_sliding_windows,
+)
 
 
 def test_memory_uri_gives_the_storage_that_scans_once_a_second():
@@ -66,3 +71,27 @@ def test_expired_counters_are_freed_without_walking_the_live_ones():
     assert all(storage.get(f"live-{number}") == 1 for number in range(1000))
     assert storage.get("renewed") == 1
     assert len(storage.expiry_queue) == 1001  # what is left to expire: the live ones
+
+
+def test_limits_acquired_together_on_redis_count_as_limits_own_hits(redis_url):
+    """Both of an answer's limits in one pipeline: the same counters, the same verdicts."""
+    storage = storage_from_string(redis_url)
+    strategy = SlidingWindowCounterRateLimiter(storage)
+    items = (parse("2/minute"), parse("3/day"))
+    together, one_by_one = f"together-{uuid.uuid4().hex}", f"apart-{uuid.uuid4().hex}"
+    verdicts = []
+    for _ in range(4):
+        pipelined = acquire_sliding_windows(strategy, items, [together, "scope"])
+        separate = [strategy.hit(item, one_by_one, "scope") for item in items]
+        assert pipelined == separate
+        verdicts.append(pipelined)
+    assert verdicts == [[True, True], [True, True], [False, True], [False, False]]
+    for item in items:  # limits reads the pipelined counters where its own hits put theirs
+        assert strategy.get_window_stats(item, together, "scope").remaining == 0
+
+
+def test_limits_on_memory_are_acquired_one_by_one():
+    strategy = SlidingWindowCounterRateLimiter(storage_from_string("memory://"))
+    items = (parse("1/minute"), parse("5/day"))
+    assert acquire_sliding_windows(strategy, items, ["reader"]) == [True, True]
+    assert acquire_sliding_windows(strategy, items, ["reader"]) == [False, True]

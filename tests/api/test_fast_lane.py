@@ -12,10 +12,12 @@ from __future__ import annotations
 import os
 
 import pytest
-
+from flask import request
+from sqlalchemy import func, select
 from werkzeug.test import Client
 
-from pollserver.extensions import limiter
+from pollserver import create_app
+from pollserver.extensions import db, limiter
 from pollserver.fast_lane import FastLane
 from pollserver.models import Respondent
 
@@ -32,8 +34,6 @@ def views_seen(app) -> list[str]:
 
     @app.before_request
     def note_view():
-        from flask import request
-
         seen.append(request.endpoint or "")
 
     return seen
@@ -179,16 +179,10 @@ def test_the_lane_and_flask_limiter_count_answers_on_the_same_counters(
     other = client.post(url, json=ANSWER, environ_base={"REMOTE_ADDR": "198.51.100.41"})
     assert other.status_code == 201
     with app.app_context():
-        from sqlalchemy import func, select
-
-        from pollserver.extensions import db
-
         assert db.session.scalar(select(func.count()).select_from(Respondent)) == 2
 
 
-def test_with_other_limits_configured_answers_go_through_flask_limiter(app_config, views_seen):
-    from pollserver import create_app
-
+def test_with_other_limits_configured_answers_go_through_flask_limiter(app_config):
     app = create_app(
         {
             **app_config,
