@@ -5,7 +5,11 @@ connection, BEGIN, reading and locking the poll, the tally upsert, COMMIT (on Po
 flush to disk), and on SQLite the wait for the one writer. So the request threads of a process
 hand their answers to an :class:`AnswerWriter`. The first thread to find no batch being written
 writes everything queued so far in one transaction and wakes the others; answers that arrive
-meanwhile form the next batch. One answer alone is a batch of one, with no waiting.
+meanwhile form the next batch. While answers come in company (the last batch held more than
+one), that thread first gathers for ``GATHER_SECONDS``: each batch then carries more answers for
+the same fixed cost, and the whole process spends less per answer (measured in bench/RESULTS.md:
+15-20% more answers per second on the same cores, and a lower p99, for the 2 ms a batch waits).
+One answer alone, after a batch of one, is written at once.
 
 Each answer in a batch follows exactly the rules of ``pollserver.services.answering``: new
 readers of a poll are started together, in arrival order (two new readers from one address count
@@ -101,6 +105,11 @@ class _Pending:
         return self.request.token or self.token_by_key
 
 
+# How long the thread about to write a batch gathers companions while answers arrive together
+# (PostgreSQL's commit_delay, in the writer): a fraction of what a batch takes to write.
+GATHER_SECONDS = 0.002
+
+
 class AnswerWriter:
     """Writes the answers of one process, in batches (see the module docstring)."""
 
@@ -113,6 +122,7 @@ class AnswerWriter:
         request_key_secret: str,
         on_batch_written: Callable[[int], None] = lambda size: None,
         gets_results: Callable[[PollFacts, RecordedAnswer], bool] = lambda poll, recorded: False,
+        gather_seconds: float = GATHER_SECONDS,
     ):
         self._write_transaction = write_transaction
         self._gets_results = gets_results
@@ -124,6 +134,8 @@ class AnswerWriter:
         self._batch_written = threading.Condition(self._lock)
         self._queue: list[_Pending] = []
         self._writing = False
+        self._gather_seconds = gather_seconds
+        self._last_batch_size = 0
 
     def write(self, request: AnswerRequest) -> WrittenAnswer:
         """Write one answer (with whatever else is queued); raise its Refused if refused."""
@@ -134,8 +146,11 @@ class AnswerWriter:
                 if self._writing:
                     self._batch_written.wait()
                     continue
-                batch, self._queue = self._queue, []
                 self._writing = True
+                if self._last_batch_size > 1:
+                    self._gather_companions()
+                batch, self._queue = self._queue, []
+                self._last_batch_size = len(batch)
                 self._lock.release()
                 try:
                     self._write_batch(batch)
@@ -147,6 +162,14 @@ class AnswerWriter:
             raise pending.error
         assert pending.written is not None
         return pending.written
+
+    def _gather_companions(self) -> None:
+        """Let answers arriving right behind this one join its batch: the lock is held, and a
+        wait releases it so that they can queue (nothing notifies meanwhile: no batch is being
+        written, and the other threads wait for one)."""
+        deadline = time.monotonic() + self._gather_seconds
+        while (remaining := deadline - time.monotonic()) > 0:
+            self._batch_written.wait(remaining)
 
     def _write_batch(self, batch: list[_Pending]) -> None:
         try:

@@ -22,7 +22,7 @@ from pollserver.extensions import db
 from pollserver.models import AddressSalt, Answer, Respondent
 from pollserver.results_cache import tree_of
 from pollserver.services import address_salts, tallies
-from pollserver.services.answer_writer import AnswerRequest, AnswerWriter
+from pollserver.services.answer_writer import GATHER_SECONDS, AnswerRequest, AnswerWriter
 from pollserver.services.polls import find_poll
 
 from helpers import SEED_WITH_FLOWCHART, open_poll_from_article
@@ -47,6 +47,7 @@ class HeldWriter:
         fail_transaction: int | None = None,
         failure: Exception | None = None,
         gets_results=lambda poll, recorded: False,
+        gather_seconds: float = GATHER_SECONDS,
     ):
         self.app = app
         self.release = threading.Event()
@@ -62,6 +63,7 @@ class HeldWriter:
             request_key_secret="a test secret",
             on_batch_written=self.batches.append,
             gets_results=gets_results,
+            gather_seconds=gather_seconds,
         )
         self.outcomes: dict[str, object] = {}
 
@@ -167,6 +169,42 @@ def test_answers_queued_behind_a_batch_are_written_together_in_arrival_order(app
     assert tallies["started"] == 4
     assert tallies["yes:q1"] == 3 and tallies["no:q1"] == 1
     assert tallies["finished"] == 1
+
+
+def test_while_answers_come_in_company_a_batch_gathers_before_it_is_written(app, poll_id):
+    # Long enough to tell apart: an answer written at once is back well within a second.
+    gathering = 2.0
+    held = HeldWriter(app, gather_seconds=gathering)
+    first = held.submit("first", new_reader(poll_id, address="198.51.100.1"))
+    assert held.first_started.wait(WAIT_SECONDS)
+    company = [held.submit("company-0", new_reader(poll_id, address="198.51.100.2"))]
+    queued(held, 1)
+    company.append(held.submit("company-1", new_reader(poll_id, address="198.51.100.3")))
+    queued(held, 2)
+    held.release.set()
+    for thread in [first, *company]:
+        thread.join(gathering / 2)
+    # The first answer came alone: neither it nor the two behind it waited for more.
+    assert held.batches == [1, 2]
+    # After a batch of two, the next answer waits for companions, and two more join it.
+    lead = held.submit("lead", new_reader(poll_id, address="198.51.100.4"))
+    queued(held, 1)
+    joined = [held.submit("joined-0", new_reader(poll_id, address="198.51.100.5"))]
+    queued(held, 2)
+    joined.append(held.submit("joined-1", new_reader(poll_id, address="198.51.100.6")))
+    queued(held, 3)
+    for thread in [lead, *joined]:
+        thread.join(WAIT_SECONDS)
+    assert held.batches == [1, 2, 3]
+    assert all(held.outcomes[name].recorded.created_respondent for name in ("lead", "joined-1"))
+    # After a batch of three, a lone answer still gathers (for nobody), then is written alone;
+    # the one after that batch of one is written at once.
+    held.submit("alone", new_reader(poll_id, address="198.51.100.8")).join(WAIT_SECONDS)
+    at_once = held.submit("at-once", new_reader(poll_id, address="198.51.100.9"))
+    at_once.join(gathering / 2)
+    assert not at_once.is_alive()
+    assert held.batches == [1, 2, 3, 1, 1]
+    assert counts(app, poll_id)[:2] == (8, 8)
 
 
 def test_finishing_readers_of_a_batch_share_one_sum_that_counts_the_whole_batch(app, poll_id):
