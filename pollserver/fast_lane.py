@@ -61,7 +61,9 @@ from pollserver.widget_build import WIDGET
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
-POLL_PATH = re.compile(r"^/api/v1/polls/([^/]+)(/answers|/results)?$")
+# Matched whole (fullmatch: "$" would let a path end in a newline); the poll id as Flask's
+# default converter takes it.
+POLL_PATH = re.compile(r"/api/v1/polls/([^/]+)(/answers|/results)?")
 WIDGET_PATH = f"/{WIDGET}"
 # The endpoints these requests have in the Flask app: metrics count them under the same names.
 ANSWERS_ENDPOINT = "polls.PollAnswers"
@@ -94,14 +96,14 @@ class FastLane:
         answer = None
         try:
             if method == "POST":
-                match = POLL_PATH.match(path)
+                match = POLL_PATH.fullmatch(path)
                 if match and match[2] == "/answers":
                     answer = self.answer(environ, match[1])
             elif method == "GET" and not environ.get("QUERY_STRING"):
                 if path == WIDGET_PATH:
                     answer = self.widget(environ)
                 else:
-                    match = POLL_PATH.match(path)
+                    match = POLL_PATH.fullmatch(path)
                     if match and match[2] != "/answers":
                         answer = self.read_from_memory(environ, match[1], match[2])
         except Unusual:
@@ -228,7 +230,7 @@ def answer_body(environ: dict[str, Any]) -> dict:
     environ["wsgi.input"] = io.BytesIO(raw)
     try:
         return answer_schema.load(json.loads(raw))
-    except (ValueError, ValidationError):  # JSONDecodeError and UnicodeDecodeError included
+    except (ValueError, RecursionError, ValidationError):  # ValueError: bad JSON or UTF-8
         raise Unusual from None
 
 

@@ -47,6 +47,11 @@ def views_client(app):
     return Client(lane.flask_wsgi_app, response_wrapper=app.response_class)
 
 
+def count_respondents(app) -> int:
+    with app.app_context():
+        return db.session.scalar(select(func.count()).select_from(Respondent))
+
+
 def comparable(headers) -> dict[str, str]:
     return {name: value for name, value in headers.items() if name not in ("Date",)}
 
@@ -114,6 +119,14 @@ def test_a_body_the_lane_does_not_take_reaches_the_view_intact(
     assert response.get_json()["error"]["code"] == status
 
 
+def test_paths_the_views_do_not_route_are_not_answered_by_the_lane(app, client, views_seen):
+    poll_id = open_poll_from_article(app, SEED_WITH_FLOWCHART)
+    for path in (f"/api/v1/polls/{poll_id}/answers%0A", f"/api/v1/polls/{poll_id}/answers/"):
+        response = client.post(path, json=ANSWER)
+        assert response.status_code in (404, 308), path
+    assert count_respondents(app) == 0
+
+
 def test_refusals_from_the_lane_have_the_one_error_shape(app, client, views_seen):
     poll_id = open_poll_from_article(app, SEED_WITH_FLOWCHART)
     unknown = client.post("/api/v1/polls/no-such-poll/answers", json=ANSWER)
@@ -178,8 +191,7 @@ def test_the_lane_and_flask_limiter_count_answers_on_the_same_counters(
     # Another address is not affected; only the two accepted answers were stored.
     other = client.post(url, json=ANSWER, environ_base={"REMOTE_ADDR": "198.51.100.41"})
     assert other.status_code == 201
-    with app.app_context():
-        assert db.session.scalar(select(func.count()).select_from(Respondent)) == 2
+    assert count_respondents(app) == 2
 
 
 def test_with_other_limits_configured_answers_go_through_flask_limiter(app_config):
