@@ -15,6 +15,7 @@ from pollserver.database import engine_options_for
 from pollserver.extensions import api as openapi
 from pollserver.extensions import db, limiter, migrate
 from pollserver.fast_lane import FastLane
+from pollserver.request_json import BoundedJSONProvider
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -42,6 +43,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.from_mapping(settings_from_environment(Path(app.instance_path)))
     if config:
         app.config.from_mapping(config)
+    app.json = BoundedJSONProvider(app)  # request bodies nested too deep are invalid JSON
     app.json.sort_keys = False  # keep documents in the order their schemas give
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = load_or_create_secret_key(Path(app.instance_path))

@@ -21,7 +21,6 @@ views as before, so every error has the one shape and flask-limiter counts them 
 from __future__ import annotations
 
 import io
-import json
 import re
 import time
 from collections.abc import Callable, Iterable
@@ -56,6 +55,7 @@ from pollserver.extensions import limiter
 from pollserver.metrics import metrics_of, observe_request
 from pollserver.pages import widget_files
 from pollserver.rate_limits import address_of, hit_answer_limits, retry_after_seconds
+from pollserver.request_json import loads_bounded
 from pollserver.results_cache import cached_results_json
 from pollserver.widget_build import WIDGET
 
@@ -229,8 +229,8 @@ def answer_body(environ: dict[str, Any]) -> dict:
     raw = environ["wsgi.input"].read(length)
     environ["wsgi.input"] = io.BytesIO(raw)
     try:
-        return answer_schema.load(json.loads(raw))
-    except (ValueError, RecursionError, ValidationError):  # ValueError: bad JSON or UTF-8
+        return answer_schema.load(loads_bounded(raw))
+    except (ValueError, ValidationError):  # ValueError: bad JSON, UTF-8 or nesting
         raise Unusual from None
 
 

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from flask import Response, current_app, request
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 from sqlalchemy import event
 from werkzeug.datastructures import ETags
 
@@ -36,6 +36,7 @@ from pollserver.extensions import db, limiter
 from pollserver.metrics import count_answer, count_rate_limited, metrics_of
 from pollserver.models import Poll
 from pollserver.rate_limits import answers_limit, client_address, public_limit
+from pollserver.request_json import ApiBlueprint
 from pollserver.results_cache import (
     Rendered,
     cached_results_json,
@@ -57,7 +58,7 @@ from pollserver.services.tallies import SummedCounts
 RESPONDENT_HEADER = "X-Poll-Respondent"
 POLL_CACHE_SECONDS = 30
 
-blp = Blueprint(
+blp = ApiBlueprint(
     "polls",
     __name__,
     url_prefix="/api/v1/polls",

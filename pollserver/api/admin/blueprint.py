@@ -5,20 +5,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask_smorest import Blueprint
-
 from pollserver import auth
 from pollserver.api.admin.schemas import VersionArgsSchema
 from pollserver.core.roles import Permission, roles_with
 from pollserver.errors import ErrorResponseSchema
 from pollserver.extensions import api
 from pollserver.loaders import record_due_schedules
+from pollserver.request_json import ApiBlueprint
 
 ADMIN_TOKEN_SCHEME = "AdminToken"
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
 
-blp = Blueprint(
+blp = ApiBlueprint(
     "admin",
     __name__,
     url_prefix="/api/v1/admin",
