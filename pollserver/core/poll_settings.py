@@ -15,6 +15,7 @@ import marshmallow as ma
 from marshmallow import validate
 
 from pollserver.core.lifecycle import PollStatus
+from pollserver.core.timestamps import UtcDateTime
 
 ORIGIN_PATTERN = r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?/?$"
 
@@ -114,11 +115,11 @@ class SettingsChangeSchema(ma.Schema):
         metadata={"description": "Origins allowed to embed the poll; empty means any"},
     )
     language = ma.fields.String(validate=validate.Regexp(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$"))
-    open_at = ma.fields.AwareDateTime(
+    open_at = UtcDateTime(
         allow_none=True,
         metadata={"description": "When a draft opens by itself (in the future); null: when opened"},
     )
-    close_at = ma.fields.AwareDateTime(
+    close_at = UtcDateTime(
         allow_none=True,
         metadata={"description": "When the poll closes by itself (in the future); null: never"},
     )

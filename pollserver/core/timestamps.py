@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 
+import marshmallow as ma
+
 
 class UnknownTimeZone(ValueError):
     pass
@@ -13,6 +15,27 @@ class UnknownTimeZone(ValueError):
 
 class NotALocalTime(ValueError):
     """A wall-clock time the zone skips (a daylight-saving change moves clocks past it)."""
+
+
+# The times the service takes, clamped into a range where every computation on them stays a
+# datetime (a day or an hour either side of year 1 or 9999 overflows Python's datetime).
+EARLIEST = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+LATEST = dt.datetime(9999, 1, 1, tzinfo=dt.UTC)
+
+
+class UtcDateTime(ma.fields.AwareDateTime):
+    """An ISO 8601 time with its offset, taken in UTC and clamped to EARLIEST..LATEST.
+
+    Without the clamp, year 1 at +14:00 or year 9999 at -14:00 has no UTC equivalent, and a
+    filter or a schedule given one answered 500; "since year 1" still means "from the start"."""
+
+    def _deserialize(self, value, attr, data, **kwargs) -> dt.datetime:
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            in_utc = moment.astimezone(dt.UTC)
+        except OverflowError:  # before year 1 or after year 9999 once in UTC
+            return EARLIEST if moment.year < LATEST.year else LATEST
+        return min(max(in_utc, EARLIEST), LATEST)
 
 
 def utcnow() -> dt.datetime:

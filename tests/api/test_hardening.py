@@ -38,3 +38,37 @@ def test_deeply_nested_json_is_a_400_on_every_json_endpoint(app, client, tokens,
     for method, url, headers in requests:
         response = client.open(url, method=method, data=body, headers=headers)
         assert_json_error(response, 400)
+
+
+EXTREME_TIMES = ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"]
+
+
+@pytest.mark.parametrize("moment", EXTREME_TIMES)
+def test_extreme_times_are_clamped_not_a_500(app, client, tokens, moment):
+    poll_id = open_poll_from_article(app, SEED_WITH_FLOWCHART)
+    admin = bearer(tokens["admin"])
+    window = {"since": moment, "until": moment}
+    for url in (
+        f"/api/v1/admin/polls/{poll_id}/activity",
+        f"/api/v1/admin/polls/{poll_id}/activity/groups",
+        f"/api/v1/admin/polls/{poll_id}/respondents",
+        "/api/v1/admin/audit",
+    ):
+        response = client.get(url, query_string=window, headers=admin)
+        assert response.status_code in (200, 422), (url, response.get_data(as_text=True)[:300])
+        assert response.mimetype == "application/json"
+    for action in ("hide", "restore"):
+        response = client.post(
+            f"/api/v1/admin/polls/{poll_id}/responses/{action}",
+            json={"started_from": EXTREME_TIMES[0], "started_until": EXTREME_TIMES[1]},
+            headers=admin,
+        )
+        assert response.status_code == 200, response.get_data(as_text=True)[:300]
+    closing = client.patch(
+        f"/api/v1/admin/polls/{poll_id}/settings", json={"close_at": moment}, headers=admin
+    )
+    assert closing.status_code in (200, 422), closing.get_data(as_text=True)[:300]
+    assert closing.mimetype == "application/json"
+    if moment.startswith("9999"):  # far in the future: taken, clamped into the year 9999
+        assert closing.status_code == 200
+        assert closing.get_json()["settings"]["close_at"].startswith("9999-01-01")

@@ -27,6 +27,7 @@ from pollserver.core.identifiers import (
 )
 from pollserver.core.lifecycle import PollStatus
 from pollserver.core.roles import TokenRole
+from pollserver.core.timestamps import UtcDateTime
 from pollserver.models import MAX_ARTICLE_ID
 from pollserver.services.moderation.responses import ResponseSelection
 
@@ -188,8 +189,8 @@ class DefinitionEditSchema(ma.Schema):
 
 
 class WindowArgsSchema(ma.Schema):
-    since = ma.fields.AwareDateTime(metadata={"description": "From this time (UTC, inclusive)"})
-    until = ma.fields.AwareDateTime(metadata={"description": "Before this time (UTC)"})
+    since = UtcDateTime(metadata={"description": "From this time (UTC, inclusive)"})
+    until = UtcDateTime(metadata={"description": "Before this time (UTC)"})
 
     @ma.validates_schema
     def check_order(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -261,8 +262,8 @@ class ResponseSelectionSchema(StrictSchema):
         metadata={"description": "Respondent pseudonyms (from the listing or an export)"},
     )
     address_hash = ma.fields.String(validate=validate.Regexp(anchored(ADDRESS_HASH)))
-    started_from = ma.fields.AwareDateTime(metadata={"description": "Started at or after"})
-    started_until = ma.fields.AwareDateTime(metadata={"description": "Started before"})
+    started_from = UtcDateTime(metadata={"description": "Started at or after"})
+    started_until = UtcDateTime(metadata={"description": "Started before"})
 
     @ma.validates_schema
     def check_selection(self, data: dict[str, Any], **kwargs: Any) -> None:
