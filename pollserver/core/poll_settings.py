@@ -7,6 +7,7 @@ Settings are stored as a JSON object on the poll; every reader of them goes thro
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +18,16 @@ from marshmallow import validate
 from pollserver.core.lifecycle import PollStatus
 from pollserver.core.timestamps import UtcDateTime
 
-ORIGIN_PATTERN = r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?/?$"
+# An origin as a browser sends it: scheme, host (DNS labels or an IPv4 address) and an optional
+# port; a trailing "/" is forgiven. Matched whole (fullmatch: "$" would accept a final newline,
+# which later broke every header the origin went into).
+ORIGIN_SYNTAX = re.compile(
+    r"(?P<scheme>https?)://"
+    r"(?P<host>(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*"
+    r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)"
+    r"(?::(?P<port>[0-9]{1,5}))?/?"
+)
+ORIGIN_ERROR = "an origin is scheme://host[:port], e.g. https://example.com"
 
 
 class ResultsVisibility(enum.StrEnum):
@@ -69,7 +79,15 @@ def settings_of(stored: Mapping[str, Any]) -> PollSettings:
     return PollSettings(
         results_visibility=stored.get("results_visibility", DEFAULT_SETTINGS["results_visibility"]),
         allow_answer_changes=bool(stored.get("allow_answer_changes")),
-        allowed_origins=list(stored.get("allowed_origins") or []),
+        # Only what parses as an origin: a value stored before origins were checked this
+        # strictly (one with a final newline) must not reach a header.
+        allowed_origins=[
+            origin
+            for origin in (
+                parse_origin(str(value)) for value in stored.get("allowed_origins") or []
+            )
+            if origin is not None
+        ],
         language=stored.get("language", DEFAULT_SETTINGS["language"]),
     )
 
@@ -97,6 +115,21 @@ def normalise_origin(origin: str) -> str:
     return origin.rstrip("/").lower()
 
 
+def parse_origin(text: str) -> str | None:
+    """``text`` as an origin (scheme, host, optional port; normalised), or None if it is not one."""
+    matched = ORIGIN_SYNTAX.fullmatch(text)
+    if matched is None or len(matched["host"]) > 253:
+        return None
+    if matched["port"] is not None and not 0 < int(matched["port"]) <= 65535:
+        return None
+    return normalise_origin(text)
+
+
+def validate_origin(text: str) -> None:
+    if parse_origin(text) is None:
+        raise ma.ValidationError(ORIGIN_ERROR)
+
+
 class SettingsChangeSchema(ma.Schema):
     """A change to a poll's settings, as the admin API and the desk's forms take it."""
 
@@ -106,11 +139,7 @@ class SettingsChangeSchema(ma.Schema):
     results_visibility = ma.fields.String(validate=validate.OneOf(RESULTS_VISIBILITIES))
     allow_answer_changes = ma.fields.Boolean()
     allowed_origins = ma.fields.List(
-        ma.fields.String(
-            validate=validate.Regexp(
-                ORIGIN_PATTERN, error="an origin is scheme://host[:port], e.g. https://example.com"
-            )
-        ),
+        ma.fields.String(validate=validate_origin),
         validate=validate.Length(max=50),
         metadata={"description": "Origins allowed to embed the poll; empty means any"},
     )

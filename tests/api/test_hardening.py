@@ -72,3 +72,57 @@ def test_extreme_times_are_clamped_not_a_500(app, client, tokens, moment):
     if moment.startswith("9999"):  # far in the future: taken, clamped into the year 9999
         assert closing.status_code == 200
         assert closing.get_json()["settings"]["close_at"].startswith("9999-01-01")
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "https://news.example\n",
+        "https://news.example/path",
+        "https://user@news.example",
+        "https://news.example?x=1",
+        "javascript://news.example",
+        "https://news.example:99999",
+        "https://-news.example",
+        "https://news..example",
+        "https://news.example:0",
+        " https://news.example",
+    ],
+)
+def test_settings_refuse_what_is_not_an_origin(app, client, tokens, origin):
+    poll_id = open_poll_from_article(app, SEED_WITH_FLOWCHART)
+    response = client.patch(
+        f"/api/v1/admin/polls/{poll_id}/settings",
+        json={"allowed_origins": [origin]},
+        headers=bearer(tokens["admin"]),
+    )
+    error = assert_json_error(response, 422)
+    assert "scheme://host[:port]" in str(error["details"])
+
+
+def test_origins_are_taken_normalised(app, client, tokens):
+    poll_id = open_poll_from_article(app, SEED_WITH_FLOWCHART)
+    response = client.patch(
+        f"/api/v1/admin/polls/{poll_id}/settings",
+        json={"allowed_origins": ["https://News.Example:8443/", "http://127.0.0.1:8000"]},
+        headers=bearer(tokens["admin"]),
+    )
+    assert response.status_code == 200
+    assert response.get_json()["settings"]["allowed_origins"] == [
+        "http://127.0.0.1:8000",
+        "https://news.example:8443",
+    ]
+
+
+def test_an_origin_stored_before_the_check_does_not_break_the_poll(app, client):
+    # Stored as the settings API once took it, with a final newline.
+    poll_id = open_poll_from_article(
+        app, SEED_WITH_FLOWCHART, allowed_origins=["https://news.example\n", "https://paper.example"]
+    )
+    page = client.get(f"/embed/{poll_id}")
+    assert page.status_code == 200
+    assert "https://paper.example" in page.headers["Content-Security-Policy"]
+    assert "news.example" not in page.headers["Content-Security-Policy"]
+    read = client.get(f"/api/v1/polls/{poll_id}", headers={"Origin": "https://paper.example"})
+    assert read.status_code == 200
+    assert read.headers["Access-Control-Allow-Origin"] == "https://paper.example"
