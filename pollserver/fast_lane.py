@@ -28,6 +28,7 @@ from typing import Any
 
 from flask import Flask, Response
 from marshmallow import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.http import parse_etags
 from werkzeug.wsgi import get_host
 
@@ -125,7 +126,10 @@ class FastLane:
         body = answer_body(environ)
         origin = environ.get("HTTP_ORIGIN")
         with self.app.app_context():
-            allowed = allowed_origins(poll_id) if origin else []
+            try:
+                allowed = allowed_origins(poll_id)
+            except SQLAlchemyError:  # the database is down: the view says so (503)
+                return None
             if is_refused_origin(origin, allowed, own_url(environ)):
                 return None
             address = address_of(environ)
@@ -176,11 +180,9 @@ class FastLane:
         if environ.get(RESPONDENT_ENVIRON_KEY):
             return None
         origin = environ.get("HTTP_ORIGIN")
-        allowed: list[str] = []
-        if origin:
-            allowed = poll_origins.get(poll_id)
-            if allowed is None or is_refused_origin(origin, allowed, own_url(environ)):
-                return None
+        allowed = poll_origins.get(poll_id)
+        if allowed is None or is_refused_origin(origin, allowed, own_url(environ)):
+            return None
         if part is None:
             endpoint, document = POLL_ENDPOINT, poll_documents.get(poll_id)
         else:

@@ -16,6 +16,7 @@ from flask import Response, current_app, request
 from flask.views import MethodView
 from flask_smorest import abort
 from sqlalchemy import event
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.datastructures import ETags
 
 from pollserver.api.schemas import (
@@ -131,7 +132,11 @@ def request_allowed_origins() -> list[str]:
     """The origins the requested poll allows (empty: any), looked up once per request."""
     origins = request.environ.get(ALLOWED_ORIGINS_KEY)
     if origins is None:
-        origins = allowed_origins((request.view_args or {}).get("poll_id"))
+        try:
+            origins = allowed_origins((request.view_args or {}).get("poll_id"))
+        except SQLAlchemyError:
+            # The database is down: the reply is its 503, which tells no page anything.
+            return []
         request.environ[ALLOWED_ORIGINS_KEY] = origins
     return origins
 
@@ -176,8 +181,7 @@ def allow_cross_origin(response):
     ``Timing-Allow-Origin`` lets publishers' performance monitoring see these requests' timings.
     """
     origin = request.headers.get("Origin")
-    allowed = request_allowed_origins() if origin else []
-    for name, value in cross_origin_headers(origin, allowed, request.method):
+    for name, value in cross_origin_headers(origin, request_allowed_origins(), request.method):
         if name == "Vary":
             response.vary.add(value)
         else:
@@ -188,15 +192,21 @@ def allow_cross_origin(response):
 def cross_origin_headers(
     origin: str | None, allowed: list[str], method: str
 ) -> list[tuple[str, str]]:
-    """The CORS headers of a public API response to a page on ``origin`` (see above)."""
+    """The CORS headers of a public API response to a page on ``origin`` (see above).
+
+    A poll open to any page says so to every request, whatever its ``Origin``: the response
+    does not depend on it, and a shared cache may give it to anyone. A poll that names its
+    origins answers each by name, so its responses always say ``Vary: Origin`` (with no
+    ``Origin`` too): a cache must not hand one page's answer, or a refusal, to another.
+    """
     headers = [("Timing-Allow-Origin", "*")]
-    if not origin:
-        return headers
-    headers.append(("Access-Control-Allow-Origin", origin if allowed else "*"))
-    headers.append(("Access-Control-Expose-Headers", "ETag, Retry-After"))
     if allowed:
         headers.append(("Vary", "Origin"))
-    if method == "OPTIONS":
+        if not origin:
+            return headers
+    headers.append(("Access-Control-Allow-Origin", origin if allowed else "*"))
+    headers.append(("Access-Control-Expose-Headers", "ETag, Retry-After"))
+    if method == "OPTIONS" and origin:
         headers.append(("Access-Control-Allow-Methods", "GET, POST, OPTIONS"))
         headers.append(("Access-Control-Allow-Headers", f"Content-Type, {RESPONDENT_HEADER}"))
         headers.append(("Access-Control-Max-Age", "86400"))

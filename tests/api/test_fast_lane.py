@@ -266,3 +266,17 @@ def test_widget_js_from_the_lane_matches_the_view(app, client, views_seen):
     again = client.get("/widget.js", headers={"If-None-Match": lane.headers["ETag"]})
     assert again.status_code == 304
     assert views_seen == ["embed.widget_js"]
+
+
+def test_an_unreachable_database_is_the_views_503(app_config, tmp_path):
+    app = create_app(
+        {**app_config, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'no' / 'such.db'}"}
+    )
+    response = app.test_client().post(
+        "/api/v1/polls/anything/answers", json=ANSWER, headers={"Origin": PAGE}
+    )
+    assert response.status_code == 503
+    assert int(response.headers["Retry-After"]) > 0
+    assert response.get_json()["error"]["code"] == 503
+    with app.app_context():
+        db.engine.dispose()

@@ -6,12 +6,13 @@ import pytest
 
 from pollserver.request_json import MAX_JSON_DEPTH
 
-from helpers import SEED_WITH_FLOWCHART, bearer, open_poll_from_article
+from helpers import ARTICLES_DIR, SEED_WITH_FLOWCHART, bearer, open_poll_from_article
 
 DEEP_ARRAYS = b"[" * 1000 + b"]" * 1000
 # Parses (well within the recursion limit) but deeper than any document of the API.
 DEEP_OBJECTS = b'{"a":' * (MAX_JSON_DEPTH + 1) + b"1" + b"}" * (MAX_JSON_DEPTH + 1)
 JSON = {"Content-Type": "application/json"}
+ANOTHER_ARTICLE = ARTICLES_DIR / "one_question.txt"
 
 
 def assert_json_error(response, status: int) -> dict:
@@ -117,7 +118,9 @@ def test_origins_are_taken_normalised(app, client, tokens):
 def test_an_origin_stored_before_the_check_does_not_break_the_poll(app, client):
     # Stored as the settings API once took it, with a final newline.
     poll_id = open_poll_from_article(
-        app, SEED_WITH_FLOWCHART, allowed_origins=["https://news.example\n", "https://paper.example"]
+        app,
+        SEED_WITH_FLOWCHART,
+        allowed_origins=["https://news.example\n", "https://paper.example"],
     )
     page = client.get(f"/embed/{poll_id}")
     assert page.status_code == 200
@@ -126,3 +129,28 @@ def test_an_origin_stored_before_the_check_does_not_break_the_poll(app, client):
     read = client.get(f"/api/v1/polls/{poll_id}", headers={"Origin": "https://paper.example"})
     assert read.status_code == 200
     assert read.headers["Access-Control-Allow-Origin"] == "https://paper.example"
+
+
+def test_responses_that_depend_on_the_origin_say_vary_origin(app, client):
+    named = open_poll_from_article(
+        app, SEED_WITH_FLOWCHART, allowed_origins=["https://paper.example"]
+    )
+    open_to_all = open_poll_from_article(app, ANOTHER_ARTICLE)
+    for attempt in ("view", "memory"):  # the first read fills the memory the second is from
+        for path in ("", "/results"):
+            without = client.get(f"/api/v1/polls/{named}{path}")
+            assert "Origin" in without.headers.get("Vary", ""), (attempt, path)
+            assert "Access-Control-Allow-Origin" not in without.headers
+            refused = client.get(
+                f"/api/v1/polls/{named}{path}", headers={"Origin": "https://other.example"}
+            )
+            assert refused.status_code == 403
+            assert "Origin" in refused.headers["Vary"]
+        # A poll open to any page answers every request alike: nothing to vary on.
+        anyone = client.get(f"/api/v1/polls/{open_to_all}")
+        assert anyone.headers["Access-Control-Allow-Origin"] == "*"
+        assert "Origin" not in anyone.headers.get("Vary", "")
+    answer = client.post(
+        f"/api/v1/polls/{named}/answers", json={"respondent": None, "node": "q1", "answer": "yes"}
+    )
+    assert answer.status_code == 201 and "Origin" in answer.headers["Vary"]
