@@ -51,16 +51,30 @@ def outcome_texts(tree: PollTree, outcome: Sequence[str]) -> list[str]:
     return [tree.nodes[key].text for key in outcome]
 
 
+# What a spreadsheet takes for the start of a formula (=1+1, @SUM(…), -2+3, +HYPERLINK(…)), and
+# the tab and carriage return that some read past before one.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def as_spreadsheet_text(value: Any) -> Any:
+    """A cell a spreadsheet reads as text: one that would start a formula gets a leading
+    apostrophe (OWASP's advice for CSV injection). Poll texts come from articles, which anyone
+    may have written; a reader's token may start with "-" too."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def csv_lines(records: Iterable[ResponseRecord], tree: PollTree) -> Iterator[str]:
     """CSV text, one line at a time: path as "q1:yes>q2:no", outcome as "o1>o3", and both again
-    as the texts readers saw."""
+    as the texts readers saw; no cell starts a formula (``as_spreadsheet_text``)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
 
     def line(values: Sequence[Any]) -> str:
         buffer.seek(0)
         buffer.truncate()
-        writer.writerow(values)
+        writer.writerow([as_spreadsheet_text(value) for value in values])
         return buffer.getvalue()
 
     yield line(EXPORT_COLUMNS)
