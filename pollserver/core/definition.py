@@ -75,6 +75,11 @@ class DefinitionError(Exception):
 
 
 _CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
+# Unicode's bidirectional embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069): one
+# in a text shows the characters after it reordered wherever it appears (the widget, pages, the
+# CLI, exports), so "No" can be made to read "Yes". The marks (LRM, RLM, ALM) stay: texts in
+# right-to-left languages need them, and they reorder nothing.
+_BIDI_CONTROL = re.compile("[\u202a-\u202e\u2066-\u2069]")
 
 
 class _StrippedString(fields.String):
@@ -99,6 +104,11 @@ class _TextRules(validate.Validator):
             # Texts are one line for readers; NUL is refused by PostgreSQL and some controls
             # are not even allowed in the XML of the results picture.
             raise ValidationError(f"{self.name} contains a control character")
+        if bidi := _BIDI_CONTROL.search(value):
+            raise ValidationError(
+                f"{self.name} contains a bidirectional control character "
+                f"(U+{ord(bidi[0]):04X}), which would show its text reordered"
+            )
         return value
 
 

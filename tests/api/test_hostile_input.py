@@ -57,3 +57,31 @@ def test_nul_in_an_answer_body_is_422(client, seed_poll_id):
         json={"respondent": "abc\u0000defghijklmnopqrstu", "node": "q1", "answer": "yes"},
     )
     assert response.status_code == 422
+
+
+@pytest.mark.parametrize("character", ["\u202e", "\u202a", "\u2066", "\u2069"])
+def test_definition_texts_with_bidi_controls_are_refused(character):
+    broken = json.loads(json.dumps(SEED_DEFINITION))
+    broken["nodes"][1]["text"] = f"Was it {character}on?seY"
+    with pytest.raises(DefinitionError) as raised:
+        validate_definition(broken)
+    assert "q2" in str(raised.value) and f"U+{ord(character):04X}" in str(raised.value)
+
+
+def test_right_to_left_marks_stay_allowed():
+    definition = json.loads(json.dumps(SEED_DEFINITION))
+    definition["nodes"][1]["text"] = "\u200fهل كانت العملية ناجحة؟"
+    validate_definition(definition)
+
+
+def test_an_article_with_a_bidi_override_is_refused_with_a_clear_error(runner, tmp_path):
+    text = SEED_WITH_FLOWCHART.read_text(encoding="utf-8")
+    question = "Was the operation a good result?"
+    assert question in text
+    (tmp_path / "spoofed.txt").write_text(
+        text.replace(question, "Was the operation a \u202egood result?"), encoding="utf-8"
+    )
+    result = runner.invoke(args=["import", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "U+202E" in result.output
+    assert "Traceback" not in result.output
