@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import ipaddress
 import math
 import time
 
@@ -20,6 +21,7 @@ from pollserver.metrics import count_rate_limited
 from pollserver.rate_limit_storage import acquire_sliding_windows
 
 RATE_LIMIT_KEY_PURPOSE = "rate-limit"
+IPV6_CLIENT_PREFIX = 64  # what one IPv6 subscriber is given (RFC 6177)
 RATE_LIMIT_KEY_LENGTH = 32  # hex characters of the keyed hash: ample to tell addresses apart
 
 
@@ -29,7 +31,22 @@ def client_address() -> str:
 
 
 def address_of(environ: dict) -> str:
-    return environ.get("REMOTE_ADDR") or "unknown"
+    """The client as limits and the daily cap count it: an IPv4 address, or an IPv6 client's
+    /64. One IPv6 subscriber (a home, a phone) is given a whole /64 and may use any address in
+    it, so counting full addresses would let one client past every limit."""
+    address = environ.get("REMOTE_ADDR") or "unknown"
+    return client_network(address) if ":" in address else address
+
+
+@functools.lru_cache(maxsize=4096)
+def client_network(address: str) -> str:
+    try:
+        parsed = ipaddress.IPv6Address(address.split("%", 1)[0])  # without a zone ("%eth0")
+    except ValueError:
+        return address
+    if parsed.ipv4_mapped is not None:  # ::ffff:192.0.2.1 is the IPv4 client 192.0.2.1
+        return str(parsed.ipv4_mapped)
+    return str(ipaddress.IPv6Network((parsed, IPV6_CLIENT_PREFIX), strict=False))
 
 
 def rate_limit_key() -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from pollserver import create_app
 from pollserver.request_json import MAX_JSON_DEPTH
 
 from helpers import ARTICLES_DIR, SEED_WITH_FLOWCHART, bearer, open_poll_from_article
@@ -154,3 +155,45 @@ def test_responses_that_depend_on_the_origin_say_vary_origin(app, client):
         f"/api/v1/polls/{named}/answers", json={"respondent": None, "node": "q1", "answer": "yes"}
     )
     assert answer.status_code == 201 and "Origin" in answer.headers["Vary"]
+
+
+def new_reader_from(client, poll_id: str, address: str):
+    return client.post(
+        f"/api/v1/polls/{poll_id}/answers",
+        json={"respondent": None, "node": "q1", "answer": "yes"},
+        environ_base={"REMOTE_ADDR": address},
+    )
+
+
+def test_an_ipv6_slash_64_meets_the_daily_cap_as_one_client(app, client):
+    app.config["RESPONDENTS_PER_ADDRESS_PER_DAY"] = 2
+    poll_id = open_poll_from_article(app, SEED_WITH_FLOWCHART)
+    for address in ("2001:db8:1:2::1", "2001:db8:1:2:aaaa:bbbb:cccc:dddd"):
+        assert new_reader_from(client, poll_id, address).status_code == 201
+    capped = new_reader_from(client, poll_id, "2001:db8:1:2::ffff")
+    assert_json_error(capped, 429)
+    assert capped.get_json()["error"]["details"]["reason"] == "daily_cap"
+    # The next /64 is another client; an IPv4-mapped address is its IPv4 client.
+    assert new_reader_from(client, poll_id, "2001:db8:1:3::1").status_code == 201
+    assert new_reader_from(client, poll_id, "192.0.2.9").status_code == 201
+    assert new_reader_from(client, poll_id, "::ffff:192.0.2.9").status_code == 201
+    assert_json_error(new_reader_from(client, poll_id, "::ffff:192.0.2.9"), 429)
+
+
+def test_an_ipv6_slash_64_meets_the_rate_limit_as_one_client(app_config):
+    app = create_app(
+        {
+            **app_config,
+            "RATELIMIT_ENABLED": True,
+            "RATELIMIT_STORAGE_URI": "memory://",
+            "RATELIMIT_ANSWERS": "2/minute",
+        }
+    )
+    poll_id = open_poll_from_article(app, SEED_WITH_FLOWCHART)
+    client = app.test_client()
+    assert new_reader_from(client, poll_id, "2001:db8:5:6::1").status_code == 201
+    assert new_reader_from(client, poll_id, "2001:db8:5:6::2").status_code == 201
+    limited = new_reader_from(client, poll_id, "2001:db8:5:6:ffff::3")
+    assert_json_error(limited, 429)
+    assert limited.get_json()["error"]["details"]["reason"] == "rate_limit"
+    assert new_reader_from(client, poll_id, "2001:db8:5:7::1").status_code == 201
