@@ -10,7 +10,12 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from pollserver import api, cli, database, error_handlers, health, metrics, pages
-from pollserver.config import load_or_create_secret_key, settings_from_environment, shipped_folder
+from pollserver.config import (
+    default_public_url,
+    load_or_create_secret_key,
+    settings_from_environment,
+    shipped_folder,
+)
 from pollserver.database import engine_options_for
 from pollserver.extensions import api as openapi
 from pollserver.extensions import db, limiter, migrate
@@ -45,6 +50,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.config.from_mapping(config)
     app.json = BoundedJSONProvider(app)  # request bodies nested too deep are invalid JSON
     app.json.sort_keys = False  # keep documents in the order their schemas give
+    if not app.config["POLLSERVER_PUBLIC_URL"]:
+        # Links, snippets and oEmbed name this, never a request's Host (which anyone can forge).
+        app.config["POLLSERVER_PUBLIC_URL"] = default_public_url(
+            app.config["POLLSERVER_HOST"], app.config["POLLSERVER_PORT"]
+        )
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = load_or_create_secret_key(Path(app.instance_path))
     app.config.setdefault(

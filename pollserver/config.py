@@ -15,6 +15,7 @@ from limits import parse_many
 from limits.storage import SCHEMES
 from limits.strategies import STRATEGIES
 
+from pollserver.core.poll_settings import parse_origin
 from pollserver.core.timestamps import UnknownTimeZone, time_zone
 
 # flask-limiter reads these from app.config; any of them may also come from the environment.
@@ -100,6 +101,29 @@ def parse_float(name: str, raw: str) -> float:
     return value
 
 
+def parse_public_url(name: str, raw: str) -> str:
+    """The service's public origin (scheme://host[:port]), normalised; "" when not set."""
+    if not raw.strip():
+        return ""
+    origin = parse_origin(raw.strip())
+    if origin is None:
+        raise ConfigError(
+            f"{name}={raw!r} must be the origin readers reach pollserver at, "
+            "scheme://host[:port] with no path, e.g. https://polls.example.org"
+        )
+    return origin
+
+
+def default_public_url(host: str, port: int) -> str:
+    """Where a server listening on ``host``:``port`` is reached when no public URL is set:
+    itself (a server on every interface is still reached here from its own machine)."""
+    if host in ("", "0.0.0.0", "::"):
+        host = "127.0.0.1"
+    elif ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
 def parse_time_zone(name: str, raw: str) -> str:
     try:
         time_zone(raw.strip())
@@ -156,6 +180,9 @@ def settings_from_environment(instance_path: Path, environ: dict[str, str] | Non
         "SECRET_KEY": env.get("SECRET_KEY") or None,
         "TRUSTED_PROXY_COUNT": parse_int(
             "TRUSTED_PROXY_COUNT", env.get("TRUSTED_PROXY_COUNT", "0")
+        ),
+        "POLLSERVER_PUBLIC_URL": parse_public_url(
+            "POLLSERVER_PUBLIC_URL", env.get("POLLSERVER_PUBLIC_URL", "")
         ),
         "POLLSERVER_HOST": env.get("POLLSERVER_HOST", "127.0.0.1"),
         "POLLSERVER_PORT": parse_int(

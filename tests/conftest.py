@@ -116,6 +116,8 @@ def app_config(database_url, instance_path) -> dict:
         # A per-test prefix keeps limit counters apart when the storage is a shared Redis.
         "RATELIMIT_KEY_PREFIX": f"pollserver-test-{uuid.uuid4().hex[:8]}",
         "POLLSERVER_SEEDS_DIR": str(SEEDS_DIR),
+        # Where links point: the test client's own host.
+        "POLLSERVER_PUBLIC_URL": "http://localhost",
     }
 
 

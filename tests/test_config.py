@@ -3,7 +3,12 @@ import stat
 import pytest
 
 from pollserver import create_app
-from pollserver.config import ConfigError, normalise_database_url, settings_from_environment
+from pollserver.config import (
+    ConfigError,
+    default_public_url,
+    normalise_database_url,
+    settings_from_environment,
+)
 from pollserver.extensions import limiter
 
 
@@ -135,3 +140,21 @@ def test_each_app_counts_limits_under_its_own_key_prefix(app_config):
     assert limiter._key_prefix == "first-app"
     create_app({**app_config, "RATELIMIT_KEY_PREFIX": "second-app"})
     assert limiter._key_prefix == "second-app"
+
+
+def test_the_public_url_is_an_origin_or_the_start_stops(tmp_path):
+    settings = settings_from_environment(
+        tmp_path, {"POLLSERVER_PUBLIC_URL": "https://Polls.Example.org/"}
+    )
+    assert settings["POLLSERVER_PUBLIC_URL"] == "https://polls.example.org"
+    assert settings_from_environment(tmp_path, {})["POLLSERVER_PUBLIC_URL"] == ""
+    for wrong in ("polls.example.org", "https://polls.example.org/poll", "ftp://x.example"):
+        with pytest.raises(ConfigError) as raised:
+            settings_from_environment(tmp_path, {"POLLSERVER_PUBLIC_URL": wrong})
+        assert "POLLSERVER_PUBLIC_URL" in str(raised.value)
+
+
+def test_without_a_public_url_links_name_the_address_served_at(tmp_path):
+    assert default_public_url("127.0.0.1", 8000) == "http://127.0.0.1:8000"
+    assert default_public_url("0.0.0.0", 8080) == "http://127.0.0.1:8080"
+    assert default_public_url("::1", 8000) == "http://[::1]:8000"

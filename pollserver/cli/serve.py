@@ -16,7 +16,7 @@ from flask_migrate import upgrade
 from sqlalchemy import exists, select
 
 from pollserver.cli.articles import import_paths
-from pollserver.config import uses_shared_limit_storage
+from pollserver.config import default_public_url, uses_shared_limit_storage
 from pollserver.core.lifecycle import PollStatus
 from pollserver.database import begin_write_transaction
 from pollserver.extensions import db
@@ -25,6 +25,9 @@ from pollserver.models import Article
 from pollserver.server import ServeOptions, choose_worker_count, serve
 from pollserver.services.moderation.audit import CLI_ACTOR
 from pollserver.services.moderation.polls import transition_poll
+
+PUBLIC_URL_ENV = "POLLSERVER_PUBLIC_URL"
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 @click.command("serve", short_help="Migrate, seed an empty database, then serve.")
@@ -80,6 +83,15 @@ def serve_command(
         read_seconds=config["POLLSERVER_READ_SECONDS"],
         max_body_bytes=config["MAX_CONTENT_LENGTH"],
     )
+    if not os.environ.get(PUBLIC_URL_ENV):
+        # The workers build their apps from the environment: they link to where this serves.
+        os.environ[PUBLIC_URL_ENV] = default_public_url(options.host, options.port)
+        if options.host not in LOOPBACK_HOSTS:
+            click.echo(
+                f"pollserver: links and snippets name {os.environ[PUBLIC_URL_ENV]}; set "
+                f"{PUBLIC_URL_ENV} to the address readers reach this server at",
+                err=True,
+            )
     click.echo(
         f"pollserver: serving on http://{options.bind} with {worker_count} worker(s)"
         f" × {options.threads} threads",

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from flask import (
     Blueprint,
     Response,
+    current_app,
     g,
     jsonify,
     render_template,
@@ -98,7 +99,8 @@ def widget_words(language: str, digest: str):
 def widget_url(*, external: bool = False) -> str:
     """The widget's content-hashed URL: what our own pages load."""
     digest = widget_files.built_file(WIDGET).content_hash
-    return url_for("embed.widget_js_hashed", digest=digest, _external=external)
+    url = url_for("embed.widget_js_hashed", digest=digest)
+    return public_url() + url if external else url
 
 
 # --- helpers for the pages ----------------------------------------------------------------------
@@ -152,8 +154,19 @@ def public_poll(poll_id: str) -> Poll | None:
     return find_live_poll(db.session, poll_id)
 
 
+def public_url() -> str:
+    """The origin readers reach the service at (``POLLSERVER_PUBLIC_URL``)."""
+    return current_app.config["POLLSERVER_PUBLIC_URL"]
+
+
+def public_url_for(endpoint: str, **values) -> str:
+    """An absolute URL on the public origin, never on the request's ``Host`` header: a forged
+    Host must not reach a snippet a publisher pastes, nor an oEmbed reply caches keep an hour."""
+    return public_url() + url_for(endpoint, **values)
+
+
 def share_url(poll: Poll) -> str:
-    return url_for("embed.share_page", poll_id=poll.public_id, _external=True)
+    return public_url_for("embed.share_page", poll_id=poll.public_id)
 
 
 def frame_ancestors_for(poll: Poll) -> str:
@@ -185,7 +198,7 @@ def poll_box(poll: Poll, *, link: bool = True, reserve_inline: bool = True) -> M
 def script_snippet(poll: Poll) -> str:
     """The documented way to put a poll on a page: its box and the widget's script, whose
     plain URL always serves the current widget."""
-    src = url_for("embed.widget_js", _external=True)
+    src = public_url_for("embed.widget_js")
     return str(poll_box(poll) + Markup('<script async src="{src}"></script>').format(src=src))
 
 
@@ -205,7 +218,7 @@ def pinned_snippet(poll: Poll) -> str:
 def iframe_snippet(poll: Poll, width: int, height: int) -> str:
     """The iframe, and the one script line (once per page) that fits it to the column's width
     and to the height of the poll it holds: no inline script, no inline style."""
-    src = url_for("embed.frame_page", poll_id=poll.public_id, _external=True)
+    src = public_url_for("embed.frame_page", poll_id=poll.public_id)
     return str(
         Markup(
             '<iframe src="{src}" title="{title}" width="{width}" height="{height}" '
@@ -216,7 +229,7 @@ def iframe_snippet(poll: Poll, width: int, height: int) -> str:
             title=f"Reader poll: {poll.title}",
             width=width,
             height=height,
-            script=url_for("embed.embed_js", _external=True),
+            script=public_url_for("embed.embed_js"),
         )
     )
 
@@ -271,7 +284,7 @@ def embed_snippets(poll: Poll) -> dict[str, str]:
     url = share_url(poll)
     return {
         "share_url": url,
-        "oembed_url": url_for("embed.oembed", url=url, format="json", _external=True),
+        "oembed_url": public_url_for("embed.oembed", url=url, format="json"),
         "script_snippet": script_snippet(poll),
         "pinned_snippet": pinned_snippet(poll),
         "iframe_snippet": iframe_snippet(poll, OEMBED_WIDTH, OEMBED_HEIGHT),
@@ -324,7 +337,7 @@ def oembed():
             "type": "rich",
             "title": poll.title,
             "provider_name": "pollserver",
-            "provider_url": request.host_url,
+            "provider_url": public_url() + "/",
             "cache_age": OEMBED_CACHE_AGE,
             "width": width,
             "height": height,
@@ -341,7 +354,8 @@ def poll_id_from_url(url: str) -> str | None:
         parts = urlsplit(url)
     except ValueError:
         return None
-    if parts.scheme not in ("http", "https") or parts.netloc.lower() != request.host.lower():
+    public = urlsplit(public_url())
+    if parts.scheme not in ("http", "https") or parts.netloc.lower() != public.netloc:
         return None
     path = parts.path
     prefix = request.script_root

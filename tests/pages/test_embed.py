@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from markupsafe import Markup, escape
 
+from pollserver import create_app
 from pollserver.core import builder
 from pollserver.core.lifecycle import PollStatus
 from pollserver.extensions import db
@@ -501,3 +502,28 @@ def test_flowchart_line_spans_match_the_polls_built(tmp_path):
         )
     )
     assert builder.flowchart_line_spans(builder.read_article(definition)) == []
+
+
+def test_a_forged_host_reaches_no_page_snippet_or_oembed(app_config, seed_poll_id):
+    app = create_app({**app_config, "POLLSERVER_PUBLIC_URL": "https://polls.example.org"})
+    client = app.test_client()
+    forged = {"Host": "evil.example"}
+    share = client.get(f"/p/{seed_poll_id}", headers=forged).get_data(as_text=True)
+    assert "evil.example" not in share
+    assert f"https://polls.example.org/p/{seed_poll_id}" in share
+    assert "https://polls.example.org/widget.js" in share
+    oembed = client.get(
+        "/oembed",
+        query_string={"url": f"https://polls.example.org/p/{seed_poll_id}"},
+        headers=forged,
+    )
+    assert oembed.status_code == 200
+    body = oembed.get_json()
+    assert "evil.example" not in json.dumps(body)
+    assert body["provider_url"] == "https://polls.example.org/"
+    assert "https://polls.example.org/embed/" in body["html"]
+    # A URL on the forged host names no poll of this service.
+    elsewhere = client.get(
+        "/oembed", query_string={"url": f"http://evil.example/p/{seed_poll_id}"}, headers=forged
+    )
+    assert elsewhere.status_code == 404
