@@ -7,9 +7,13 @@ Turned off with ``DEMO_PAGES=false``.
 from __future__ import annotations
 
 import re
+import threading
+from collections import OrderedDict
 
-from flask import current_app
+from flask import current_app, render_template
+from markupsafe import Markup
 from sqlalchemy import select
+from sqlalchemy.orm import defer
 
 from pollserver.core import builder
 from pollserver.core.lifecycle import PUBLIC_STATUSES
@@ -35,13 +39,50 @@ def published_polls_by_block(article: Article) -> dict[int, Poll]:
     return chosen
 
 
-def article_content(article: Article) -> list[tuple[str, str | Poll]]:
+# A rendered article body per article version, its published polls and the public URL. The
+# body is the costly part of a page (a 2 MB article took half a second to parse per request);
+# rendered once here, each request only wraps it in the page with its own CSP nonce.
+RENDERED_ARTICLES_KEPT = 64
+_rendered_articles: OrderedDict[tuple, Markup] = OrderedDict()
+_rendered_articles_lock = threading.Lock()
+
+
+def rendered_article(article: Article, polls: dict[int, Poll]) -> Markup:
+    """The article's body as HTML (headline, paragraphs, a poll box where each flowchart was),
+    rendered once per version of the article and of its published polls."""
+    key = (
+        article.id,
+        article.content_hash,
+        article.title,
+        current_app.config["POLLSERVER_PUBLIC_URL"],
+        tuple(
+            (index, poll.public_id, poll.version, poll.updated_at, poll.title)
+            for index, poll in sorted(polls.items())
+        ),
+    )
+    with _rendered_articles_lock:
+        cached = _rendered_articles.get(key)
+        if cached is not None:
+            _rendered_articles.move_to_end(key)
+            return cached
+    content = [
+        (kind, poll_box(value, reserve_inline=False) if isinstance(value, Poll) else value)
+        for kind, value in article_content(article, polls)
+    ]
+    rendered = Markup(render_template("embed/article_body.html", article=article, content=content))
+    with _rendered_articles_lock:
+        _rendered_articles[key] = rendered
+        while len(_rendered_articles) > RENDERED_ARTICLES_KEPT:
+            _rendered_articles.popitem(last=False)
+    return rendered
+
+
+def article_content(article: Article, polls: dict[int, Poll]) -> list[tuple[str, str | Poll]]:
     """The article as ("p", text) paragraphs and ("poll", poll) where its flowcharts were.
 
     Page chrome and the headline line are left out (the page shows the headline as its <h1>);
     a flowchart whose poll is not published yet is left out entirely.
     """
-    polls = published_polls_by_block(article)
     try:
         parsed = builder.parse_article(
             article.body.encode("utf-8"), article.source, format=article.format
@@ -94,20 +135,18 @@ def article_page(slug: str):
     if not demo_pages_enabled():
         return not_found("The demo pages are turned off (DEMO_PAGES=false).")
     article = (
-        db.session.scalar(select(Article).where(Article.slug == slug))
+        # The body (up to 2 MB) is loaded only when its page is not rendered yet.
+        db.session.scalar(select(Article).where(Article.slug == slug).options(defer(Article.body)))
         if ARTICLE_SLUG.fullmatch(slug)
         else None  # no slug of ours looks like this (and PostgreSQL refuses a NUL in a query)
     )
     if article is None:
         return not_found(f"No article {slug!r} here.")
-    content = article_content(article)
-    first_poll = next((value for _, value in content if isinstance(value, Poll)), None)
+    polls = published_polls_by_block(article)
+    first_poll = polls[min(polls)] if polls else None
     return page(
         "embed/article.html",
         article=article,
-        content=[
-            (kind, poll_box(value, reserve_inline=False) if isinstance(value, Poll) else value)
-            for kind, value in content
-        ],
+        body=rendered_article(article, polls),
         snippet=script_snippet(first_poll) if first_poll else None,
     )

@@ -527,3 +527,42 @@ def test_a_forged_host_reaches_no_page_snippet_or_oembed(app_config, seed_poll_i
         "/oembed", query_string={"url": f"http://evil.example/p/{seed_poll_id}"}, headers=forged
     )
     assert elsewhere.status_code == 404
+
+
+def test_a_big_article_page_is_read_and_rendered_once_per_version(
+    app, client, tmp_path, monkeypatch
+):
+    # About 1.5 MB of paragraphs around the flowchart: it took half a second to parse, and the
+    # parse ran on every GET, so a few anonymous readers could hold a server.
+    filler = "\n\n".join(
+        f"Paragraph {n} of the long report, " + "words " * 120 for n in range(2000)
+    )
+    text = TWO_BLOCK_ARTICLE.replace(
+        "Both decisions are due by spring", filler + "\n\nBoth decisions are due by spring"
+    )
+    path = tmp_path / "mayor.txt"
+    path.write_text(text)
+    first, second = import_article_file(app, path)
+    parses = []
+    real_parse = builder.parse_article
+
+    def counted_parse(*args, **kwargs):
+        parses.append(1)
+        return real_parse(*args, **kwargs)
+
+    monkeypatch.setattr(builder, "parse_article", counted_parse)
+    pages = [
+        client.get("/articles/two-questions-for-the-new-mayor").get_data(as_text=True)
+        for _ in range(4)
+    ]
+    assert len(parses) == 1
+    assert all("Paragraph 1999 of the long report" in html for html in pages)
+    # Each page keeps its own CSP nonce around the one rendering.
+    nonces = {re.search(r'nonce="([^"]+)"', html).group(1) for html in pages}
+    assert len(nonces) == 4
+    # A change to one of its polls is a new version of the page.
+    set_poll(app, second, status=PollStatus.CLOSED)
+    set_poll(app, second, status=PollStatus.ARCHIVED)
+    html = client.get("/articles/two-questions-for-the-new-mayor").get_data(as_text=True)
+    assert len(parses) == 2
+    assert second not in html and f'data-reader-poll="{first}"' in html
