@@ -9,7 +9,16 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from pollserver import api, cli, database, error_handlers, health, metrics, pages
+from pollserver import (
+    api,
+    cli,
+    database,
+    error_handlers,
+    health,
+    metrics,
+    pages,
+    response_headers,
+)
 from pollserver.config import (
     default_public_url,
     load_or_create_secret_key,
@@ -86,6 +95,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     limiter._key_prefix = app.config.get("RATELIMIT_KEY_PREFIX", "")
     openapi.init_app(app)
     error_handlers.init_app(app)
+    response_headers.init_app(app)
     metrics.init_app(app, limiter)
 
     app.register_blueprint(health.bp)

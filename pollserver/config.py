@@ -114,6 +114,18 @@ def parse_public_url(name: str, raw: str) -> str:
     return origin
 
 
+def parse_frame_ancestors(name: str, raw: str) -> str:
+    """Who may frame a poll's iframe page by default: "*", "'none'", or origins (and 'self')."""
+    words = raw.split()
+    if words == ["*"] or words == ["'none'"]:
+        return words[0]
+    if not words or not all(word == "'self'" or parse_origin(word) for word in words):
+        raise ConfigError(
+            f"{name}={raw!r} must be *, 'none', or origins (scheme://host[:port]) and 'self'"
+        )
+    return " ".join(word if word == "'self'" else parse_origin(word) for word in words)
+
+
 def default_public_url(host: str, port: int) -> str:
     """Where a server listening on ``host``:``port`` is reached when no public URL is set:
     itself (a server on every interface is still reached here from its own machine)."""
@@ -209,6 +221,12 @@ def settings_from_environment(instance_path: Path, environ: dict[str, str] | Non
             "POLLSERVER_TIMEZONE", env.get("POLLSERVER_TIMEZONE", "UTC")
         ),
         "DEMO_PAGES": parse_bool("DEMO_PAGES", env.get("DEMO_PAGES", "true")),
+        "POLLSERVER_HSTS_SECONDS": parse_int(
+            "POLLSERVER_HSTS_SECONDS", env.get("POLLSERVER_HSTS_SECONDS", "31536000")
+        ),
+        "POLLSERVER_EMBED_FRAME_ANCESTORS": parse_frame_ancestors(
+            "POLLSERVER_EMBED_FRAME_ANCESTORS", env.get("POLLSERVER_EMBED_FRAME_ANCESTORS", "*")
+        ),
         "MAX_CONTENT_LENGTH": parse_int(
             "MAX_CONTENT_LENGTH", env.get("MAX_CONTENT_LENGTH", str(2 * 1024 * 1024 + 64 * 1024))
         ),
@@ -238,6 +256,13 @@ def settings_from_environment(instance_path: Path, environ: dict[str, str] | Non
         "RATELIMIT_PUBLIC": "300/minute",
         "RATELIMIT_AUTH_FAILURES": "10/minute",
     }
+    # Secure (HTTPS-only) session cookies: always when pollserver is reached over HTTPS; also
+    # to be forced behind a TLS-terminating proxy (a request over HTTPS gets them anyway).
+    settings["SESSION_COOKIE_SECURE"] = (
+        parse_bool("SESSION_COOKIE_SECURE", env["SESSION_COOKIE_SECURE"])
+        if "SESSION_COOKIE_SECURE" in env
+        else settings["POLLSERVER_PUBLIC_URL"].startswith("https:")
+    )
     for name, kind in LIMITER_SETTINGS.items():
         if name not in env:
             continue

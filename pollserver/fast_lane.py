@@ -57,6 +57,7 @@ from pollserver.metrics import metrics_of, observe_request
 from pollserver.pages import widget_files
 from pollserver.rate_limits import address_of, hit_answer_limits, retry_after_seconds
 from pollserver.request_json import loads_bounded
+from pollserver.response_headers import add_common_headers
 from pollserver.results_cache import cached_results_json
 from pollserver.widget_build import WIDGET
 
@@ -112,6 +113,9 @@ class FastLane:
         if answer is None:
             return self.flask_wsgi_app(environ, start_response)
         endpoint, response = answer
+        add_common_headers(
+            response.headers, self.app.config, secure=environ["wsgi.url_scheme"] == "https"
+        )
         metrics = metrics_of(self.app)
         if metrics is not None:
             observe_request(metrics, method, endpoint, response.status_code, started)

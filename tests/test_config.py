@@ -158,3 +158,24 @@ def test_without_a_public_url_links_name_the_address_served_at(tmp_path):
     assert default_public_url("127.0.0.1", 8000) == "http://127.0.0.1:8000"
     assert default_public_url("0.0.0.0", 8080) == "http://127.0.0.1:8080"
     assert default_public_url("::1", 8000) == "http://[::1]:8000"
+
+
+def test_session_cookies_are_secure_when_served_over_https_or_told_to(tmp_path):
+    assert settings_from_environment(tmp_path, {})["SESSION_COOKIE_SECURE"] is False
+    https = {"POLLSERVER_PUBLIC_URL": "https://polls.example.org"}
+    assert settings_from_environment(tmp_path, https)["SESSION_COOKIE_SECURE"] is True
+    behind_a_proxy = {"SESSION_COOKIE_SECURE": "true"}
+    assert settings_from_environment(tmp_path, behind_a_proxy)["SESSION_COOKIE_SECURE"] is True
+
+
+def test_the_default_frame_ancestors_are_checked(tmp_path):
+    def frame_ancestors(raw: str) -> str:
+        environ = {"POLLSERVER_EMBED_FRAME_ANCESTORS": raw}
+        return settings_from_environment(tmp_path, environ)["POLLSERVER_EMBED_FRAME_ANCESTORS"]
+
+    assert settings_from_environment(tmp_path, {})["POLLSERVER_EMBED_FRAME_ANCESTORS"] == "*"
+    assert frame_ancestors("'none'") == "'none'"
+    assert frame_ancestors("'self' https://News.example") == "'self' https://news.example"
+    for wrong in ("https://x.example; script-src *", "* https://x.example", ""):
+        with pytest.raises(ConfigError):
+            frame_ancestors(wrong)

@@ -488,6 +488,8 @@ def record_answer(poll_id: str, body: dict, address: str) -> Response:
     return document_response(render(reply), status)
 
 
+PICTURE_CONTENT_SECURITY_POLICY = "default-src 'none'; frame-ancestors *"
+
 ANSWER_WRITER = "pollserver-answer-writer"
 
 
@@ -574,7 +576,10 @@ class PollResultsPicture(MethodView):
         facts = poll_facts_if_results_visible(poll_id)
         poll = load_public_poll(poll_id)
         picture = render_results_svg(tree_of(poll), poll.title, current_results(facts))
-        return Response(picture, mimetype="image/svg+xml")
+        response = Response(picture, mimetype="image/svg+xml")
+        # Opened on its own, the picture runs nothing and loads nothing (it needs neither).
+        response.headers["Content-Security-Policy"] = PICTURE_CONTENT_SECURITY_POLICY
+        return response
 
 
 @blp.after_request

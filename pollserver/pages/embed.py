@@ -170,10 +170,11 @@ def share_url(poll: Poll) -> str:
 
 
 def frame_ancestors_for(poll: Poll) -> str:
-    """Who may frame the poll: anyone, or only the origins the poll names."""
+    """Who may frame the poll: the origins the poll names, else the service's default
+    (``POLLSERVER_EMBED_FRAME_ANCESTORS``: anyone unless the publisher chose otherwise)."""
     origins = settings_of(poll.settings).allowed_origins
     if not origins:
-        return "*"
+        return current_app.config["POLLSERVER_EMBED_FRAME_ANCESTORS"]
     allowed = [origin.rstrip("/") for origin in origins if ORIGIN.match(str(origin).rstrip("/"))]
     return " ".join(["'self'", *allowed])
 

@@ -197,3 +197,37 @@ def test_an_ipv6_slash_64_meets_the_rate_limit_as_one_client(app_config):
     assert_json_error(limited, 429)
     assert limited.get_json()["error"]["details"]["reason"] == "rate_limit"
     assert new_reader_from(client, poll_id, "2001:db8:5:7::1").status_code == 201
+
+
+def test_every_response_says_nosniff_and_https_ones_say_hsts(app, client, tokens):
+    poll_id = open_poll_from_article(app, SEED_WITH_FLOWCHART, results_visibility="public")
+    urls = [
+        f"/api/v1/polls/{poll_id}",  # the view, then the fast lane from memory
+        f"/api/v1/polls/{poll_id}",
+        f"/api/v1/polls/{poll_id}/results.svg",
+        "/widget.js",
+        "/api/v1/polls/no-such-poll",
+        f"/api/v1/admin/polls/{poll_id}/responses.csv",
+    ]
+    for url in urls:
+        plain = client.get(url, headers=bearer(tokens["admin"]))
+        assert plain.headers["X-Content-Type-Options"] == "nosniff", url
+        assert "Strict-Transport-Security" not in plain.headers, url
+        over_tls = client.get(url, base_url="https://localhost", headers=bearer(tokens["admin"]))
+        assert over_tls.headers["Strict-Transport-Security"] == "max-age=31536000", url
+    answer = client.post(
+        f"/api/v1/polls/{poll_id}/answers",
+        json={"respondent": None, "node": "q1", "answer": "yes"},
+        base_url="https://localhost",
+    )
+    assert answer.status_code == 201
+    assert answer.headers["Strict-Transport-Security"] == "max-age=31536000"
+    assert answer.headers["X-Content-Type-Options"] == "nosniff"
+    picture = client.get(f"/api/v1/polls/{poll_id}/results.svg")
+    assert picture.headers["Content-Security-Policy"].startswith("default-src 'none'")
+
+
+def test_hsts_can_be_turned_off(app_config):
+    app = create_app({**app_config, "POLLSERVER_HSTS_SECONDS": 0})
+    response = app.test_client().get("/widget.js", base_url="https://localhost")
+    assert "Strict-Transport-Security" not in response.headers

@@ -566,3 +566,9 @@ def test_a_big_article_page_is_read_and_rendered_once_per_version(
     html = client.get("/articles/two-questions-for-the-new-mayor").get_data(as_text=True)
     assert len(parses) == 2
     assert second not in html and f'data-reader-poll="{first}"' in html
+
+
+def test_the_iframe_pages_default_framers_are_the_publishers_choice(app_config, seed_poll_id):
+    app = create_app({**app_config, "POLLSERVER_EMBED_FRAME_ANCESTORS": "https://paper.example"})
+    response = app.test_client().get(f"/embed/{seed_poll_id}")
+    assert csp_of(response)["frame-ancestors"] == "https://paper.example"
