@@ -9,10 +9,12 @@ the roles in ``pollserver.core.roles``.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any, NoReturn, TypeVar
 
 from flask import current_app, g, request
+from flask_limiter import RequestLimit
 from flask_smorest import abort
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
@@ -20,9 +22,17 @@ from werkzeug.wrappers import Response
 from pollserver.core.roles import Actor, Permission, roles_with
 from pollserver.core.timestamps import utcnow
 from pollserver.database import begin_write_transaction
+from pollserver.errors import RATE_LIMIT_REASON
 from pollserver.extensions import db, limiter
+from pollserver.metrics import count_rate_limited
 from pollserver.models import ApiToken
-from pollserver.rate_limits import auth_failure_limit
+from pollserver.rate_limits import (
+    auth_failure_limit,
+    parsed_limits,
+    rate_limit_key,
+    retry_after_seconds,
+)
+from pollserver.services.moderation.audit import ANONYMOUS_ACTOR, Action, record_audit
 from pollserver.services.tokens import (
     actor_of,
     find_active_token,
@@ -30,6 +40,8 @@ from pollserver.services.tokens import (
     needs_last_used_update,
     touch_last_used,
 )
+
+log = logging.getLogger(__name__)
 
 AUTH_FAILURE_SCOPE = "admin-auth-failures"
 BEARER_REALM = 'Bearer realm="pollserver admin"'
@@ -83,9 +95,7 @@ def current_actor() -> Actor:
     return actor
 
 
-def refuse_unauthenticated(message: str, *, rejected: bool) -> NoReturn:
-    # Only credentials that were presented and refused count towards the failure limit.
-    g.credentials_rejected = rejected
+def refuse_unauthenticated(message: str) -> NoReturn:
     abort(401, message=message, headers={"WWW-Authenticate": BEARER_REALM})
 
 
@@ -124,7 +134,7 @@ def authenticate_token_id(session: Session, token_id: int) -> Actor | None:
 
 def authorize(actor: Actor | None, permission: Permission) -> Actor:
     if actor is None:
-        refuse_unauthenticated("This needs a moderation token.", rejected=False)
+        refuse_unauthenticated("This needs a moderation token.")
     if not actor.can(permission):
         refuse_forbidden(actor, permission)
     g.actor = actor
@@ -139,26 +149,61 @@ def authorize_bearer_request() -> None:
     secret = bearer_token()
     if secret is None:
         refuse_unauthenticated(
-            "This needs a moderation token: send 'Authorization: Bearer <token>'.", rejected=False
+            "This needs a moderation token: send 'Authorization: Bearer <token>'."
         )
     actor = authenticate_secret(db.session, secret)
     if actor is None:
-        refuse_unauthenticated("This token is not valid (unknown or revoked).", rejected=True)
+        retry_after = refused_credential("api")
+        if retry_after is not None:
+            abort(
+                429,
+                message=REFUSED_TOKENS_MESSAGE,
+                errors={"reason": RATE_LIMIT_REASON},
+                headers={"Retry-After": str(retry_after)},
+            )
+        refuse_unauthenticated("This token is not valid (unknown or revoked).")
     authorize(actor, permission)
 
 
-def is_rejected_credential(response: Response) -> bool:
-    return response.status_code == 401 and bool(g.get("credentials_rejected"))
+REFUSED_TOKENS_MESSAGE = "Too many refused tokens from your address; wait a minute and try again."
 
 
-# One counter per client address shared by every admin blueprint: only refused credentials count,
-# and once over the limit the address is refused (429) whatever it sends, so guessing stops.
-limit_failed_authentication = limiter.shared_limit(
-    auth_failure_limit,
-    scope=AUTH_FAILURE_SCOPE,
-    deduct_when=is_rejected_credential,
-    error_message="Too many refused tokens from your address; wait a minute and try again.",
-)
+def refused_credential(via: str) -> int | None:
+    """Count a token that was presented and refused (``via``: "api" or "desk") against
+    ``RATELIMIT_AUTH_FAILURES`` for this address, and audit it (by the address's daily
+    pseudonym, never the address). Returns the seconds to wait when the address is over the
+    limit (the refusal is then a 429, and is not audited again), else None.
+
+    Only refused tokens count, and only they are ever refused for it: a valid token is let in
+    before this is asked, so nobody behind the same address (a newsroom's NAT) is locked out by
+    someone else's guesses. Tokens are 256 random bits: the limit bounds the noise, not the odds.
+    """
+    address = rate_limit_key()
+    breached = hit_auth_failure_limit(address)
+    if breached is not None:
+        count_rate_limited(str(breached.limit))
+        return retry_after_seconds(breached)
+    begin_write_transaction()
+    record_audit(
+        db.session, ANONYMOUS_ACTOR, Action.AUTH_REFUSED, after={"via": via, "address": address}
+    )
+    db.session.commit()
+    return None
+
+
+def hit_auth_failure_limit(address: str) -> RequestLimit | None:
+    if not limiter.enabled:
+        return None
+    arguments = [address, AUTH_FAILURE_SCOPE]
+    if limiter._key_prefix:  # flask-limiter's own rule for its keys
+        arguments.insert(0, limiter._key_prefix)
+    try:
+        for item in parsed_limits(auth_failure_limit()):
+            if not limiter.limiter.hit(item, *arguments):
+                return RequestLimit(limiter, item, arguments, True, True)
+    except Exception:  # the limit storage is down: refusing the token is enough
+        log.warning("auth failure limit unavailable", exc_info=True)
+    return None
 
 
 def without_cross_origin_headers(response: Response) -> Response:

@@ -403,13 +403,23 @@ def test_refused_sign_ins_from_one_address_get_rate_limited(limited_app_config, 
         assert refused.status_code == 401
     limited = browser.post(
         "/admin/sign-in",
-        data={"token": tokens["admin"], "csrf_token": csrf},
+        data={"token": "ps_three", "csrf_token": csrf},
         headers=HTML,
         environ_base=here,
     )
     assert limited.status_code == 429
     assert limited.mimetype == "text/html"
     assert "Too many refused tokens" in limited.get_data(as_text=True)
+    assert int(limited.headers["Retry-After"]) > 0
+    # A valid token from the same address signs in all the same: nobody is locked out by
+    # someone else's guesses.
+    signed_in = browser.post(
+        "/admin/sign-in",
+        data={"token": tokens["admin"], "csrf_token": csrf},
+        headers=HTML,
+        environ_base=here,
+    )
+    assert signed_in.status_code == 303
     elsewhere = app.test_client()
     sign_in_page = elsewhere.get(
         "/admin/", headers=HTML, environ_base={"REMOTE_ADDR": "203.0.113.81"}

@@ -30,7 +30,6 @@ blp = ApiBlueprint(
 blp.before_request(auth.authorize_bearer_request)
 blp.before_request(record_due_schedules)
 blp.after_request(auth.without_cross_origin_headers)
-auth.limit_failed_authentication(blp)
 
 
 @blp.record_once

@@ -37,6 +37,7 @@ ACTION_WORDS = {
     Action.RESPONSES_EXPORT: "Responses exported",
     Action.TOKEN_CREATE: "Token created",
     Action.TOKEN_REVOKE: "Token revoked",
+    Action.AUTH_REFUSED: "Token refused",
 }
 FIELD_WORDS = {
     "title": "title",

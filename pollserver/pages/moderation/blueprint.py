@@ -123,9 +123,6 @@ def protect_page(response: Response) -> Response:
     return response
 
 
-auth.limit_failed_authentication(bp)
-
-
 @bp.context_processor
 def page_context() -> dict[str, Any]:
     actor = g.get("actor")
@@ -226,7 +223,15 @@ def sign_in():
     actor = auth.authenticate_secret(db.session, secret) if secret else None
     if actor is None:
         # Refused tokens count towards the per-address limit; an empty form does not.
-        g.credentials_rejected = bool(secret)
+        retry_after = auth.refused_credential("desk") if secret else None
+        if retry_after is not None:
+            page = render_template(
+                "admin/error.html",
+                code=429,
+                title="Too Many Requests",
+                message=auth.REFUSED_TOKENS_MESSAGE,
+            )
+            return page, 429, {"Retry-After": str(retry_after)}
         message = "That token is not valid (unknown or revoked)." if secret else "Enter a token."
         page = render_template("admin/sign_in.html", error=message, next=request.form.get("next"))
         return page, 401

@@ -34,6 +34,11 @@ class Action(enum.StrEnum):
     RESPONSES_EXPORT = "responses.export"
     TOKEN_CREATE = "token.create"
     TOKEN_REVOKE = "token.revoke"
+    AUTH_REFUSED = "auth.refused"  # a token presented and refused (by the address's pseudonym)
+
+
+# Who a refused sign-in or token was: nobody the service knows.
+ANONYMOUS_ACTOR = "(refused token)"
 
 
 def jsonable(value: Any) -> Any:
