@@ -52,7 +52,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         OPENAPI_URL_PREFIX="/api/v1",
         OPENAPI_JSON_PATH="openapi.json",
         SESSION_COOKIE_HTTPONLY=True,
-        SESSION_COOKIE_SAMESITE="Strict",
+        # Lax, not Strict: a link to the desk from another site (a chat, a mail) must find the
+        # editor signed in; under Strict the browser held the cookie back, the desk answered
+        # "sign in" and that page's new cookie signed them out. Cross-site POSTs still carry no
+        # cookie, and every form checks its CSRF token; no GET on the desk changes anything.
+        SESSION_COOKIE_SAMESITE="Lax",
     )
     app.config.from_mapping(settings_from_environment(Path(app.instance_path)))
     if config:

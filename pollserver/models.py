@@ -267,6 +267,18 @@ class ApiToken(Base):
     last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
+class DeskSession(Base):
+    """A signed-in session of the desk, so that signing out ends it for good: the cookie holds
+    the session's secret, this row its SHA-256 (a copied cookie is worthless once the row is
+    gone; a database dump holds no live session)."""
+
+    __tablename__ = "desk_sessions"
+
+    secret_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    token_id: Mapped[int] = mapped_column(ForeignKey("api_tokens.id", ondelete="CASCADE"))
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
 class AuditEvent(Base):
     """Append-only record of an admin action.
 

@@ -10,13 +10,13 @@ import re
 import zlib
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 
 from pollserver import auth
 from pollserver.core.lifecycle import PollStatus
 from pollserver.core.roles import TokenRole, role_allows
 from pollserver.extensions import db
-from pollserver.models import AuditEvent, Poll
+from pollserver.models import AuditEvent, DeskSession, Poll
 from pollserver.services.tokens import revoke_token
 
 from helpers import HTML, SEED_WITH_FLOWCHART, csrf_of, sign_in, walk
@@ -55,14 +55,14 @@ def results_without_time(client, poll_id: str) -> dict:
 # --- signing in ---------------------------------------------------------------------------------
 
 
-def test_sign_in_gives_an_http_only_strict_session_that_holds_no_token(app, tokens):
+def test_sign_in_gives_an_http_only_lax_session_that_holds_no_token(app, tokens):
     browser = app.test_client()
     form = browser.get("/admin/", headers=HTML)
     assert form.status_code == 200
     page = form.get_data(as_text=True)
     assert '<label for="token">' in page and 'type="password"' in page
     cookie = session_cookie(form)
-    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/admin" in cookie
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Path=/admin" in cookie
     assert "Secure" not in cookie
 
     signed_in = browser.post(
@@ -72,9 +72,9 @@ def test_sign_in_gives_an_http_only_strict_session_that_holds_no_token(app, toke
     assert signed_in.status_code == 303
     assert signed_in.headers["Location"] == "/admin/audit"
     cookie = session_cookie(signed_in)
-    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
     assert tokens["moderator"] not in cookie_payload(cookie)
-    assert '"token_id"' in cookie_payload(cookie)
+    assert '"desk_session"' in cookie_payload(cookie)  # the server-side session's secret
     polls = browser.get("/admin/polls", headers=HTML)
     assert polls.status_code == 200
     assert "Signed in as <strong>moderator-token</strong> (moderator)" in polls.get_data(
@@ -120,9 +120,37 @@ def test_revoking_a_token_ends_its_sessions_and_sessions_expire(app, tokens):
     assert browser.get("/admin/polls", headers=HTML).status_code == 401
 
     browser, _ = sign_in(app, tokens["moderator"])
-    with browser.session_transaction("/admin/") as session:
-        session["signed_in_at"] = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=13)).isoformat()
+    with app.app_context():  # signed in 13 hours ago: past the session's 12
+        db.session.execute(
+            update(DeskSession).values(started_at=dt.datetime.now(dt.UTC) - dt.timedelta(hours=13))
+        )
+        db.session.commit()
     assert browser.get("/admin/polls", headers=HTML).status_code == 401
+
+
+def test_signing_out_ends_the_session_for_every_copy_of_its_cookie(app, tokens):
+    browser, csrf = sign_in(app, tokens["moderator"])
+    copied = app.test_client()  # another tab, or someone who copied the cookie
+    cookie = browser.get_cookie("session", path="/admin")
+    copied.set_cookie("session", cookie.value, path="/admin")
+    assert copied.get("/admin/polls", headers=HTML).status_code == 200
+    signed_out = browser.post("/admin/sign-out", data={"csrf_token": csrf})
+    assert signed_out.status_code == 303
+    assert copied.get("/admin/polls", headers=HTML).status_code == 401
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(DeskSession)) == 0
+
+
+def test_a_link_from_another_site_keeps_the_editor_signed_in(app, tokens):
+    browser, _ = sign_in(app, tokens["moderator"])
+    cookie = browser.get_cookie("session", path="/admin")
+    assert cookie.same_site == "Lax"  # sent with a top-level navigation from another site
+    followed = browser.get(
+        "/admin/polls",
+        headers={**HTML, "Referer": "https://chat.example/", "Sec-Fetch-Site": "cross-site"},
+    )
+    assert followed.status_code == 200
+    assert browser.get_cookie("session", path="/admin").value == cookie.value
 
 
 # --- who may do what ----------------------------------------------------------------------------

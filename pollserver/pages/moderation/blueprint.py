@@ -3,7 +3,8 @@ every page, error pages, and what every page template is given.
 
 The pages work without JavaScript: plain forms and links, usable with a keyboard. One small
 script of the desk's own (``desk.js``, same origin) adds copy buttons and the live preview. The
-session cookie is HttpOnly, SameSite=Strict and Secure whenever the request came over HTTPS.
+session cookie is HttpOnly, SameSite=Lax and Secure whenever the request came over HTTPS; it
+holds the secret of a session kept on the server (``services.desk_sessions``), so sign-out ends it.
 Every form that changes something carries a per-session CSRF token (hand-written here rather
 than Flask-WTF's ``CSRFProtect``, which would guard every POST in the app, the widget's public
 API included, unless each JSON blueprint were exempted). Permissions are the API's: views
@@ -38,11 +39,14 @@ from werkzeug.wrappers import Response
 from pollserver import auth
 from pollserver.core.roles import Actor, Permission
 from pollserver.core.timestamps import time_zone, utcnow
+from pollserver.database import begin_write_transaction
 from pollserver.errors import error_payload
 from pollserver.extensions import db
 from pollserver.loaders import record_due_schedules
+from pollserver.services import desk_sessions
 
 SESSION_LIFETIME = dt.timedelta(hours=12)
+DESK_SESSION_KEY = "desk_session"  # in the signed cookie: the server-side session's secret
 CSRF_FIELD = "csrf_token"
 # Scripts, styles and data only from this origin (the desk's script, the widget in the preview
 # and the preview's poll document); frames only from here (the embed preview); never framed.
@@ -89,11 +93,11 @@ def check_csrf() -> None:
 
 
 def signed_in_actor() -> Actor | None:
-    token_id = session.get("token_id")
-    signed_in_at = session.get("signed_in_at")
-    if not token_id or not signed_in_at:
+    secret = session.get(DESK_SESSION_KEY)
+    if not secret:
         return None
-    if dt.datetime.fromisoformat(signed_in_at) + SESSION_LIFETIME < utcnow():
+    token_id = desk_sessions.session_token_id(db.session, secret, utcnow(), SESSION_LIFETIME)
+    if token_id is None:  # signed out (here or with a copy of this cookie), or expired
         session.clear()
         return None
     actor = auth.authenticate_token_id(db.session, token_id)
@@ -236,8 +240,10 @@ def sign_in():
         page = render_template("admin/sign_in.html", error=message, next=request.form.get("next"))
         return page, 401
     session.clear()  # a fresh session (and CSRF token) for the signed-in user
-    session["token_id"] = actor.token_id
-    session["signed_in_at"] = utcnow().isoformat()
+    begin_write_transaction()
+    secret = desk_sessions.start_session(db.session, actor.token_id, utcnow(), SESSION_LIFETIME)
+    db.session.commit()
+    session[DESK_SESSION_KEY] = secret
     csrf_token()
     return redirect(safe_next(request.form.get("next")), code=303)
 
@@ -245,6 +251,12 @@ def sign_in():
 @bp.post("/sign-out")
 @auth.requires(None)
 def sign_out():
+    secret = session.get(DESK_SESSION_KEY)
+    if secret:
+        # Ended on the server: a copy of the cookie (another tab, a stolen one) is worthless.
+        begin_write_transaction()
+        desk_sessions.end_session(db.session, secret)
+        db.session.commit()
     session.clear()
     flash("You are signed out.")
     return redirect(url_for("admin_pages.index"), code=303)
