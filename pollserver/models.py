@@ -15,7 +15,6 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
-    Date,
     DateTime,
     Enum,
     ForeignKey,
@@ -240,16 +239,6 @@ class ResultCounter(Base):
     counter: Mapped[str] = mapped_column(String(100), primary_key=True)
     shard: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     value: Mapped[int] = mapped_column(BigInteger, default=0)
-
-
-class AddressSalt(Base):
-    """The secret salt for one day's address hashes; deleted after two days."""
-
-    __tablename__ = "address_salts"
-
-    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
-    salt: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class ApiToken(Base):

@@ -25,10 +25,10 @@ import heapq
 import threading
 import time
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from limits import RateLimitItem
-from limits.storage import MemoryStorage, RedisStorage
+from limits.storage import MemoryStorage, RedisStorage, storage_from_string
 from limits.strategies import RateLimiter, SlidingWindowCounterRateLimiter
 
 EXPIRY_SCAN_SECONDS = 1.0
@@ -129,3 +129,13 @@ def acquire_sliding_windows(
             client=pipeline,
         )
     return [bool(acquired) for acquired in pipeline.execute()]
+
+
+def redis_client_for(uri: str, options: dict[str, Any] | None = None) -> Any | None:
+    """A redis-py client for the limits' storage ``uri`` when it is Redis (a single server,
+    Sentinel or a Cluster), else None: what else pollserver shares between processes goes where
+    its limits already are (whether the limits are on or not)."""
+    if uri.startswith("memory://"):
+        return None
+    storage = storage_from_string(uri, **(options or {}))
+    return storage.get_connection() if isinstance(storage, RedisStorage) else None

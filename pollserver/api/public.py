@@ -36,6 +36,7 @@ from pollserver.errors import ErrorResponseSchema
 from pollserver.extensions import db, limiter
 from pollserver.metrics import count_answer, count_rate_limited, metrics_of
 from pollserver.models import Poll
+from pollserver.rate_limit_storage import redis_client_for
 from pollserver.rate_limits import answers_limit, client_address, public_limit
 from pollserver.request_json import ApiBlueprint
 from pollserver.results_cache import (
@@ -46,6 +47,7 @@ from pollserver.results_cache import (
     render,
     tree_of,
 )
+from pollserver.services.address_salts import SaltsInMemory, SaltsInRedis
 from pollserver.services.answer_writer import AnswerRequest, AnswerWriter
 from pollserver.services.answering import Reader, find_reader, respondent_walk
 from pollserver.services.polls import (
@@ -500,6 +502,9 @@ def answer_writer() -> AnswerWriter:
         # Everything the writer calls is bound to this app now: it runs in whichever request
         # thread writes a batch, and needs no app context of its own.
         config, engine, metrics = current_app.config, db.engine, metrics_of()
+        salts_client = redis_client_for(
+            config["RATELIMIT_STORAGE_URI"], config.get("RATELIMIT_STORAGE_OPTIONS")
+        )
         writer = current_app.extensions.setdefault(
             ANSWER_WRITER,
             AnswerWriter(
@@ -511,6 +516,11 @@ def answer_writer() -> AnswerWriter:
                 gets_results=lambda poll, recorded: gets_results(
                     poll, recorded.reader, recorded.walk
                 ),
+                # One process on the embedded default: its memory; several: Redis, beside the
+                # limits (pollserver.services.address_salts says why never the database).
+                address_salts=SaltsInRedis(salts_client, config["RATELIMIT_KEY_PREFIX"])
+                if salts_client is not None
+                else SaltsInMemory(),
             ),
         )
     return writer

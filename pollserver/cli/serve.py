@@ -64,6 +64,14 @@ def serve_command(
 
     if worker_count > 1:
         prepare_shared_metrics(Path(current_app.instance_path) / "metrics")
+        if not uses_shared_limit_storage(config):
+            # Limits are off (they would refuse this), but the daily address salt is per process.
+            click.echo(
+                f"pollserver: {worker_count} workers without Redis hash addresses with a salt "
+                "each, so the daily cap of new readers counts per worker: set "
+                "RATELIMIT_STORAGE_URI=redis://… to share it",
+                err=True,
+            )
     # One worker reports itself whole from memory. Files shared by processes cost each request
     # about 0.2 ms of CPU under 8 threads (prometheus_client takes one process-wide lock per
     # value written, and the threads queue on it: bench/RESULTS.md), so only several pay it.

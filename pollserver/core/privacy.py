@@ -6,9 +6,10 @@
   then it is an HMAC of the key under the server's secret, so a retried or repeated first answer
   names the same reader, and no one can compute the token without both the key and the secret.
 - A client address is only ever kept as a keyed hash: HMAC-SHA256 under a secret that changes
-  every day (``pollserver.services.address_salts`` for stored hashes, the rate limiter's daily
-  key for its counters). Once that day's secret is gone, no one, us included, can tell which
-  address a hash came from, even by trying every IPv4 address.
+  every day (``pollserver.services.address_salts`` for stored hashes: a salt kept only in
+  memory or Redis, never in the database; the rate limiter's daily key for its counters). Once
+  that day's secret is gone, no one, us included, can tell which address a hash came from, even
+  by trying every IPv4 address.
 """
 
 from __future__ import annotations

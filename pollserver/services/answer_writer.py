@@ -52,7 +52,7 @@ from pollserver.core.privacy import address_hash, respondent_token_for_key
 from pollserver.core.refusals import Refused
 from pollserver.core.tree import PollTree
 from pollserver.services import tallies
-from pollserver.services.address_salts import remember_salt, salt_for_day
+from pollserver.services.address_salts import AddressSalts, SaltsInMemory
 from pollserver.services.answering import (
     FirstAnswer,
     RecordedAnswer,
@@ -123,6 +123,7 @@ class AnswerWriter:
         on_batch_written: Callable[[int], None] = lambda size: None,
         gets_results: Callable[[PollFacts, RecordedAnswer], bool] = lambda poll, recorded: False,
         gather_seconds: float = GATHER_SECONDS,
+        address_salts: AddressSalts | None = None,
     ):
         self._write_transaction = write_transaction
         self._gets_results = gets_results
@@ -135,6 +136,7 @@ class AnswerWriter:
         self._queue: list[_Pending] = []
         self._writing = False
         self._gather_seconds = gather_seconds
+        self._address_salts = address_salts or SaltsInMemory()
         self._last_batch_size = 0
 
     def write(self, request: AnswerRequest) -> WrittenAnswer:
@@ -204,7 +206,7 @@ class AnswerWriter:
         for pending in batch:  # a batch written again answer by answer starts afresh
             pending.error, pending.recorded, pending.poll, pending.summed = None, None, None, None
             pending.token_by_key = None
-        salts: dict[dt.date, bytes] = {}
+        salts: dict[dt.date, bytes] = {}  # the batch's days' salts, each looked up once
         with self._write_transaction() as connection:
             polls = _read_polls_for_share(connection, batch)
             new_readers, returning = _new_and_returning_readers(batch, polls)
@@ -216,8 +218,6 @@ class AnswerWriter:
             _apply_tallies(connection, batch)
             self._sum_tallies_for_results(connection, batch)
         committed_at = time.monotonic()
-        for day, salt in salts.items():
-            remember_salt(day, salt)  # committed now: safe to keep
         _hand_back(batch, committed_at)
         try:
             self._on_batch_written(len(batch))
@@ -231,14 +231,14 @@ class AnswerWriter:
         salts: dict[dt.date, bytes],
     ) -> list[_Pending]:
         """Each poll's new readers in one go, polls in id order; returns the first answers
-        whose request key names a started reader, to be answered as that reader. The days'
-        salts read on the way are left in ``salts``: they may be kept only once the transaction
-        has committed."""
+        whose request key names a started reader, to be answered as that reader."""
         started_by_key = []
         for poll_id in sorted(new_readers):
             arrivals = new_readers[poll_id]
             poll = arrivals[0].poll
-            first_answers = _first_answers(connection, arrivals, salts, self._request_key_secret)
+            first_answers = _first_answers(
+                arrivals, salts, self._address_salts, self._request_key_secret
+            )
             outcomes = record_new_readers(
                 connection,
                 poll,
@@ -331,19 +331,20 @@ def _new_and_returning_readers(
 
 
 def _first_answers(
-    connection: Connection,
     arrivals: list[_Pending],
     salts: dict[dt.date, bytes],
+    address_salts: AddressSalts,
     request_key_secret: str,
 ) -> list[FirstAnswer]:
-    """New readers' first answers, each address hashed with its day's salt (read once a day),
-    and the token each request key gives in the live version (a new version, new readers)."""
+    """New readers' first answers, each address hashed with its day's salt (looked up once a
+    batch), and the token each request key gives in the live version (a new version, new
+    readers)."""
     first_answers = []
     for pending in arrivals:
         request, poll = pending.request, pending.poll
         day = request.now.astimezone(dt.UTC).date()
         if day not in salts:
-            salts[day] = salt_for_day(connection, day)
+            salts[day] = address_salts.for_day(day)
         token = None
         if request.request_key is not None:
             token = respondent_token_for_key(

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
+from sqlalchemy import inspect, text
 
 from pollserver import create_app
+from pollserver.api.public import answer_writer
+from pollserver.extensions import db
 from pollserver.request_json import MAX_JSON_DEPTH
 
 from helpers import ARTICLES_DIR, SEED_WITH_FLOWCHART, bearer, open_poll_from_article
@@ -215,6 +220,8 @@ def test_every_response_says_nosniff_and_https_ones_say_hsts(app, client, tokens
         assert "Strict-Transport-Security" not in plain.headers, url
         over_tls = client.get(url, base_url="https://localhost", headers=bearer(tokens["admin"]))
         assert over_tls.headers["Strict-Transport-Security"] == "max-age=31536000", url
+        plain.close()  # the export is streamed: end it
+        over_tls.close()
     answer = client.post(
         f"/api/v1/polls/{poll_id}/answers",
         json={"respondent": None, "node": "q1", "answer": "yes"},
@@ -231,3 +238,23 @@ def test_hsts_can_be_turned_off(app_config):
     app = create_app({**app_config, "POLLSERVER_HSTS_SECONDS": 0})
     response = app.test_client().get("/widget.js", base_url="https://localhost")
     assert "Strict-Transport-Security" not in response.headers
+
+
+def test_a_database_dump_holds_no_address_salt(app, client):
+    """The salt that keys the stored address hashes is nowhere in the database: a dump or a
+    backup holds hashes nobody can reverse."""
+    poll_id = open_poll_from_article(app, SEED_WITH_FLOWCHART)
+    assert new_reader_from(client, poll_id, "198.51.100.77").status_code == 201
+    with app.app_context():
+        today = dt.datetime.now(dt.UTC).date()
+        salt = answer_writer()._address_salts.for_day(today)
+        tables = inspect(db.engine).get_table_names()
+        assert "address_salts" not in tables
+        dumped = []
+        for table in tables:
+            for row in db.session.execute(text(f'SELECT * FROM "{table}"')):
+                dumped.append(repr(tuple(row)))
+        dump = "\n".join(dumped)
+    assert salt.hex() not in dump and repr(salt) not in dump
+    # The address itself is not there either, only its hash.
+    assert "198.51.100.77" not in dump

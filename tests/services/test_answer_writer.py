@@ -19,9 +19,9 @@ from sqlalchemy.exc import OperationalError
 from pollserver.core.refusals import Refused
 from pollserver.database import write_transaction
 from pollserver.extensions import db
-from pollserver.models import AddressSalt, Answer, Respondent
+from pollserver.models import Answer, Respondent
 from pollserver.results_cache import tree_of
-from pollserver.services import address_salts, tallies
+from pollserver.services import tallies
 from pollserver.services.answer_writer import GATHER_SECONDS, AnswerRequest, AnswerWriter
 from pollserver.services.polls import find_poll
 
@@ -260,9 +260,7 @@ def test_a_batch_the_database_fails_is_written_again_answer_by_answer(app, poll_
     assert tallies["started"] == 5 and tallies["yes:q1"] == 5
 
 
-def test_a_lone_answer_whose_transaction_fails_is_tried_once_more(app, poll_id, monkeypatch):
-    # The day's salt is created by the transaction that fails: memory must not keep that one.
-    monkeypatch.setattr(address_salts, "_salt_cache", {})
+def test_a_lone_answer_whose_transaction_fails_is_tried_once_more(app, poll_id):
     held = HeldWriter(app, fail_transaction=1)
     held.release.set()
     held.submit("alone", new_reader(poll_id)).join(WAIT_SECONDS)
@@ -270,9 +268,6 @@ def test_a_lone_answer_whose_transaction_fails_is_tried_once_more(app, poll_id, 
     assert held.outcomes["alone"].recorded.created_respondent
     respondents, answers, tallies = counts(app, poll_id)
     assert (respondents, answers, tallies["started"]) == (1, 1, 1)
-    with app.app_context():
-        day, salt = db.session.execute(select(AddressSalt.day, AddressSalt.salt)).one()
-    assert address_salts._salt_cache == {day: bytes.fromhex(salt)}
 
 
 def test_a_batch_the_database_cannot_take_fails_at_once_without_a_retry_per_answer(app, poll_id):
@@ -341,7 +336,7 @@ def test_one_request_key_in_one_batch_starts_one_reader_and_the_rest_answer_as_t
 
 @pytest.mark.postgres
 def test_one_request_key_in_two_concurrent_transactions_starts_one_reader(
-    postgres_server, instance_path, monkeypatch
+    postgres_server, instance_path
 ):
     """Two processes writing one browser's first answer at the same moment, from two addresses
     (a phone changing networks), on PostgreSQL: the lock on the key makes the second wait, find
@@ -359,12 +354,6 @@ def test_one_request_key_in_two_concurrent_transactions_starts_one_reader(
     app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url, "RATELIMIT_ENABLED": False})
     try:
         poll_id = open_poll_from_article(app, SEED_WITH_FLOWCHART)
-        # The day's salt exists (as it does all day but the first moment): creating it would
-        # serialise the two transactions by itself.
-        monkeypatch.setattr(address_salts, "_salt_cache", {})
-        today = dt.datetime.now(dt.UTC).date()
-        with app.app_context(), db.engine.begin() as connection:
-            address_salts.remember_salt(today, address_salts.salt_for_day(connection, today))
         both_open = threading.Barrier(2, timeout=WAIT_SECONDS)
         both_inserting = threading.Barrier(2, timeout=1)
         transactions = []

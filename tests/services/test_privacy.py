@@ -1,49 +1,52 @@
-"""The daily address salt: created once, kept in memory once committed, on every backend."""
+"""The daily address salt: one per day, shared by every process, and never in the database."""
 
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
-from sqlalchemy import func, select
-
-from pollserver.extensions import db
-from pollserver.models import AddressSalt
-from pollserver.services import address_salts
-
-
-def test_the_days_salt_is_created_once_and_kept_in_memory_only_once_committed(app, monkeypatch):
-    monkeypatch.setattr(address_salts, "_salt_cache", {})
-    day = dt.date(2031, 5, 17)
-    with app.app_context():
-        with db.engine.connect() as connection, connection.begin() as transaction:
-            rolled_back = address_salts.salt_for_day(connection, day)
-            transaction.rollback()
-        with db.engine.begin() as connection:
-            created = address_salts.salt_for_day(connection, day)
-            # Read again in the same transaction: the same salt, still not in memory.
-            assert address_salts.salt_for_day(connection, day) == created
-        assert created != rolled_back
-        assert day not in address_salts._salt_cache
-        with db.engine.begin() as connection:
-            assert address_salts.salt_for_day(connection, day) == created  # read, not created again
-        address_salts.remember_salt(day, created)
-        assert address_salts._salt_cache == {day: created}
-        # From memory now: even with the table emptied, the same salt comes back.
-        with db.engine.begin() as connection:
-            connection.execute(AddressSalt.__table__.delete())
-            assert address_salts.salt_for_day(connection, day) == created
-            stored = connection.execute(select(func.count()).select_from(AddressSalt)).scalar()
-            assert stored == 0
-        assert len(created) == address_salts.SALT_BYTES
+from pollserver.services.address_salts import (
+    SALT_BYTES,
+    SALT_DAYS_KEPT,
+    SaltsInMemory,
+    SaltsInRedis,
+)
 
 
-def test_a_new_days_salt_deletes_those_older_than_two_days(app, monkeypatch):
-    monkeypatch.setattr(address_salts, "_salt_cache", {})
-    first = dt.date(2031, 5, 1)
-    with app.app_context():
-        for offset in range(4):
-            with db.engine.begin() as connection:
-                address_salts.salt_for_day(connection, first + dt.timedelta(days=offset))
-        with db.engine.connect() as connection:
-            days = connection.execute(select(AddressSalt.day).order_by(AddressSalt.day)).scalars()
-            assert list(days) == [first + dt.timedelta(days=2), first + dt.timedelta(days=3)]
+def test_salts_in_memory_are_one_per_day_and_kept_two_days():
+    salts = SaltsInMemory()
+    first = dt.date(2026, 11, 30)
+    salt = salts.for_day(first)
+    assert len(salt) == SALT_BYTES
+    assert salts.for_day(first) == salt  # the same all day
+    later = [salts.for_day(first + dt.timedelta(days=offset)) for offset in (1, 2)]
+    assert len({salt, *later}) == 3  # a new one every day
+    assert sorted(salts._salts) == [first + dt.timedelta(days=1), first + dt.timedelta(days=2)]
+    assert SALT_DAYS_KEPT == 2
+
+
+def test_salts_in_redis_are_shared_and_expire_by_themselves(redis_url):
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    prefix = f"pollserver-test-{uuid.uuid4().hex[:8]}"
+    one_process, another = SaltsInRedis(client, prefix), SaltsInRedis(client, prefix)
+    today = dt.datetime.now(dt.UTC).date()
+    salt = one_process.for_day(today)
+    assert len(salt) == SALT_BYTES
+    assert another.for_day(today) == salt  # whoever came first made it; everyone reads it
+    ttl = client.ttl(one_process.key_for(today))
+    assert 24 * 3600 < ttl <= SALT_DAYS_KEPT * 24 * 3600  # gone by itself the day after tomorrow
+    assert SaltsInRedis(client, "another-app").for_day(today) != salt
+    client.delete(one_process.key_for(today))
+    client.close()
+
+
+def test_without_redis_a_process_hashes_with_salts_of_its_own():
+    import redis
+
+    unreachable = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    salts = SaltsInRedis(unreachable, "pollserver")
+    today = dt.datetime.now(dt.UTC).date()
+    assert salts.for_day(today) == salts.for_day(today)
+    assert len(salts.for_day(today)) == SALT_BYTES
