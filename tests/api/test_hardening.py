@@ -218,9 +218,9 @@ def test_every_response_says_nosniff_and_https_ones_say_hsts(app, client, tokens
         plain = client.get(url, headers=bearer(tokens["admin"]))
         assert plain.headers["X-Content-Type-Options"] == "nosniff", url
         assert "Strict-Transport-Security" not in plain.headers, url
+        plain.close()  # the export is streamed: end it before the next request
         over_tls = client.get(url, base_url="https://localhost", headers=bearer(tokens["admin"]))
         assert over_tls.headers["Strict-Transport-Security"] == "max-age=31536000", url
-        plain.close()  # the export is streamed: end it
         over_tls.close()
     answer = client.post(
         f"/api/v1/polls/{poll_id}/answers",
