@@ -130,6 +130,15 @@ def validate_origin(text: str) -> None:
         raise ma.ValidationError(ORIGIN_ERROR)
 
 
+class JsonBoolean(ma.fields.Boolean):
+    """JSON's true and false only: marshmallow's Boolean also takes 0, 1, "yes" and "on"."""
+
+    def _deserialize(self, value, attr, data, **kwargs) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
+
+
 class SettingsChangeSchema(ma.Schema):
     """A change to a poll's settings, as the admin API and the desk's forms take it."""
 
@@ -137,7 +146,7 @@ class SettingsChangeSchema(ma.Schema):
         unknown = ma.RAISE
 
     results_visibility = ma.fields.String(validate=validate.OneOf(RESULTS_VISIBILITIES))
-    allow_answer_changes = ma.fields.Boolean()
+    allow_answer_changes = JsonBoolean()
     allowed_origins = ma.fields.List(
         ma.fields.String(validate=validate_origin),
         validate=validate.Length(max=50),

@@ -258,3 +258,16 @@ def test_a_database_dump_holds_no_address_salt(app, client):
     assert salt.hex() not in dump and repr(salt) not in dump
     # The address itself is not there either, only its hash.
     assert "198.51.100.77" not in dump
+
+
+@pytest.mark.parametrize("value", [0, 1, "true", "yes", None])
+def test_a_setting_that_is_a_boolean_takes_only_true_or_false(app, client, tokens, value):
+    poll_id = open_poll_from_article(app, SEED_WITH_FLOWCHART)
+    url = f"/api/v1/admin/polls/{poll_id}/settings"
+    refused = client.patch(
+        url, json={"allow_answer_changes": value}, headers=bearer(tokens["admin"])
+    )
+    assert_json_error(refused, 422)
+    taken = client.patch(url, json={"allow_answer_changes": True}, headers=bearer(tokens["admin"]))
+    assert taken.status_code == 200
+    assert taken.get_json()["settings"]["allow_answer_changes"] is True
