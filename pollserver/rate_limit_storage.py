@@ -21,6 +21,7 @@ defined), so ``memory://`` keeps its documented meaning and nothing else needs c
 from __future__ import annotations
 
 import bisect
+import functools
 import heapq
 import threading
 import time
@@ -102,33 +103,89 @@ class MemoryStorageScannedEverySecond(MemoryStorage):
                     del self.locks[key]
 
 
-def acquire_sliding_windows(
-    strategy: RateLimiter, items: Sequence[RateLimitItem], identifiers: Sequence[str]
-) -> list[bool]:
-    """``strategy.hit(item, *identifiers)`` for each item, in one Redis round trip where the
-    storage is a single Redis server and the strategy the default sliding-window counter.
+# limits' acquire_sliding_window.lua, for several windows in one call: each window is acquired
+# exactly as limits does it (the same keys, counts and expiries), in order; with ARGV[1] == "1"
+# the windows after the first full one are left alone, as flask-limiter leaves them when it
+# stops at the first breach. Returns 1 or 0 for each window it looked at.
+ACQUIRE_SLIDING_WINDOWS_LUA = """
+local stop_at_first_breach = ARGV[1] == "1"
+local verdicts = {}
+for window = 1, #KEYS / 2 do
+  local previous_key, current_key = KEYS[2 * window - 1], KEYS[2 * window]
+  local limit = tonumber(ARGV[3 * window - 1])
+  local expiry = tonumber(ARGV[3 * window]) * 1000
+  local amount = tonumber(ARGV[3 * window + 1])
+  local acquired = 0
+  if amount <= limit then
+    local current_ttl = tonumber(redis.call('pttl', current_key))
+    if current_ttl > 0 and current_ttl < expiry then
+      redis.call('rename', current_key, previous_key)
+      redis.call('set', current_key, 0, 'PX', current_ttl + expiry)
+    end
+    local previous_count = tonumber(redis.call('get', previous_key)) or 0
+    local previous_ttl = tonumber(redis.call('pttl', previous_key)) or 0
+    local current_count = tonumber(redis.call('get', current_key)) or 0
+    current_ttl = tonumber(redis.call('pttl', current_key)) or 0
+    if previous_ttl <= 0 then previous_ttl = 0 end
+    if current_ttl <= 0 then current_ttl = 0 end
+    local weighted_count = math.floor(previous_count * previous_ttl / expiry) + current_count
+    if weighted_count + amount <= limit then
+      if redis.call('exists', current_key) == 1 then
+        redis.call('incrby', current_key, amount)
+      else
+        redis.call('set', current_key, amount, 'PX', expiry * 2)
+      end
+      acquired = 1
+    end
+  end
+  verdicts[window] = acquired
+  if acquired == 0 and stop_at_first_breach then
+    break
+  end
+end
+return verdicts
+"""
 
-    Each limit is still acquired by limits' own Lua script, with the keys and arguments limits'
-    ``RedisStorage.acquire_sliding_window_entry`` gives it; the scripts only travel together,
-    in one pipeline (not a transaction: limits hits them one after another too). An answer
-    checks two limits (a minute's and a day's), so this halves its Redis round trips. Any other
-    storage or strategy is hit a limit at a time, as flask-limiter does.
-    """
+
+@functools.lru_cache(maxsize=8)
+def acquire_windows_script(client: Any) -> Any:
+    return client.register_script(ACQUIRE_SLIDING_WINDOWS_LUA)
+
+
+def acquire_sliding_windows(
+    strategy: RateLimiter,
+    items: Sequence[RateLimitItem],
+    identifiers: Sequence[str],
+    *,
+    stop_at_first_breach: bool = True,
+) -> list[bool]:
+    """``strategy.hit(item, *identifiers)`` for each item in order (stopping after the first
+    refused one when ``stop_at_first_breach``, as flask-limiter's default does); an item not
+    looked at counts as acquired. Where the storage is a single Redis server and the strategy
+    the default sliding-window counter, every window goes in one script call (one round trip
+    for both of an answer's limits, where flask-limiter makes two); other storages are hit a
+    limit at a time."""
     storage = strategy.storage
     if not (type(strategy) is SlidingWindowCounterRateLimiter and type(storage) is RedisStorage):
-        return [strategy.hit(item, *identifiers) for item in items]
-    pipeline = storage.get_connection().pipeline(transaction=False)
+        verdicts = []
+        for item in items:
+            verdicts.append(strategy.hit(item, *identifiers))
+            if stop_at_first_breach and not verdicts[-1]:
+                break
+        return verdicts + [True] * (len(items) - len(verdicts))
+    keys: list[str] = []
+    arguments: list[Any] = ["1" if stop_at_first_breach else "0"]
     for item in items:
         key = item.key_for(*identifiers)
-        storage.lua_acquire_sliding_window(
-            [
-                storage.prefixed_key(storage._previous_window_key(key)),
-                storage.prefixed_key(storage._current_window_key(key)),
-            ],
-            [item.amount, item.get_expiry(), 1],
-            client=pipeline,
-        )
-    return [bool(acquired) for acquired in pipeline.execute()]
+        keys += [
+            storage.prefixed_key(storage._previous_window_key(key)),
+            storage.prefixed_key(storage._current_window_key(key)),
+        ]
+        arguments += [item.amount, item.get_expiry(), 1]
+    # A Script object's call is one EVALSHA (it loads the script once if Redis lacks it).
+    replies = acquire_windows_script(storage.get_connection())(keys=keys, args=arguments)
+    verdicts = [bool(reply) for reply in replies]
+    return verdicts + [True] * (len(items) - len(verdicts))
 
 
 def redis_client_for(uri: str, options: dict[str, Any] | None = None) -> Any | None:

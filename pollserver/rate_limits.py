@@ -103,7 +103,9 @@ def hit_answer_limits(
     if limiter._key_prefix:  # flask-limiter's own rule for its keys
         arguments.insert(0, limiter._key_prefix)
     items = parsed_limits(answers_limit())
-    acquired = acquire_sliding_windows(limiter.limiter, items, arguments)
+    acquired = acquire_sliding_windows(
+        limiter.limiter, items, arguments, stop_at_first_breach=limiter._fail_on_first_breach
+    )
     breached = [item for item, within in zip(items, acquired, strict=True) if not within]
     for item in breached:
         count_rate_limited(str(item))

@@ -74,24 +74,45 @@ def test_expired_counters_are_freed_without_walking_the_live_ones():
 
 
 def test_limits_acquired_together_on_redis_count_as_limits_own_hits(redis_url):
-    """Both of an answer's limits in one pipeline: the same counters, the same verdicts."""
+    """Both of an answer's limits in one script call: the same counters, the same verdicts."""
     storage = storage_from_string(redis_url)
     strategy = SlidingWindowCounterRateLimiter(storage)
     items = (parse("2/minute"), parse("3/day"))
     together, one_by_one = f"together-{uuid.uuid4().hex}", f"apart-{uuid.uuid4().hex}"
     verdicts = []
     for _ in range(4):
-        pipelined = acquire_sliding_windows(strategy, items, [together, "scope"])
+        in_one_call = acquire_sliding_windows(
+            strategy, items, [together, "scope"], stop_at_first_breach=False
+        )
         separate = [strategy.hit(item, one_by_one, "scope") for item in items]
-        assert pipelined == separate
-        verdicts.append(pipelined)
+        assert in_one_call == separate
+        verdicts.append(in_one_call)
     assert verdicts == [[True, True], [True, True], [False, True], [False, False]]
-    for item in items:  # limits reads the pipelined counters where its own hits put theirs
+    for item in items:  # limits reads the counters where its own hits put theirs
         assert strategy.get_window_stats(item, together, "scope").remaining == 0
+
+
+def test_stopping_at_the_first_breach_leaves_the_longer_window_alone(redis_url):
+    """As flask-limiter's default: an answer refused by the minute's limit spends none of the
+    day's (else a reader who clicks too fast would be locked out for the day)."""
+    for storage in (storage_from_string(redis_url), storage_from_string("memory://")):
+        strategy = SlidingWindowCounterRateLimiter(storage)
+        items = (parse("2/minute"), parse("5/day"))
+        reader = [f"reader-{uuid.uuid4().hex}", "scope"]
+        verdicts = [acquire_sliding_windows(strategy, items, reader) for _ in range(6)]
+        assert verdicts == [[True, True], [True, True]] + [[False, True]] * 4
+        assert strategy.get_window_stats(items[1], *reader).remaining == 3  # only 2 spent
 
 
 def test_limits_on_memory_are_acquired_one_by_one():
     strategy = SlidingWindowCounterRateLimiter(storage_from_string("memory://"))
     items = (parse("1/minute"), parse("5/day"))
-    assert acquire_sliding_windows(strategy, items, ["reader"]) == [True, True]
-    assert acquire_sliding_windows(strategy, items, ["reader"]) == [False, True]
+    assert acquire_sliding_windows(strategy, items, ["reader"], stop_at_first_breach=False) == [
+        True,
+        True,
+    ]
+    assert acquire_sliding_windows(strategy, items, ["reader"], stop_at_first_breach=False) == [
+        False,
+        True,
+    ]
+    assert strategy.get_window_stats(items[1], "reader").remaining == 3
