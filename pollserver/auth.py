@@ -27,7 +27,9 @@ from pollserver.extensions import db, limiter
 from pollserver.metrics import count_rate_limited
 from pollserver.models import ApiToken
 from pollserver.rate_limits import (
+    address_pseudonym,
     auth_failure_limit,
+    client_address,
     parsed_limits,
     rate_limit_key,
     retry_after_seconds,
@@ -178,32 +180,38 @@ def refused_credential(via: str) -> int | None:
     before this is asked, so nobody behind the same address (a newsroom's NAT) is locked out by
     someone else's guesses. Tokens are 256 random bits: the limit bounds the noise, not the odds.
     """
-    address = rate_limit_key()
-    breached = hit_auth_failure_limit(address)
+    if not limiter.enabled:
+        return None  # nothing bounds the rows a stream of refused tokens would write
+    breached, counted = hit_auth_failure_limit(rate_limit_key())
     if breached is not None:
         count_rate_limited(str(breached.limit))
         return retry_after_seconds(breached)
-    begin_write_transaction()
-    record_audit(
-        db.session, ANONYMOUS_ACTOR, Action.AUTH_REFUSED, after={"via": via, "address": address}
-    )
-    db.session.commit()
+    if counted:  # at most the limit's rows per address and window
+        pseudonym = address_pseudonym(current_app._get_current_object(), client_address())
+        begin_write_transaction()
+        record_audit(
+            db.session,
+            ANONYMOUS_ACTOR,
+            Action.AUTH_REFUSED,
+            after={"via": via, "address": pseudonym},
+        )
+        db.session.commit()
     return None
 
 
-def hit_auth_failure_limit(address: str) -> RequestLimit | None:
-    if not limiter.enabled:
-        return None
+def hit_auth_failure_limit(address: str) -> tuple[RequestLimit | None, bool]:
+    """The limit the refused token breached (None: within it), and whether it was counted."""
     arguments = [address, AUTH_FAILURE_SCOPE]
     if limiter._key_prefix:  # flask-limiter's own rule for its keys
         arguments.insert(0, limiter._key_prefix)
     try:
         for item in parsed_limits(auth_failure_limit()):
             if not limiter.limiter.hit(item, *arguments):
-                return RequestLimit(limiter, item, arguments, True, True)
+                return RequestLimit(limiter, item, arguments, True, True), True
     except Exception:  # the limit storage is down: refusing the token is enough
         log.warning("auth failure limit unavailable", exc_info=True)
-    return None
+        return None, False
+    return None, True
 
 
 def without_cross_origin_headers(response: Response) -> Response:

@@ -77,7 +77,13 @@ RESPONDENT_ENVIRON_KEY = "HTTP_" + RESPONDENT_HEADER.upper().replace("-", "_")
 
 # Limits flask-limiter may apply to these requests besides the answers' own (reads from memory
 # are exempt from all; see ``answered_from_memory``).
-OTHER_LIMITS = ("RATELIMIT_DEFAULT", "RATELIMIT_APPLICATION", "RATELIMIT_META")
+# With RATELIMIT_HEADERS_ENABLED, flask-limiter adds X-RateLimit-* headers the lane does not.
+OTHER_LIMITS = (
+    "RATELIMIT_DEFAULT",
+    "RATELIMIT_APPLICATION",
+    "RATELIMIT_META",
+    "RATELIMIT_HEADERS_ENABLED",
+)
 # One instance: marshmallow builds a schema's fields once.
 answer_schema = AnswerRequestSchema()
 
@@ -134,7 +140,7 @@ class FastLane:
                 allowed = allowed_origins(poll_id)
             except SQLAlchemyError:  # the database is down: the view says so (503)
                 return None
-            if is_refused_origin(origin, allowed, own_url(environ)):
+            if is_refused_origin(origin, allowed, own_urls(self.app, environ)):
                 return None
             address = address_of(environ)
             try:
@@ -185,7 +191,7 @@ class FastLane:
             return None
         origin = environ.get("HTTP_ORIGIN")
         allowed = poll_origins.get(poll_id)
-        if allowed is None or is_refused_origin(origin, allowed, own_url(environ)):
+        if allowed is None or is_refused_origin(origin, allowed, own_urls(self.app, environ)):
             return None
         if part is None:
             endpoint, document = POLL_ENDPOINT, poll_documents.get(poll_id)
@@ -235,14 +241,18 @@ def answer_body(environ: dict[str, Any]) -> dict:
     raw = environ["wsgi.input"].read(length)
     environ["wsgi.input"] = io.BytesIO(raw)
     try:
-        return answer_schema.load(loads_bounded(raw))
+        # UTF-8 only, as the view reads it (json.loads would also guess UTF-16 from bytes).
+        return answer_schema.load(loads_bounded(raw.decode("utf-8")))
     except (ValueError, ValidationError):  # ValueError: bad JSON, UTF-8 or nesting
         raise Unusual from None
 
 
-def own_url(environ: dict[str, Any]) -> str:
-    """``request.host_url`` of Flask: the service's own pages' origin."""
-    return f"{environ['wsgi.url_scheme']}://{get_host(environ)}/"
+def own_urls(app: Flask, environ: dict[str, Any]) -> tuple[str, str]:
+    """Where the service's own pages are: its public URL, and ``request.host_url`` of Flask."""
+    return (
+        app.config["POLLSERVER_PUBLIC_URL"],
+        f"{environ['wsgi.url_scheme']}://{get_host(environ)}/",
+    )
 
 
 def if_none_match(environ: dict[str, Any]):

@@ -12,13 +12,14 @@ import ipaddress
 import math
 import time
 
-from flask import Response, current_app, request
+from flask import Flask, Response, current_app, request
 from flask_limiter import Limiter, RequestLimit
 from limits import RateLimitItem, parse_many
 
 from pollserver.core.privacy import address_hash, daily_key
 from pollserver.metrics import count_rate_limited
-from pollserver.rate_limit_storage import acquire_sliding_windows
+from pollserver.rate_limit_storage import acquire_sliding_windows, redis_client_for
+from pollserver.services.address_salts import AddressSalts, SaltsInMemory, SaltsInRedis
 
 RATE_LIMIT_KEY_PURPOSE = "rate-limit"
 IPV6_CLIENT_PREFIX = 64  # what one IPv6 subscriber is given (RFC 6177)
@@ -132,3 +133,30 @@ def retry_after_response(breached: RequestLimit) -> Response:
 def retry_after_seconds(breached: RequestLimit) -> int:
     reset_time, _remaining = breached.window
     return max(1, math.ceil(reset_time - time.time()))
+
+
+ADDRESS_SALTS = "pollserver-address-salts"  # in app.extensions
+# An answer waits on the salts' Redis client: a second at most, then the process's own salt.
+SALTS_REDIS_TIMEOUTS = {"socket_timeout": 1, "socket_connect_timeout": 1}
+
+
+def address_salts_of(app: Flask) -> AddressSalts:
+    """The app's daily address salts: in Redis beside the limits when they are there, else in
+    this process's memory (``pollserver.services.address_salts`` says why never the database)."""
+    salts = app.extensions.get(ADDRESS_SALTS)
+    if salts is None:
+        config = app.config
+        client = redis_client_for(
+            config["RATELIMIT_STORAGE_URI"],
+            {**SALTS_REDIS_TIMEOUTS, **(config.get("RATELIMIT_STORAGE_OPTIONS") or {})},
+        )
+        made = SaltsInRedis(client, config["RATELIMIT_KEY_PREFIX"]) if client else SaltsInMemory()
+        salts = app.extensions.setdefault(ADDRESS_SALTS, made)
+    return salts
+
+
+def address_pseudonym(app: Flask, address: str) -> str:
+    """The address as stored hashes name it today: keyed with the day's salt, so that once the
+    salt has expired nobody can tell which address it was."""
+    today = dt.datetime.now(dt.UTC).date()
+    return address_hash(address, address_salts_of(app).for_day(today))

@@ -179,3 +179,10 @@ def test_the_default_frame_ancestors_are_checked(tmp_path):
     for wrong in ("https://x.example; script-src *", "* https://x.example", ""):
         with pytest.raises(ConfigError):
             frame_ancestors(wrong)
+
+
+def test_a_public_url_on_an_ipv6_address_is_taken(tmp_path):
+    environ = {"POLLSERVER_PUBLIC_URL": default_public_url("::1", 8000)}
+    assert settings_from_environment(tmp_path, environ)["POLLSERVER_PUBLIC_URL"] == (
+        "http://[::1]:8000"
+    )

@@ -36,8 +36,12 @@ from pollserver.errors import ErrorResponseSchema
 from pollserver.extensions import db, limiter
 from pollserver.metrics import count_answer, count_rate_limited, metrics_of
 from pollserver.models import Poll
-from pollserver.rate_limit_storage import redis_client_for
-from pollserver.rate_limits import answers_limit, client_address, public_limit
+from pollserver.rate_limits import (
+    address_salts_of,
+    answers_limit,
+    client_address,
+    public_limit,
+)
 from pollserver.request_json import ApiBlueprint
 from pollserver.results_cache import (
     Rendered,
@@ -47,7 +51,6 @@ from pollserver.results_cache import (
     render,
     tree_of,
 )
-from pollserver.services.address_salts import SaltsInMemory, SaltsInRedis
 from pollserver.services.answer_writer import AnswerRequest, AnswerWriter
 from pollserver.services.answering import Reader, find_reader, respondent_walk
 from pollserver.services.polls import (
@@ -134,23 +137,22 @@ def request_allowed_origins() -> list[str]:
     """The origins the requested poll allows (empty: any), looked up once per request."""
     origins = request.environ.get(ALLOWED_ORIGINS_KEY)
     if origins is None:
-        try:
-            origins = allowed_origins((request.view_args or {}).get("poll_id"))
-        except SQLAlchemyError:
-            # The database is down: the reply is its 503, which tells no page anything.
-            return []
+        origins = allowed_origins((request.view_args or {}).get("poll_id"))
         request.environ[ALLOWED_ORIGINS_KEY] = origins
     return origins
 
 
-def is_refused_origin(origin: str | None, allowed: list[str], own_url: str) -> bool:
+def is_refused_origin(origin: str | None, allowed: list[str], own_urls: tuple[str, ...]) -> bool:
     """Whether a page on ``origin`` is refused the poll: the poll names its origins and this is
-    none of them, nor the service's own (``own_url``: share page, iframe, demo). Requests
-    without an ``Origin`` (servers, not browsers) are not refused."""
+    none of them, nor the service's own (``own_urls``: where share page, iframe and demo are
+    served: the public URL, and the request's own host). Requests without an ``Origin``
+    (servers, not browsers) are not refused."""
     if not origin or not allowed:
         return False
     normalised = normalise_origin(origin)
-    return normalised not in allowed and normalised != normalise_origin(own_url)
+    return normalised not in allowed and all(
+        normalised != normalise_origin(own) for own in own_urls
+    )
 
 
 @blp.before_request
@@ -167,7 +169,8 @@ def refuse_other_origins():
     origin = request.headers.get("Origin")
     if not origin or request.method == "OPTIONS":
         return
-    if is_refused_origin(origin, request_allowed_origins(), request.host_url):
+    own_urls = (current_app.config["POLLSERVER_PUBLIC_URL"], request.host_url)
+    if is_refused_origin(origin, request_allowed_origins(), own_urls):
         abort(
             403,
             message=ORIGIN_NOT_ALLOWED,
@@ -183,7 +186,13 @@ def allow_cross_origin(response):
     ``Timing-Allow-Origin`` lets publishers' performance monitoring see these requests' timings.
     """
     origin = request.headers.get("Origin")
-    for name, value in cross_origin_headers(origin, request_allowed_origins(), request.method):
+    try:
+        allowed = request_allowed_origins()
+    except SQLAlchemyError:
+        # The database is down and the reply is its 503, which tells no page anything. (Before
+        # the view, refuse_other_origins met the same error: no request passes unchecked.)
+        allowed = []
+    for name, value in cross_origin_headers(origin, allowed, request.method):
         if name == "Vary":
             response.vary.add(value)
         else:
@@ -502,9 +511,6 @@ def answer_writer() -> AnswerWriter:
         # Everything the writer calls is bound to this app now: it runs in whichever request
         # thread writes a batch, and needs no app context of its own.
         config, engine, metrics = current_app.config, db.engine, metrics_of()
-        salts_client = redis_client_for(
-            config["RATELIMIT_STORAGE_URI"], config.get("RATELIMIT_STORAGE_OPTIONS")
-        )
         writer = current_app.extensions.setdefault(
             ANSWER_WRITER,
             AnswerWriter(
@@ -516,11 +522,7 @@ def answer_writer() -> AnswerWriter:
                 gets_results=lambda poll, recorded: gets_results(
                     poll, recorded.reader, recorded.walk
                 ),
-                # One process on the embedded default: its memory; several: Redis, beside the
-                # limits (pollserver.services.address_salts says why never the database).
-                address_salts=SaltsInRedis(salts_client, config["RATELIMIT_KEY_PREFIX"])
-                if salts_client is not None
-                else SaltsInMemory(),
+                address_salts=address_salts_of(current_app._get_current_object()),
             ),
         )
     return writer

@@ -22,6 +22,7 @@ from pollserver.database import begin_write_transaction
 from pollserver.extensions import db
 from pollserver.metrics import MULTIPROCESS_ENV
 from pollserver.models import Article
+from pollserver.rate_limit_storage import redis_client_for
 from pollserver.server import ServeOptions, choose_worker_count, serve
 from pollserver.services.moderation.audit import CLI_ACTOR
 from pollserver.services.moderation.polls import transition_poll
@@ -64,8 +65,8 @@ def serve_command(
 
     if worker_count > 1:
         prepare_shared_metrics(Path(current_app.instance_path) / "metrics")
-        if not uses_shared_limit_storage(config):
-            # Limits are off (they would refuse this), but the daily address salt is per process.
+        if redis_client_for(config["RATELIMIT_STORAGE_URI"]) is None:
+            # Without Redis (limits off, or on memcached or MongoDB) the salt is per process.
             click.echo(
                 f"pollserver: {worker_count} workers without Redis hash addresses with a salt "
                 "each, so the daily cap of new readers counts per worker: set "

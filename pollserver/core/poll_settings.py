@@ -7,6 +7,7 @@ Settings are stored as a JSON object on the poll; every reader of them goes thro
 from __future__ import annotations
 
 import enum
+import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -18,13 +19,13 @@ from marshmallow import validate
 from pollserver.core.lifecycle import PollStatus
 from pollserver.core.timestamps import UtcDateTime
 
-# An origin as a browser sends it: scheme, host (DNS labels or an IPv4 address) and an optional
-# port; a trailing "/" is forgiven. Matched whole (fullmatch: "$" would accept a final newline,
-# which later broke every header the origin went into).
+# An origin as a browser sends it: scheme, host (DNS labels, an IPv4 address or a bracketed IPv6
+# one) and an optional port; a trailing "/" is forgiven. Matched whole (fullmatch: "$" would
+# accept a final newline, which later broke every header the origin went into).
 ORIGIN_SYNTAX = re.compile(
     r"(?P<scheme>https?)://"
     r"(?P<host>(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*"
-    r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)"
+    r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?|\[(?P<ipv6>[0-9A-Fa-f:.]+)\])"
     r"(?::(?P<port>[0-9]{1,5}))?/?"
 )
 ORIGIN_ERROR = "an origin is scheme://host[:port], e.g. https://example.com"
@@ -79,15 +80,7 @@ def settings_of(stored: Mapping[str, Any]) -> PollSettings:
     return PollSettings(
         results_visibility=stored.get("results_visibility", DEFAULT_SETTINGS["results_visibility"]),
         allow_answer_changes=bool(stored.get("allow_answer_changes")),
-        # Only what parses as an origin: a value stored before origins were checked this
-        # strictly (one with a final newline) must not reach a header.
-        allowed_origins=[
-            origin
-            for origin in (
-                parse_origin(str(value)) for value in stored.get("allowed_origins") or []
-            )
-            if origin is not None
-        ],
+        allowed_origins=readable_origins(stored.get("allowed_origins") or []),
         language=stored.get("language", DEFAULT_SETTINGS["language"]),
     )
 
@@ -111,6 +104,22 @@ def results_refusal(
     return "Results of this poll are for the newsroom only."
 
 
+# What a poll whose stored origins all fail to parse allows: nothing (it matches no page).
+NO_ORIGIN = "about:invalid"
+
+
+def readable_origins(stored: list[Any]) -> list[str]:
+    """The stored origins as origins. A value stored before origins were checked this strictly
+    (one with a final newline) is read without its surrounding space; one that still does not
+    parse is left out, and if none is left the poll stays closed to every other page rather
+    than open to all."""
+    origins = [parse_origin(str(value).strip()) for value in stored]
+    kept = [origin for origin in origins if origin is not None]
+    if stored and not kept:
+        return [NO_ORIGIN]
+    return kept
+
+
 def normalise_origin(origin: str) -> str:
     return origin.rstrip("/").lower()
 
@@ -120,6 +129,11 @@ def parse_origin(text: str) -> str | None:
     matched = ORIGIN_SYNTAX.fullmatch(text)
     if matched is None or len(matched["host"]) > 253:
         return None
+    if matched["ipv6"] is not None:
+        try:
+            ipaddress.IPv6Address(matched["ipv6"])
+        except ValueError:
+            return None
     if matched["port"] is not None and not 0 < int(matched["port"]) <= 65535:
         return None
     return normalise_origin(text)

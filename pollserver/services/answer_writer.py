@@ -206,7 +206,16 @@ class AnswerWriter:
         for pending in batch:  # a batch written again answer by answer starts afresh
             pending.error, pending.recorded, pending.poll, pending.summed = None, None, None, None
             pending.token_by_key = None
-        salts: dict[dt.date, bytes] = {}  # the batch's days' salts, each looked up once
+        # The new readers' days' salts, looked up before the transaction: never wait on Redis
+        # while holding the poll's lock (or, on SQLite, the one writer's).
+        salts = {
+            day: self._address_salts.for_day(day)
+            for day in {
+                pending.request.now.astimezone(dt.UTC).date()
+                for pending in batch
+                if pending.request.token is None
+            }
+        }
         with self._write_transaction() as connection:
             polls = _read_polls_for_share(connection, batch)
             new_readers, returning = _new_and_returning_readers(batch, polls)

@@ -105,8 +105,9 @@ def test_a_common_answer_skips_the_request_cycle_and_replies_as_the_view(
             422,
         ),
         (b"{" + b" " * 3000 + b"}", {"Content-Type": "application/json"}, 413),
+        ('{"respondent": null, "node": "q1", "answer": "yes"}'.encode("utf-16"), {}, 400),
     ],
-    ids=["missing-field", "unknown-field", "broken-json", "not-json", "too-big"],
+    ids=["missing-field", "unknown-field", "broken-json", "not-json", "too-big", "utf-16"],
 )
 def test_a_body_the_lane_does_not_take_reaches_the_view_intact(
     app, client, views_seen, body, headers, status
@@ -280,3 +281,13 @@ def test_an_unreachable_database_is_the_views_503(app_config, tmp_path):
     assert response.get_json()["error"]["code"] == 503
     with app.app_context():
         db.engine.dispose()
+
+
+def test_a_refused_origin_is_never_let_through_while_the_database_is_down(app_config, tmp_path):
+    app = create_app(
+        {**app_config, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'no' / 'such.db'}"}
+    )
+    response = app.test_client().post(
+        "/api/v1/polls/anything/answers", json=ANSWER, headers={"Origin": "https://other.example"}
+    )
+    assert response.status_code == 503  # not stored on the strength of an unread origin list

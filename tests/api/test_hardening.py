@@ -130,11 +130,20 @@ def test_an_origin_stored_before_the_check_does_not_break_the_poll(app, client):
     )
     page = client.get(f"/embed/{poll_id}")
     assert page.status_code == 200
-    assert "https://paper.example" in page.headers["Content-Security-Policy"]
-    assert "news.example" not in page.headers["Content-Security-Policy"]
-    read = client.get(f"/api/v1/polls/{poll_id}", headers={"Origin": "https://paper.example"})
-    assert read.status_code == 200
-    assert read.headers["Access-Control-Allow-Origin"] == "https://paper.example"
+    csp = page.headers["Content-Security-Policy"]
+    assert "frame-ancestors 'self' https://news.example https://paper.example" in csp
+    for origin in ("https://paper.example", "https://news.example"):
+        read = client.get(f"/api/v1/polls/{poll_id}", headers={"Origin": origin})
+        assert read.status_code == 200
+        assert read.headers["Access-Control-Allow-Origin"] == origin
+
+
+def test_a_poll_whose_stored_origins_all_fail_to_parse_stays_closed(app, client):
+    poll_id = open_poll_from_article(app, SEED_WITH_FLOWCHART, allowed_origins=["javascript:x"])
+    page = client.get(f"/embed/{poll_id}")
+    assert "frame-ancestors 'self';" in page.headers["Content-Security-Policy"] + ";"
+    refused = client.get(f"/api/v1/polls/{poll_id}", headers={"Origin": "https://any.example"})
+    assert refused.status_code == 403
 
 
 def test_responses_that_depend_on_the_origin_say_vary_origin(app, client):
@@ -271,3 +280,17 @@ def test_a_setting_that_is_a_boolean_takes_only_true_or_false(app, client, token
     taken = client.patch(url, json={"allow_answer_changes": True}, headers=bearer(tokens["admin"]))
     assert taken.status_code == 200
     assert taken.get_json()["settings"]["allow_answer_changes"] is True
+
+
+def test_the_services_own_pages_are_never_refused_behind_a_proxy(app_config):
+    app = create_app({**app_config, "POLLSERVER_PUBLIC_URL": "https://polls.example.org"})
+    poll_id = open_poll_from_article(
+        app, SEED_WITH_FLOWCHART, allowed_origins=["https://paper.example"]
+    )
+    # A proxy that passes on its own Host: the share page's origin is the public URL.
+    response = app.test_client().post(
+        f"/api/v1/polls/{poll_id}/answers",
+        json={"respondent": None, "node": "q1", "answer": "yes"},
+        headers={"Origin": "https://polls.example.org", "Host": "pollserver.internal:8000"},
+    )
+    assert response.status_code == 201
