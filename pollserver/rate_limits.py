@@ -10,6 +10,7 @@ import datetime as dt
 import functools
 import ipaddress
 import math
+import threading
 import time
 
 from flask import Flask, Response, current_app, request
@@ -136,6 +137,7 @@ def retry_after_seconds(breached: RequestLimit) -> int:
 
 
 ADDRESS_SALTS = "pollserver-address-salts"  # in app.extensions
+_address_salts_lock = threading.Lock()
 # An answer waits on the salts' Redis client: a second at most, then the process's own salt.
 SALTS_REDIS_TIMEOUTS = {"socket_timeout": 1, "socket_connect_timeout": 1}
 
@@ -144,15 +146,22 @@ def address_salts_of(app: Flask) -> AddressSalts:
     """The app's daily address salts: in Redis beside the limits when they are there, else in
     this process's memory (``pollserver.services.address_salts`` says why never the database)."""
     salts = app.extensions.get(ADDRESS_SALTS)
-    if salts is None:
+    if salts is not None:
+        return salts
+    # Made once, under a lock: limits' storage factory checks its Redis dependency lazily and
+    # is not safe to run in several threads at once (it then failed with "redis 0.0.0").
+    with _address_salts_lock:
+        salts = app.extensions.get(ADDRESS_SALTS)
+        if salts is not None:
+            return salts
         config = app.config
         client = redis_client_for(
             config["RATELIMIT_STORAGE_URI"],
             {**SALTS_REDIS_TIMEOUTS, **(config.get("RATELIMIT_STORAGE_OPTIONS") or {})},
         )
-        made = SaltsInRedis(client, config["RATELIMIT_KEY_PREFIX"]) if client else SaltsInMemory()
-        salts = app.extensions.setdefault(ADDRESS_SALTS, made)
-    return salts
+        salts = SaltsInRedis(client, config["RATELIMIT_KEY_PREFIX"]) if client else SaltsInMemory()
+        app.extensions[ADDRESS_SALTS] = salts
+        return salts
 
 
 def address_pseudonym(app: Flask, address: str) -> str:

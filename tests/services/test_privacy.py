@@ -50,3 +50,11 @@ def test_without_redis_a_process_hashes_with_salts_of_its_own():
     today = dt.datetime.now(dt.UTC).date()
     assert salts.for_day(today) == salts.for_day(today)
     assert len(salts.for_day(today)) == SALT_BYTES
+
+
+def test_the_apps_salts_are_made_with_the_app_not_by_racing_request_threads(app):
+    # limits' storage factory failed ("redis 0.0.0") when request threads made it at once.
+    from pollserver.rate_limits import ADDRESS_SALTS, address_salts_of
+
+    made = app.extensions[ADDRESS_SALTS]
+    assert address_salts_of(app) is made
