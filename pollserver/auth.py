@@ -30,7 +30,7 @@ from pollserver.rate_limits import (
     address_pseudonym,
     auth_failure_limit,
     client_address,
-    parsed_limits,
+    hit_limits,
     rate_limit_key,
     retry_after_seconds,
 )
@@ -201,17 +201,14 @@ def refused_credential(via: str) -> int | None:
 
 def hit_auth_failure_limit(address: str) -> tuple[RequestLimit | None, bool]:
     """The limit the refused token breached (None: within it), and whether it was counted."""
-    arguments = [address, AUTH_FAILURE_SCOPE]
-    if limiter._key_prefix:  # flask-limiter's own rule for its keys
-        arguments.insert(0, limiter._key_prefix)
     try:
-        for item in parsed_limits(auth_failure_limit()):
-            if not limiter.limiter.hit(item, *arguments):
-                return RequestLimit(limiter, item, arguments, True, True), True
+        breached = hit_limits(
+            limiter, auth_failure_limit(), address, AUTH_FAILURE_SCOPE, stop_at_first_breach=True
+        )
     except Exception:  # the limit storage is down: refusing the token is enough
         log.warning("auth failure limit unavailable", exc_info=True)
         return None, False
-    return None, True
+    return (breached[0] if breached else None), True
 
 
 def without_cross_origin_headers(response: Response) -> Response:

@@ -37,7 +37,7 @@ from pollserver.api.public import (
     ANSWER_CACHE_CONTROL,
     RESPONDENT_HEADER,
     allowed_origins,
-    cross_origin_headers,
+    apply_cross_origin_headers,
     document_response,
     is_refused_origin,
     poll_documents,
@@ -140,7 +140,7 @@ class FastLane:
                 allowed = allowed_origins(poll_id)
             except SQLAlchemyError:  # the database is down: the view says so (503)
                 return None
-            if is_refused_origin(origin, allowed, own_urls(self.app, environ)):
+            if self.refuses(environ, origin, allowed):
                 return None
             address = address_of(environ)
             try:
@@ -152,8 +152,15 @@ class FastLane:
             except Exception as error:
                 response = unexpected_error_response(error)
             response.headers["Cache-Control"] = ANSWER_CACHE_CONTROL
-            add_cross_origin_headers(response, origin, allowed, "POST")
+            apply_cross_origin_headers(response, origin, allowed, "POST")
         return ANSWERS_ENDPOINT, response
+
+    def refuses(self, environ: dict[str, Any], origin: str | None, allowed: list[str]) -> bool:
+        # Where the service's own pages are is worked out only when a page's origin must be
+        # checked against a poll that names its origins, not for every request.
+        return bool(origin and allowed) and is_refused_origin(
+            origin, allowed, own_urls(self.app, environ)
+        )
 
     def other_limits_apply(self) -> bool:
         """Whether limits beyond the answers' own are configured: flask-limiter applies those."""
@@ -191,7 +198,7 @@ class FastLane:
             return None
         origin = environ.get("HTTP_ORIGIN")
         allowed = poll_origins.get(poll_id)
-        if allowed is None or is_refused_origin(origin, allowed, own_urls(self.app, environ)):
+        if allowed is None or self.refuses(environ, origin, allowed):
             return None
         if part is None:
             endpoint, document = POLL_ENDPOINT, poll_documents.get(poll_id)
@@ -209,7 +216,7 @@ class FastLane:
             cache_control = read_cache_control(endpoint, with_respondent=False)
         if cache_control:
             response.headers["Cache-Control"] = cache_control
-        add_cross_origin_headers(response, origin, allowed, "GET")
+        apply_cross_origin_headers(response, origin, allowed, "GET")
         return endpoint, response
 
     def widget(self, environ: dict[str, Any]) -> tuple[str, Response] | None:
@@ -258,13 +265,3 @@ def own_urls(app: Flask, environ: dict[str, Any]) -> tuple[str, str]:
 def if_none_match(environ: dict[str, Any]):
     value = environ.get("HTTP_IF_NONE_MATCH")
     return parse_etags(value) if value is not None else None
-
-
-def add_cross_origin_headers(
-    response: Response, origin: str | None, allowed: list[str], method: str
-) -> None:
-    for name, value in cross_origin_headers(origin, allowed, method):
-        if name == "Vary":
-            response.vary.add(value)
-        else:
-            response.headers[name] = value

@@ -10,7 +10,6 @@ import datetime as dt
 import functools
 import ipaddress
 import math
-import threading
 import time
 
 from flask import Flask, Response, current_app, request
@@ -101,17 +100,36 @@ def hit_answer_limits(
     For the common case only: with meta limits, or while flask-limiter runs on its in-memory
     fallback, the caller leaves the request to flask-limiter. A storage error propagates.
     """
-    arguments = [rate_limit_key_for(address, secret_key), endpoint]
+    breached = hit_limits(
+        limiter,
+        answers_limit(),
+        rate_limit_key_for(address, secret_key),
+        endpoint,
+        stop_at_first_breach=limiter._fail_on_first_breach,
+    )
+    for request_limit in breached:
+        count_rate_limited(str(request_limit.limit))
+    return breached
+
+
+def hit_limits(
+    limiter: Limiter, limit_string: str, key: str, scope: str, *, stop_at_first_breach: bool
+) -> list[RequestLimit]:
+    """Count one request against ``limit_string`` on flask-limiter's counters for ``key`` in
+    ``scope`` (with its key prefix, as flask-limiter builds its keys); the limits it breached,
+    shortest window first. A storage error propagates."""
+    arguments = [key, scope]
     if limiter._key_prefix:  # flask-limiter's own rule for its keys
         arguments.insert(0, limiter._key_prefix)
-    items = parsed_limits(answers_limit())
+    items = parsed_limits(limit_string)
     acquired = acquire_sliding_windows(
-        limiter.limiter, items, arguments, stop_at_first_breach=limiter._fail_on_first_breach
+        limiter.limiter, items, arguments, stop_at_first_breach=stop_at_first_breach
     )
-    breached = [item for item, within in zip(items, acquired, strict=True) if not within]
-    for item in breached:
-        count_rate_limited(str(item))
-    return [RequestLimit(limiter, item, arguments, True, False) for item in breached]
+    return [
+        RequestLimit(limiter, item, arguments, True, False)
+        for item, within in zip(items, acquired, strict=True)
+        if not within
+    ]
 
 
 def refuse_over_limit(breached: RequestLimit) -> Response:
@@ -137,31 +155,27 @@ def retry_after_seconds(breached: RequestLimit) -> int:
 
 
 ADDRESS_SALTS = "pollserver-address-salts"  # in app.extensions
-_address_salts_lock = threading.Lock()
 # An answer waits on the salts' Redis client: a second at most, then the process's own salt.
 SALTS_REDIS_TIMEOUTS = {"socket_timeout": 1, "socket_connect_timeout": 1}
 
 
+def make_address_salts(app: Flask) -> None:
+    """Give the app its daily address salts, once, as it is made (never by request threads:
+    limits' storage factory checks its Redis dependency lazily and is not safe to run in several
+    threads at once; it then failed with "redis 0.0.0"). In Redis beside the limits when they
+    are there, else in this process's memory (``pollserver.services.address_salts`` says why
+    never the database)."""
+    config = app.config
+    client = redis_client_for(
+        config["RATELIMIT_STORAGE_URI"],
+        {**SALTS_REDIS_TIMEOUTS, **(config.get("RATELIMIT_STORAGE_OPTIONS") or {})},
+    )
+    salts = SaltsInRedis(client, config["RATELIMIT_KEY_PREFIX"]) if client else SaltsInMemory()
+    app.extensions[ADDRESS_SALTS] = salts
+
+
 def address_salts_of(app: Flask) -> AddressSalts:
-    """The app's daily address salts: in Redis beside the limits when they are there, else in
-    this process's memory (``pollserver.services.address_salts`` says why never the database)."""
-    salts = app.extensions.get(ADDRESS_SALTS)
-    if salts is not None:
-        return salts
-    # Made once, under a lock: limits' storage factory checks its Redis dependency lazily and
-    # is not safe to run in several threads at once (it then failed with "redis 0.0.0").
-    with _address_salts_lock:
-        salts = app.extensions.get(ADDRESS_SALTS)
-        if salts is not None:
-            return salts
-        config = app.config
-        client = redis_client_for(
-            config["RATELIMIT_STORAGE_URI"],
-            {**SALTS_REDIS_TIMEOUTS, **(config.get("RATELIMIT_STORAGE_OPTIONS") or {})},
-        )
-        salts = SaltsInRedis(client, config["RATELIMIT_KEY_PREFIX"]) if client else SaltsInMemory()
-        app.extensions[ADDRESS_SALTS] = salts
-        return salts
+    return app.extensions[ADDRESS_SALTS]
 
 
 def address_pseudonym(app: Flask, address: str) -> str:

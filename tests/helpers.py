@@ -197,3 +197,12 @@ def walk(client, poll_id: str, steps, address: str | None = None, **request_opti
         assert reply.status_code in (200, 201), reply.get_json()
         token = reply.get_json()["respondent"]
     return reply
+
+
+def limited_app(app_config: dict, **limits: str):
+    """A test app with rate limits on, counted in memory, and the given ``RATELIMIT_*`` settings."""
+    from pollserver import create_app
+
+    return create_app(
+        {**app_config, "RATELIMIT_ENABLED": True, "RATELIMIT_STORAGE_URI": "memory://", **limits}
+    )

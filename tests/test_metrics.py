@@ -7,7 +7,7 @@ from __future__ import annotations
 from pollserver import create_app
 from pollserver.extensions import db
 
-from helpers import SEED_WITH_FLOWCHART, open_poll_from_article
+from helpers import SEED_WITH_FLOWCHART, limited_app, open_poll_from_article
 from metrics_support import value
 
 
@@ -46,14 +46,7 @@ def test_metrics_count_requests_by_endpoint_and_answers_by_kind(client, seed_pol
 
 
 def test_metrics_count_429s_by_limit(app_config):
-    app = create_app(
-        {
-            **app_config,
-            "RATELIMIT_ENABLED": True,
-            "RATELIMIT_ANSWERS": "1/minute",
-            "RATELIMIT_STORAGE_URI": "memory://",
-        }
-    )
+    app = limited_app(app_config, RATELIMIT_ANSWERS="1/minute")
     poll_id = open_poll_from_article(app, SEED_WITH_FLOWCHART)
     client = app.test_client()
     for _ in range(3):

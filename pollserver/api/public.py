@@ -192,12 +192,18 @@ def allow_cross_origin(response):
         # The database is down and the reply is its 503, which tells no page anything. (Before
         # the view, refuse_other_origins met the same error: no request passes unchecked.)
         allowed = []
-    for name, value in cross_origin_headers(origin, allowed, request.method):
+    apply_cross_origin_headers(response, origin, allowed, request.method)
+    return response
+
+
+def apply_cross_origin_headers(
+    response: Response, origin: str | None, allowed: list[str], method: str
+) -> None:
+    for name, value in cross_origin_headers(origin, allowed, method):
         if name == "Vary":
             response.vary.add(value)
         else:
             response.headers[name] = value
-    return response
 
 
 def cross_origin_headers(

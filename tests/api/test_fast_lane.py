@@ -21,7 +21,7 @@ from pollserver.extensions import db, limiter
 from pollserver.fast_lane import FastLane
 from pollserver.models import Respondent
 
-from helpers import SEED_WITH_FLOWCHART, open_poll_from_article
+from helpers import SEED_WITH_FLOWCHART, limited_app, open_poll_from_article
 
 PAGE = "https://paper.example"
 ANSWER = {"respondent": None, "node": "q1", "answer": "yes"}
@@ -196,14 +196,7 @@ def test_the_lane_and_flask_limiter_count_answers_on_the_same_counters(
 
 
 def test_with_other_limits_configured_answers_go_through_flask_limiter(app_config):
-    app = create_app(
-        {
-            **app_config,
-            "RATELIMIT_ENABLED": True,
-            "RATELIMIT_STORAGE_URI": "memory://",
-            "RATELIMIT_APPLICATION": "1000/minute",
-        }
-    )
+    app = limited_app(app_config, RATELIMIT_APPLICATION="1000/minute")
     poll_id = open_poll_from_article(app, SEED_WITH_FLOWCHART)
     seen: list[str] = []
     app.before_request(lambda: seen.append("view"))

@@ -12,7 +12,7 @@ from pollserver.api.public import answer_writer
 from pollserver.extensions import db
 from pollserver.request_json import MAX_JSON_DEPTH
 
-from helpers import ARTICLES_DIR, SEED_WITH_FLOWCHART, bearer, open_poll_from_article
+from helpers import ARTICLES_DIR, SEED_WITH_FLOWCHART, bearer, limited_app, open_poll_from_article
 
 DEEP_ARRAYS = b"[" * 1000 + b"]" * 1000
 # Parses (well within the recursion limit) but deeper than any document of the API.
@@ -195,14 +195,7 @@ def test_an_ipv6_slash_64_meets_the_daily_cap_as_one_client(app, client):
 
 
 def test_an_ipv6_slash_64_meets_the_rate_limit_as_one_client(app_config):
-    app = create_app(
-        {
-            **app_config,
-            "RATELIMIT_ENABLED": True,
-            "RATELIMIT_STORAGE_URI": "memory://",
-            "RATELIMIT_ANSWERS": "2/minute",
-        }
-    )
+    app = limited_app(app_config, RATELIMIT_ANSWERS="2/minute")
     poll_id = open_poll_from_article(app, SEED_WITH_FLOWCHART)
     client = app.test_client()
     assert new_reader_from(client, poll_id, "2001:db8:5:6::1").status_code == 201
