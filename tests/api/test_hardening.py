@@ -287,3 +287,13 @@ def test_the_services_own_pages_are_never_refused_behind_a_proxy(app_config):
         headers={"Origin": "https://polls.example.org", "Host": "pollserver.internal:8000"},
     )
     assert response.status_code == 201
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/v1/polls/{id}", "/api/v1/polls/{id}/results", "/api/v1/polls/{id}/answers"]
+)
+def test_a_5000_character_poll_id_is_a_json_404(client, path):
+    url = path.format(id="a" * 5000)
+    answer = {"respondent": None, "node": "q1", "answer": "yes"}
+    response = client.post(url, json=answer) if path.endswith("answers") else client.get(url)
+    assert_json_error(response, 404)
