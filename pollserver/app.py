@@ -29,7 +29,7 @@ from pollserver.database import engine_options_for
 from pollserver.extensions import api as openapi
 from pollserver.extensions import db, limiter, migrate
 from pollserver.fast_lane import FastLane
-from pollserver.rate_limits import make_address_salts
+from pollserver.rate_limits import make_shared_state
 from pollserver.request_json import BoundedJSONProvider
 
 
@@ -102,7 +102,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     error_handlers.init_app(app)
     response_headers.init_app(app)
     metrics.init_app(app, limiter)
-    make_address_salts(app)
+    make_shared_state(app)
 
     app.register_blueprint(health.bp)
     api.init_app(app)

@@ -16,6 +16,7 @@ from limits.storage import SCHEMES
 from limits.strategies import STRATEGIES
 
 from pollserver.core.poll_settings import parse_origin
+from pollserver.core.proof_of_work import MAX_BITS, MAX_EXTRA_BITS
 from pollserver.core.timestamps import UnknownTimeZone, time_zone
 
 # flask-limiter reads these from app.config; any of them may also come from the environment.
@@ -232,6 +233,22 @@ def settings_from_environment(instance_path: Path, environ: dict[str, str] | Non
         ),
         "RESPONDENTS_PER_ADDRESS_PER_DAY": parse_int(
             "RESPONDENTS_PER_ADDRESS_PER_DAY", env.get("RESPONDENTS_PER_ADDRESS_PER_DAY", "50")
+        ),
+        # Beyond that cap, and for every new reader of a poll whose new readers surge, the work
+        # asked (pollserver.core.proof_of_work): bits of PBKDF2 work, about a second on a
+        # mid-range phone at 11; 0 asks none (readers beyond the cap are refused until tomorrow).
+        "POLLSERVER_PROOF_OF_WORK_BITS": parse_int(
+            "POLLSERVER_PROOF_OF_WORK_BITS",
+            env.get("POLLSERVER_PROOF_OF_WORK_BITS", "11"),
+            minimum=0,
+            maximum=MAX_BITS - MAX_EXTRA_BITS,
+        ),
+        # New readers of one poll in one minute from which everyone new on it is asked for work
+        # (for five minutes after); 0: never.
+        "POLLSERVER_SURGE_READERS_PER_MINUTE": parse_int(
+            "POLLSERVER_SURGE_READERS_PER_MINUTE",
+            env.get("POLLSERVER_SURGE_READERS_PER_MINUTE", "600"),
+            minimum=0,
         ),
         "RESULTS_CACHE_SECONDS": parse_float(
             "RESULTS_CACHE_SECONDS", env.get("RESULTS_CACHE_SECONDS", "2")

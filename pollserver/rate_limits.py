@@ -20,6 +20,12 @@ from pollserver.core.privacy import address_hash, daily_key
 from pollserver.metrics import count_rate_limited
 from pollserver.rate_limit_storage import acquire_sliding_windows, redis_client_for
 from pollserver.services.address_salts import AddressSalts, SaltsInMemory, SaltsInRedis
+from pollserver.services.proof_of_work import (
+    NewReaderSurge,
+    ProofOfWork,
+    SpentInMemory,
+    SpentInRedis,
+)
 
 RATE_LIMIT_KEY_PURPOSE = "rate-limit"
 IPV6_CLIENT_PREFIX = 64  # what one IPv6 subscriber is given (RFC 6177)
@@ -159,19 +165,35 @@ ADDRESS_SALTS = "pollserver-address-salts"  # in app.extensions
 SALTS_REDIS_TIMEOUTS = {"socket_timeout": 1, "socket_connect_timeout": 1}
 
 
-def make_address_salts(app: Flask) -> None:
-    """Give the app its daily address salts, once, as it is made (never by request threads:
-    limits' storage factory checks its Redis dependency lazily and is not safe to run in several
-    threads at once; it then failed with "redis 0.0.0"). In Redis beside the limits when they
-    are there, else in this process's memory (``pollserver.services.address_salts`` says why
-    never the database)."""
+PROOF_OF_WORK = "pollserver-proof-of-work"  # in app.extensions
+
+
+def make_shared_state(app: Flask) -> None:
+    """Give the app what its processes share beside the limits, once, as it is made (never by
+    request threads: limits' storage factory checks its Redis dependency lazily and is not safe
+    to run in several threads at once; it then failed with "redis 0.0.0"): the daily address
+    salts (``pollserver.services.address_salts`` says why never the database), the spent
+    proof-of-work challenges and each poll's surge of new readers. In Redis beside the limits
+    when they are there, else in this process's memory."""
     config = app.config
     client = redis_client_for(
         config["RATELIMIT_STORAGE_URI"],
         {**SALTS_REDIS_TIMEOUTS, **(config.get("RATELIMIT_STORAGE_OPTIONS") or {})},
     )
-    salts = SaltsInRedis(client, config["RATELIMIT_KEY_PREFIX"]) if client else SaltsInMemory()
+    prefix = config["RATELIMIT_KEY_PREFIX"]
+    salts = SaltsInRedis(client, prefix) if client else SaltsInMemory()
     app.extensions[ADDRESS_SALTS] = salts
+    app.extensions[PROOF_OF_WORK] = ProofOfWork(
+        config["SECRET_KEY"],
+        SpentInRedis(client, prefix) if client else SpentInMemory(),
+        NewReaderSurge(client, prefix),
+        base_bits=lambda: config["POLLSERVER_PROOF_OF_WORK_BITS"],
+        surge_per_minute=lambda: config["POLLSERVER_SURGE_READERS_PER_MINUTE"],
+    )
+
+
+def proof_of_work_of(app: Flask) -> ProofOfWork:
+    return app.extensions[PROOF_OF_WORK]
 
 
 def address_salts_of(app: Flask) -> AddressSalts:

@@ -40,6 +40,10 @@ WIDGET_CSS = "widget.css"
 # The host page's script that sizes our iframes, and the frame page's script that reports size.
 EMBED = "embed.js"
 EMBED_FRAME = "embed-frame.js"
+# What only some readers need (the proof-of-work solver, the desk preview's walk): a module
+# widget.js imports when it is needed.
+EXTRAS = "widget/extras.js"
+EXTRAS_SOURCE = "extras.js"
 WORDS_FOLDER = "words"
 DEFAULT_LANGUAGE = "en"
 # Where the words of a language are served, relative to the site root (and to widget.js).
@@ -51,6 +55,7 @@ LANGUAGE_FILE = re.compile(r"^[a-z]{2,3}$")
 CSS_PLACEHOLDER = "__WIDGET_CSS__"  # a JS string literal: widget.css, minified
 WORDS_EN_PLACEHOLDER = "__WORDS_EN__"  # the JSON object of words/en.json
 WORDS_URLS_PLACEHOLDER = "__WORDS_URLS__"  # {"de": "widget/words/de.<hash>.json", …}
+EXTRAS_URL_PLACEHOLDER = "__EXTRAS_URL__"  # "widget/extras.<hash>.js"
 
 # A leading /*! … */ comment is the licence: kept verbatim at the top of the built file.
 LICENCE = re.compile(r"\A\s*(/\*!.*?\*/)\s*", re.DOTALL)
@@ -100,7 +105,8 @@ class WidgetBuild:
 
 def source_paths(folder: Path) -> list[Path]:
     """Every file the build reads, this module included: what a change of is a new build."""
-    paths = [folder / name for name in (*SCRIPTS, WIDGET_CSS) if (folder / name).is_file()]
+    names = (*SCRIPTS, EXTRAS_SOURCE, WIDGET_CSS)
+    paths = [folder / name for name in names if (folder / name).is_file()]
     paths += sorted((folder / WORDS_FOLDER).glob("*.json"))
     return [*paths, Path(__file__).resolve()]
 
@@ -129,14 +135,17 @@ def build_widget(folder: Path) -> WidgetBuild:
     word_urls = {
         built.name[len(WORDS_PATH) + 1 : -len(".json")]: built.path for built in word_files
     }
-    widget = widget_source(folder, words.get(DEFAULT_LANGUAGE), word_urls)
-    scripts = [built_file(WIDGET, minified_script(widget, WIDGET))]
+    extras = built_file(EXTRAS, minified_script(read_text(folder / EXTRAS_SOURCE), EXTRAS))
+    widget = widget_source(folder, words.get(DEFAULT_LANGUAGE), word_urls, extras.path)
+    scripts = [built_file(WIDGET, minified_script(widget, WIDGET)), extras]
     for name in (EMBED, EMBED_FRAME):
         scripts.append(built_file(name, minified_script(read_text(folder / name), name)))
     return WidgetBuild(files=(*scripts, *word_files), sources_hash=sources_hash(folder))
 
 
-def widget_source(folder: Path, words_en: str | None, word_urls: dict[str, str]) -> str:
+def widget_source(
+    folder: Path, words_en: str | None, word_urls: dict[str, str], extras_url: str
+) -> str:
     """widget.js with its placeholders filled in (a source without them is taken as it is)."""
     source = read_text(folder / WIDGET)
     if CSS_PLACEHOLDER in source:
@@ -153,6 +162,7 @@ def widget_source(folder: Path, words_en: str | None, word_urls: dict[str, str])
         source = source.replace(WORDS_EN_PLACEHOLDER, words_en)
     if WORDS_URLS_PLACEHOLDER in source:
         source = source.replace(WORDS_URLS_PLACEHOLDER, json.dumps(word_urls, sort_keys=True))
+    source = source.replace(EXTRAS_URL_PLACEHOLDER, json.dumps(extras_url))
     return source
 
 

@@ -264,20 +264,14 @@
   // The results for anyone, when the poll's visibility allows (closed, paused, "see results").
   const more = (P) => call(P.u + "/results").then((r) => r.s == 200 && (P.R = r.b), () => 0);
 
-  // Where the desk's preview leads, worked out here as the server would (nothing is sent).
-  const walk = (P, q, a) => {
-    const p = P.g.path, i = p.findIndex((s) => s.node == q), o = [];
-    const path = [...(i < 0 ? p : p.slice(0, i)), { node: q, answer: a }];
-    let n = P.N[q][a];
-    if (n && P.N[n].type == "question") return { path, current: n, outcomes: o };
-    for (; n; n = P.N[n].next) o.push(n);
-    return { path, finished: 1, outcomes: o };
-  };
+  // What only some need (widget/extras.js: the proof-of-work solver, the preview's walk).
+  const extras = () => import(new URL(__EXTRAS_URL__, SRC));
 
-  const answer = async (P, V, q, a) => {
+  // `f`: a proof of work, when the server asked for one.
+  const answer = async (P, V, q, a, f) => {
     if (P.b) return; // one request at a time: a double click answers once
     P.a = V;
-    if (P.pv) return done(P, V, walk(P, q, a), q);
+    if (P.pv) return done(P, V, (await extras()).walk(P, q, a), q);
     P.b = 1;
     // Another tab or copy of the poll may have started this reader meanwhile.
     const [v, k] = load(P, "");
@@ -289,8 +283,11 @@
         headers: { "Content-Type": "application/json" },
         // A new reader's request key: a retried first answer whose reply was lost, or the same
         // reader's first answer from another tab, is answered as the reader it started.
-        body: JSON.stringify({ respondent: P.t || null, node: q, answer: a, version: P.p.version, request_key: P.t ? undefined : key(P) }),
+        body: JSON.stringify({ respondent: P.t || null, node: q, answer: a, version: P.p.version, request_key: P.t ? undefined : key(P), proof: f }),
       });
+      // Many new readers from this network, or at once: the server asks for about a second's
+      // work before it counts one more. Its solver is loaded only then.
+      if (!f && r.d.challenge) return answer(P, V, q, a, await (await extras()).work(r.d), (P.b = 0));
     } catch (e) {
       r = e;
     }

@@ -27,6 +27,7 @@ from pollserver.api.schemas import (
 )
 from pollserver.core.lifecycle import effective_status, is_published
 from pollserver.core.poll_settings import normalise_origin, results_refusal, settings_of
+from pollserver.core.proof_of_work import PROOF_OF_WORK_REASON
 from pollserver.core.refusals import Refused
 from pollserver.core.results_picture import render_results_svg
 from pollserver.core.timestamps import utcnow
@@ -40,6 +41,7 @@ from pollserver.rate_limits import (
     address_salts_of,
     answers_limit,
     client_address,
+    proof_of_work_of,
     public_limit,
 )
 from pollserver.request_json import ApiBlueprint
@@ -408,6 +410,21 @@ RATE_LIMITED_DOC = (
 )
 
 
+PROOF_OF_WORK_DOC = (
+    "A new reader beyond the daily cap of new readers per address, or any new reader while the "
+    'poll\'s new readers surge: `details.reason` "proof_of_work" (`details.why` '
+    '"beyond_daily_cap" or "surge"), no `Retry-After`. Send the same answer again with `proof`: '
+    "`details.challenge` and a nonce of decimal digits such that PBKDF2-HMAC-SHA256(password = "
+    "challenge, salt = nonce, iterations = `details.iterations`, 32 bytes) begins with "
+    "`details.difficulty` zero bits (about 2^difficulty tries; Web Crypto's deriveBits in a "
+    "browser), within `details.expires_in` seconds. A challenge is signed for this poll and "
+    "good once; a proof that is not accepted gets a new challenge and says why in "
+    "`details.proof` (expired, spent, insufficient, forged, malformed). Where the server asks "
+    'no work, beyond the cap is `details.reason` "daily_cap" with `Retry-After` the seconds '
+    "until midnight UTC."
+)
+
+
 @blp.route("/<poll_id>")
 class PublicPoll(MethodView):
     @described_only(
@@ -452,8 +469,7 @@ class PollAnswers(MethodView):
         blp.alt_response(
             429,
             schema=ErrorResponseSchema,
-            description=f"{RATE_LIMITED_DOC} Also the daily cap of new readers per address: "
-            '`details.reason` "daily_cap", `Retry-After` the seconds until midnight UTC.',
+            description=f"{RATE_LIMITED_DOC} {PROOF_OF_WORK_DOC}",
         ),
     )
     def post(self, body: dict, poll_id: str):
@@ -472,23 +488,39 @@ def record_answer(poll_id: str, body: dict, address: str) -> Response:
     """Record one answer (``body`` as ``AnswerRequestSchema`` loads it) and reply with the
     reader's progress; a refusal is raised as ``Refused``. The view above and the fast lane
     (``pollserver.fast_lane``) both answer with this."""
-    request_for_writer = AnswerRequest(
-        poll_id=poll_id,
-        token=body["respondent"],
-        node_key=body["node"],
-        answer=body["answer"],
-        client_address=address,
-        now=utcnow(),
-        version=body["version"],
-        request_key=body["request_key"] if body["respondent"] is None else None,
-    )
+    new_reader = body["respondent"] is None
+    proof_of_work = proof_of_work_of(current_app)
     try:
-        written = answer_writer().write(request_for_writer)
+        bits_paid = 0
+        if new_reader:
+            # Work owed in a surge is asked before anything is written; work owed beyond the
+            # daily cap is known inside the writer's transaction (see ProofOfWork).
+            bits_paid = proof_of_work.bits_paid(poll_id, body.get("proof"))
+            proof_of_work.refuse_unpaid_surge(poll_id, bits_paid)
+        written = answer_writer().write(
+            AnswerRequest(
+                poll_id=poll_id,
+                token=body["respondent"],
+                node_key=body["node"],
+                answer=body["answer"],
+                client_address=address,
+                now=utcnow(),
+                version=body["version"],
+                request_key=body["request_key"] if new_reader else None,
+                proof_bits=bits_paid,
+            )
+        )
     except Refused as refusal:
-        if refusal.status == 429:
+        if refusal.details.get("reason") == PROOF_OF_WORK_REASON:
+            count_rate_limited(PROOF_OF_WORK_REASON)
+            if "challenge" not in refusal.details:
+                raise proof_of_work.with_challenge(refusal, poll_id) from None
+        elif refusal.status == 429:
             count_rate_limited("respondents_per_address_per_day")
         raise
     recorded = written.recorded
+    if recorded.created_respondent:
+        proof_of_work.surge.arrived(poll_id)
     if recorded.stored:
         count_answer(recorded.kind)
     token = recorded.token or body["respondent"]
@@ -523,6 +555,7 @@ def answer_writer() -> AnswerWriter:
                 functools.partial(write_transaction, engine),
                 tree_of,
                 respondents_per_address=lambda: config["RESPONDENTS_PER_ADDRESS_PER_DAY"],
+                proof_of_work_bits=lambda: config["POLLSERVER_PROOF_OF_WORK_BITS"],
                 request_key_secret=config["SECRET_KEY"],
                 on_batch_written=metrics.answer_batch_size.observe if metrics else lambda _: None,
                 gets_results=lambda poll, recorded: gets_results(

@@ -13,6 +13,7 @@ from pollserver.core.definition import NODE_ID_PATTERN
 from pollserver.core.identifiers import RESPONDENT_TOKEN, anchored
 from pollserver.core.poll_settings import RESULTS_VISIBILITIES
 from pollserver.core.privacy import REQUEST_KEY
+from pollserver.core.proof_of_work import CHALLENGE, NONCE
 
 TOKEN_PATTERN = anchored(RESPONDENT_TOKEN)
 REQUEST_KEY_PATTERN = anchored(REQUEST_KEY)
@@ -93,6 +94,33 @@ class AnswerRequestSchema(StrictSchema):
             "changes, else 409), and every reply, refusals included, carries the token (409 "
             "in `details.respondent`). A new version of the poll starts a new reader. Keep it "
             "secret like the token: whoever has the key can answer as that reader."
+        },
+    )
+    proof = ma.fields.Nested(
+        "ProofSchema",
+        load_default=None,
+        allow_none=True,
+        metadata={
+            "description": "A new reader's proof of work, when a 429 with `details.reason` "
+            '"proof_of_work" asked for it: the `details.challenge` it sent and a nonce that '
+            "answers it. Ignored when `respondent` is a token."
+        },
+    )
+
+
+class ProofSchema(StrictSchema):
+    challenge = ma.fields.String(
+        required=True,
+        validate=validate.Regexp(anchored(CHALLENGE.pattern), error="not a challenge of ours"),
+        metadata={"description": "`details.challenge` of the 429, as it was sent"},
+    )
+    nonce = ma.fields.String(
+        required=True,
+        validate=validate.Regexp(anchored(NONCE.pattern), error="1 to 16 decimal digits"),
+        metadata={
+            "description": "Decimal digits such that PBKDF2-HMAC-SHA256(password = challenge, "
+            "salt = nonce, iterations = `details.iterations`, 32 bytes) begins with "
+            "`details.difficulty` zero bits"
         },
     )
 

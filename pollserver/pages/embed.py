@@ -35,7 +35,7 @@ from pollserver.models import Poll
 from pollserver.pages import widget_files
 from pollserver.rate_limits import public_limit
 from pollserver.services.polls import find_live_poll
-from pollserver.widget_build import EMBED, EMBED_FRAME, WIDGET, WORDS_PATH
+from pollserver.widget_build import EMBED, EMBED_FRAME, EXTRAS, WIDGET, WORDS_PATH
 
 OEMBED_WIDTH = 600
 OEMBED_HEIGHT = 480
@@ -87,6 +87,12 @@ def embed_frame_js():
 @bp.get("/embed-frame.<digest>.js")
 def embed_frame_js_hashed(digest: str):
     return widget_files.hashed_response(EMBED_FRAME, digest)
+
+
+@bp.get("/widget/extras.<digest>.js")
+def widget_extras_js(digest: str):
+    # A widget.js cached from before an update asks for its own extras: the current ones work.
+    return widget_files.hashed_response(EXTRAS, digest, redirect_stale=True)
 
 
 @bp.get("/widget/words/<language>.<digest>.json")

@@ -77,6 +77,7 @@ class AnswerRequest:
     now: dt.datetime
     version: int | None = None  # the version the reader was shown, when the widget says
     request_key: str | None = None  # a new reader's idempotency key, when the client sent one
+    proof_bits: int = 0  # the work of the proof a new reader sent, checked and spent
 
 
 @dataclass
@@ -119,6 +120,7 @@ class AnswerWriter:
         tree_of: Callable[[PollFacts, Connection], PollTree],
         respondents_per_address: Callable[[], int],
         *,
+        proof_of_work_bits: Callable[[], int] = lambda: 0,
         request_key_secret: str,
         on_batch_written: Callable[[int], None] = lambda size: None,
         gets_results: Callable[[PollFacts, RecordedAnswer], bool] = lambda poll, recorded: False,
@@ -130,6 +132,7 @@ class AnswerWriter:
         self._on_batch_written = on_batch_written
         self._tree_of = tree_of
         self._respondents_per_address = respondents_per_address
+        self._proof_of_work_bits = proof_of_work_bits
         self._request_key_secret = request_key_secret
         self._lock = threading.Lock()
         self._batch_written = threading.Condition(self._lock)
@@ -254,6 +257,7 @@ class AnswerWriter:
                 self._tree_of(poll, connection),
                 first_answers,
                 respondents_per_address=self._respondents_per_address(),
+                proof_of_work_bits=self._proof_of_work_bits(),
             )
             for pending, outcome in zip(arrivals, outcomes, strict=True):
                 if isinstance(outcome, Refused):
@@ -366,6 +370,7 @@ def _first_answers(
                 address_hash(request.client_address, salts[day]),
                 request.now,
                 token,
+                request.proof_bits,
             )
         )
     return first_answers

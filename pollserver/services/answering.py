@@ -26,6 +26,7 @@ from pollserver.core import counters
 from pollserver.core.lifecycle import PollStatus, effective_status, lets_its_readers_finish
 from pollserver.core.poll_settings import settings_of
 from pollserver.core.privacy import hash_token, new_respondent_token
+from pollserver.core.proof_of_work import PROOF_OF_WORK_REASON, bits_beyond_cap
 from pollserver.core.refusals import Refused
 from pollserver.core.tree import AnswerValue, PollTree, Walk
 from pollserver.models import Answer, Respondent
@@ -194,6 +195,7 @@ class FirstAnswer:
     address_hash: str
     now: dt.datetime
     token: str | None = None
+    proof_bits: int = 0  # the work of a proof the reader sent (already checked and spent)
 
 
 @dataclass(frozen=True)
@@ -220,6 +222,7 @@ def record_new_readers(
     arrivals: list[FirstAnswer],
     *,
     respondents_per_address: int,
+    proof_of_work_bits: int = 0,
 ) -> list[NewReaderOutcome]:
     """Start a new reader for each first answer, in order; one outcome per answer.
 
@@ -227,7 +230,9 @@ def record_new_readers(
     insert of the readers and one of their answers. The daily cap counts earlier arrivals of the
     same list too. A first answer whose key names a reader who has started (before, or earlier
     in the list) is :class:`StartedByKey`, for the caller to answer as that reader: never a
-    second reader, never counted against the cap.
+    second reader, never counted against the cap. Beyond the cap, a new reader is started
+    when they sent the proof of work it asks (``proof_of_work_bits`` is the base; 0: none is
+    asked, and they are refused until tomorrow).
     """
     outcomes: list[NewReaderOutcome | None] = [None] * len(arrivals)
     candidates = _arrivals_at_the_first_question(poll, tree, arrivals, outcomes)
@@ -240,7 +245,13 @@ def record_new_readers(
     )
     started_today = _readers_started_today(connection, poll.id, addresses)
     readers, tokens = _admit_under_the_daily_cap(
-        tree, arrivals, candidates, started_today, outcomes, respondents_per_address
+        tree,
+        arrivals,
+        candidates,
+        started_today,
+        outcomes,
+        respondents_per_address,
+        proof_of_work_bits,
     )
     if not readers:
         return outcomes
@@ -334,6 +345,7 @@ def _admit_under_the_daily_cap(
     started_today: dict[str, int],
     outcomes: list[NewReaderOutcome | None],
     respondents_per_address: int,
+    proof_of_work_bits: int,
 ) -> tuple[list[_NewReader], list[str]]:
     """The candidates the cap admits, in order, with a token each (a new one, or the one their
     key gives); the others are refused.
@@ -351,18 +363,14 @@ def _admit_under_the_daily_cap(
             continue
         if number not in admissible:
             continue
-        if started_today.get(arrival.address_hash, 0) >= respondents_per_address:
-            outcomes[number] = Refused(
-                429,
-                "Too many new readers from your network have started this poll today; "
-                "try again tomorrow.",
-                {
-                    "reason": DAILY_CAP_REASON,
-                    "limit": f"{respondents_per_address} new readers per address per poll per day",
-                },
-                retry_after=seconds_until_next_utc_day(arrival.now),
+        started = started_today.get(arrival.address_hash, 0)
+        if started >= respondents_per_address:
+            refusal = _refusal_beyond_the_cap(
+                arrival, started, respondents_per_address, proof_of_work_bits
             )
-            continue
+            if refusal is not None:
+                outcomes[number] = refusal
+                continue
         started_today[arrival.address_hash] = started_today.get(arrival.address_hash, 0) + 1
         given = GivenAnswer(arrival.node_key, AnswerValue(arrival.answer), arrival.now)
         walk = walk_of(tree, [given])
@@ -374,6 +382,34 @@ def _admit_under_the_daily_cap(
             tokens.append(arrival.token)
             keyed_tokens.add(arrival.token)
     return readers, tokens
+
+
+def _refusal_beyond_the_cap(
+    arrival: FirstAnswer, started: int, cap: int, proof_of_work_bits: int
+) -> Refused | None:
+    """What a new reader from an address that has had ``started`` readers today is told:
+    nothing when they brought the work asked (see ``pollserver.core.proof_of_work``)."""
+    owed = bits_beyond_cap(started, cap, proof_of_work_bits)
+    if owed == 0:
+        return Refused(
+            429,
+            "Too many new readers from your network have started this poll today; "
+            "try again tomorrow.",
+            {
+                "reason": DAILY_CAP_REASON,
+                "limit": f"{cap} new readers per address per poll per day",
+            },
+            retry_after=seconds_until_next_utc_day(arrival.now),
+        )
+    if arrival.proof_bits >= owed:
+        return None
+    # The API adds the signed challenge (pollserver.api.public.ask_for_work).
+    return Refused(
+        429,
+        "Many new readers from your network have started this poll today: send this answer "
+        "again with a proof of work (`proof`) for `details.challenge`.",
+        {"reason": PROOF_OF_WORK_REASON, "difficulty": owed, "why": "beyond_daily_cap"},
+    )
 
 
 def _insert_readers(

@@ -186,7 +186,8 @@ def test_an_ipv6_slash_64_meets_the_daily_cap_as_one_client(app, client):
         assert new_reader_from(client, poll_id, address).status_code == 201
     capped = new_reader_from(client, poll_id, "2001:db8:1:2::ffff")
     assert_json_error(capped, 429)
-    assert capped.get_json()["error"]["details"]["reason"] == "daily_cap"
+    # Beyond the cap: a proof of work is asked of the third reader of that /64.
+    assert capped.get_json()["error"]["details"]["reason"] == "proof_of_work"
     # The next /64 is another client; an IPv4-mapped address is its IPv4 client.
     assert new_reader_from(client, poll_id, "2001:db8:1:3::1").status_code == 201
     assert new_reader_from(client, poll_id, "192.0.2.9").status_code == 201

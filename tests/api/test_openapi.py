@@ -44,7 +44,12 @@ def test_every_public_endpoint_is_documented_with_schemas_and_errors(client):
         "answer",
         "version",
         "request_key",
+        "proof",
     }
+    assert set(schemas["Proof"]["required"]) == {"challenge", "nonce"}
+    answers_429 = spec["paths"]["/api/v1/polls/{poll_id}/answers"]["post"]["responses"]["429"]
+    assert "proof_of_work" in answers_429["description"]
+    assert "PBKDF2" in answers_429["description"]
     request_key = schemas["AnswerRequest"]["properties"]["request_key"]
     assert "idempotency key" in request_key["description"]
     assert "secret" in request_key["description"]

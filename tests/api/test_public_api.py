@@ -455,8 +455,9 @@ def test_a_meta_limit_429_also_says_when_to_try_again(meta_limited_app_config, a
     assert 60 < int(over_the_meta_limit.headers["Retry-After"]) <= 3600
 
 
-def test_new_respondents_per_address_are_capped_per_day(app_config, app, client):
+def test_without_proof_of_work_new_readers_per_address_are_capped_per_day(app, client):
     app.config["RESPONDENTS_PER_ADDRESS_PER_DAY"] = 3
+    app.config["POLLSERVER_PROOF_OF_WORK_BITS"] = 0
     poll_id = open_poll_from_article(app, SEED_WITH_FLOWCHART)
     address = {"REMOTE_ADDR": "198.51.100.30"}
     tokens = [

@@ -202,6 +202,8 @@ def test_a_per_minute_limit_says_rate_limit_and_when(app_config):
 
 
 def test_the_daily_cap_says_daily_cap_and_retry_after_midnight_utc(app, client):
+    # Where no proof of work is asked, beyond the cap is a no until tomorrow.
+    app.config["POLLSERVER_PROOF_OF_WORK_BITS"] = 0
     app.config["RESPONDENTS_PER_ADDRESS_PER_DAY"] = 1
     poll_id = open_poll_from_article(app, SEED_WITH_FLOWCHART)
     assert answer_from(client, poll_id, "198.51.100.90").status_code == 201

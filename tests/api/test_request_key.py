@@ -177,7 +177,7 @@ def test_the_daily_cap_counts_new_readers_never_a_keyed_retry(app, client):
         assert retried.status_code == 200 and retried.get_json()["respondent"] == token
     capped = first_answer(client, poll_id, key=OTHER_KEY)
     assert capped.status_code == 429
-    assert capped.get_json()["error"]["details"]["reason"] == "daily_cap"
+    assert capped.get_json()["error"]["details"]["reason"] == "proof_of_work"
     assert stored(app) == (1, 1)
 
 

@@ -104,7 +104,13 @@ def assert_every_acknowledged_answer_stored_once(record: LoadRecord, database_ur
 
 
 def test_a_worker_killed_mid_load_loses_nothing_acknowledged(tmp_path, serve_env):
-    env = {**serve_env, "RATELIMIT_ENABLED": "false", "RESPONDENTS_PER_ADDRESS_PER_DAY": "100000"}
+    env = {
+        **serve_env,
+        "RATELIMIT_ENABLED": "false",
+        "RESPONDENTS_PER_ADDRESS_PER_DAY": "100000",
+        # Load, not a surge of readers: no proof of work.
+        "POLLSERVER_SURGE_READERS_PER_MINUTE": "0",
+    }
     server = PollserverProcess(env, args=("--workers", "2")).start(tmp_path / "serve.log")
     try:
         database_url = served_database_url(env)
@@ -150,6 +156,7 @@ def test_a_postgresql_restart_mid_load_gives_503s_then_recovers_by_itself(tmp_pa
             "DATABASE_URL": postgres.url,
             "RATELIMIT_ENABLED": "false",
             "RESPONDENTS_PER_ADDRESS_PER_DAY": "100000",
+            "POLLSERVER_SURGE_READERS_PER_MINUTE": "0",
         }
         server = PollserverProcess(env, args=("--workers", "2")).start(tmp_path / "serve.log")
         try:
@@ -193,6 +200,7 @@ def test_sqlite_shared_by_two_server_processes_never_reports_a_lock(tmp_path, mo
         "POLLSERVER_INSTANCE_PATH": str(tmp_path / "shared-instance"),
         "RATELIMIT_ENABLED": "false",
         "RESPONDENTS_PER_ADDRESS_PER_DAY": "100000",
+        "POLLSERVER_SURGE_READERS_PER_MINUTE": "0",
         "POLLSERVER_THREADS": "8",
     }
     first = PollserverProcess(env).start(tmp_path / "first.log")

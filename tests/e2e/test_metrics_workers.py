@@ -14,7 +14,13 @@ from support import PollserverProcess, http_json
 
 @pytest.mark.server
 def test_any_worker_reports_the_whole_service(tmp_path, serve_env):
-    env = {**serve_env, "RATELIMIT_ENABLED": "false", "RESPONDENTS_PER_ADDRESS_PER_DAY": "1000"}
+    env = {
+        **serve_env,
+        "RATELIMIT_ENABLED": "false",
+        "RESPONDENTS_PER_ADDRESS_PER_DAY": "1000",
+        # Load, not a surge of readers: no proof of work.
+        "POLLSERVER_SURGE_READERS_PER_MINUTE": "0",
+    }
     with PollserverProcess(env, args=("--workers", "2")).start(tmp_path / "serve.log") as server:
         poll_id = open_poll_id(served_database_url(env))
         for _ in range(12):

@@ -37,7 +37,13 @@ def post_answer(base_url, poll_id, node, answer, token=None, forwarded_for=None)
 
 
 def test_concurrent_requests_store_each_answer_once_and_each_new_reader(tmp_path, serve_env):
-    env = {**serve_env, "RATELIMIT_ENABLED": "false", "RESPONDENTS_PER_ADDRESS_PER_DAY": "1000"}
+    env = {
+        **serve_env,
+        "RATELIMIT_ENABLED": "false",
+        "RESPONDENTS_PER_ADDRESS_PER_DAY": "1000",
+        # Load, not a surge of readers: no proof of work.
+        "POLLSERVER_SURGE_READERS_PER_MINUTE": "0",
+    }
     configured = configured_database_url()
     args = ("--workers", "3") if configured and configured.startswith("postgresql") else ()
     with PollserverProcess(env, args=args).start(tmp_path / "serve.log") as server:

@@ -1,14 +1,17 @@
 """Limits and outages as a reader meets them in the widget (Debian's Chromium via Playwright),
-against real servers: the daily cap on new readers from one address, in each of the widget's
-languages (the words say "tomorrow", never a count of seconds), and a database that goes away
-while the reader answers (the widget waits as long as the server's Retry-After asks, once, by
-itself, and the answer goes in when the database is back).
+against real servers: beyond the daily cap on new readers from one address, the proof of work the
+browser does before its reader is counted; where a server asks no work, the cap's refusal in each
+of the widget's languages (the words say "tomorrow", never a count of seconds); and a database
+that goes away while the reader answers (the widget waits as long as the server's Retry-After
+asks, once, by itself, and the answer goes in when the database is back).
 """
 
 from __future__ import annotations
 
 import json
 import re
+import statistics
+import time
 
 import pytest
 from playwright.sync_api import expect
@@ -19,11 +22,13 @@ from browser_support import (
     PageProblems,
     assert_no_axe_violations,
     cli_app,
+    database_url_of,
     fresh_database_env,
     host_page,
     run_cli,
     save_screenshot,
     settled,
+    shadow_text,
     stored_token,
     widget,
 )
@@ -46,10 +51,15 @@ YES = {"en": "Yes", "de": "Ja", "fr": "Oui"}
 
 @pytest.fixture(scope="module")
 def capped(request, tmp_path_factory):
-    """A pollserver whose seed poll has already had this address's new readers for today."""
+    """A pollserver that asks no proof of work, whose seed poll has already had this address's
+    new readers for today."""
     directory = tmp_path_factory.mktemp("widget-cap")
     with fresh_database_env(request, directory) as env:
-        env.update(RATELIMIT_ANSWERS="1000/minute", RESPONDENTS_PER_ADDRESS_PER_DAY=str(CAP))
+        env.update(
+            RATELIMIT_ANSWERS="1000/minute",
+            RESPONDENTS_PER_ADDRESS_PER_DAY=str(CAP),
+            POLLSERVER_PROOF_OF_WORK_BITS="0",
+        )
         server = PollserverProcess(env).start(directory / "server.log")
         try:
             with cli_app(env) as app:
@@ -102,6 +112,94 @@ def test_the_daily_cap_says_try_again_tomorrow_in_the_readers_language(capped, b
         context.close()
         site.close()
     assert problems.errors == []
+
+
+WORK_CAP = 50
+READERS_BY_API = 45  # then 15 in the browser: 5 within the cap, 10 beyond it
+
+
+def test_beyond_the_cap_the_browser_does_the_work_and_every_reader_is_counted(
+    request, browser, tmp_path
+):
+    """60 new readers from one address with a cap of 50, at the default work: the last ten's
+    browsers load the solver, work, and are counted; the ones before never load it."""
+    with fresh_database_env(request, tmp_path) as env:
+        env.update(RATELIMIT_ANSWERS="1000/minute", RESPONDENTS_PER_ADDRESS_PER_DAY=str(WORK_CAP))
+        server = PollserverProcess(env).start(tmp_path / "server.log")
+        site = HostSite()
+        database = Database(database_url_of(env))
+        try:
+            with cli_app(env) as app:
+                (seed,) = json.loads(run_cli(app, "polls", "list", "--json"))
+            seed = seed["id"]
+            url = f"{server.base_url}/api/v1/polls/{seed}/answers"
+            for _ in range(READERS_BY_API):
+                first = {"respondent": None, "node": "q1", "answer": "yes"}
+                assert http_json("POST", url, first)[0] == 201
+            page_url = site.add(
+                "/work.html",
+                host_page(
+                    f'<h1>Article</h1><div class="reader-poll" data-reader-poll="{seed}" '
+                    f'style="min-height:15rem"></div>'
+                    f'<script async src="{server.base_url}/widget.js"></script>'
+                ),
+            )
+            worked_seconds = []
+            for number in range(15):
+                beyond = READERS_BY_API + number >= WORK_CAP
+                context = browser.new_context(viewport={"width": 700, "height": 800})
+                page = context.new_page()
+                problems = PageProblems(page)
+                asked, solver = [], []
+                page.on(
+                    "response",
+                    lambda response, asked=asked, solver=solver: (
+                        asked.append(response.status)
+                        if response.url == url and response.request.method == "POST"
+                        else solver.append(response.url)
+                        if "/widget/extras." in response.url
+                        else None
+                    ),
+                )
+                try:
+                    page.goto(page_url)
+                    poll = widget(page, seed)
+                    expect(poll.locator(".q")).to_have_text(SEED_Q1)
+                    started = time.monotonic()
+                    poll.get_by_role("button", name="Yes").click()
+                    try:
+                        expect(poll.locator(".q")).to_have_text(SEED_Q2, timeout=30_000)
+                    except AssertionError as error:
+                        shown = shadow_text(page, f'[data-reader-poll="{seed}"]')
+                        raise AssertionError(
+                            f"reader {number}: answers {asked}, solver {solver}, "
+                            f"errors {problems.errors}, widget: {shown}"
+                        ) from error
+                    if beyond:
+                        worked_seconds.append(time.monotonic() - started)
+                    assert stored_token(page, seed)
+                    # Within the cap: one answer, no solver. Beyond it: asked, worked, counted.
+                    assert asked == ([429, 201] if beyond else [201]), (number, asked)
+                    assert bool(solver) == beyond, (number, solver)
+                    if number == 14:
+                        settled(poll)
+                        assert_no_axe_violations(page)
+                        save_screenshot(poll, "widget-after-proof-of-work.png")
+                    assert problems.errors == []
+                finally:
+                    context.close()
+            assert database.respondent_count(seed) == READERS_BY_API + 15
+            # Printed for the record (bench/RESULTS.md has the measured figures).
+            print(
+                f"proof of work at the default difficulty: {len(worked_seconds)} readers, "
+                f"click to next question {statistics.median(worked_seconds):.2f} s median, "
+                f"{max(worked_seconds):.2f} s at most"
+            )
+        finally:
+            server.stop()
+            database.close()
+            site.close()
+        assert "Traceback" not in server.log(), server.log()
 
 
 @pytest.mark.postgres

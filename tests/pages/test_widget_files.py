@@ -69,7 +69,7 @@ def widget_folder(tmp_path, monkeypatch):
     """A copy of the widget's sources with the placeholders and words files filled in, served."""
     folder = tmp_path / "widget"
     folder.mkdir()
-    for name in ("embed.js", "embed-frame.js"):
+    for name in ("embed.js", "embed-frame.js", "extras.js"):
         shutil.copy(WIDGET_FOLDER / name, folder / name)
     (folder / "widget.js").write_text(PLACEHOLDER_WIDGET)
     (folder / "widget.css").write_text(":host {\n  display : block;\n  color : #112233;\n}\n")
