@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from werkzeug.exceptions import NotFound
 
+from pollserver.core.identifiers import echoed
 from pollserver.core.timestamps import utcnow
 from pollserver.database import begin_write_transaction, in_write_transaction
 from pollserver.extensions import db
@@ -20,8 +21,8 @@ def load_poll(poll_id: str, version: int | None = None) -> Poll:
     poll = find_poll(db.session, poll_id, version, for_update=in_write_transaction())
     if poll is None:
         if version is not None and find_poll(db.session, poll_id) is not None:
-            raise NotFound(f"Poll {poll_id!r} has no version {version}.")
-        raise NotFound(f"No poll {poll_id!r}.")
+            raise NotFound(f"Poll {echoed(poll_id)} has no version {version}.")
+        raise NotFound(f"No poll {echoed(poll_id)}.")
     return poll
 
 

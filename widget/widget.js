@@ -289,7 +289,7 @@
       // work before it counts one more. Its solver is loaded only then.
       if (!f && r.d.challenge) return answer(P, V, q, a, await (await extras()).work(r.d), (P.b = 0));
     } catch (e) {
-      r = e;
+      r ||= e; // the network failed, or the work could not be done (no Web Crypto): say so
     }
     P.b = 0;
     const again = () => answer(P, V, q, a), d = r.d || {}, s = r.s;

@@ -25,6 +25,7 @@ from pollserver.api.schemas import (
     PublicPollSchema,
     ResultsSchema,
 )
+from pollserver.core.identifiers import echoed
 from pollserver.core.lifecycle import effective_status, is_published
 from pollserver.core.poll_settings import normalise_origin, results_refusal, settings_of
 from pollserver.core.proof_of_work import PROOF_OF_WORK_REASON
@@ -279,7 +280,7 @@ PublishedPoll = TypeVar("PublishedPoll", Poll, PollFacts)
 def published(poll: PublishedPoll | None, poll_id: str) -> PublishedPoll:
     """The poll if readers may see it; otherwise a 404 that says no more than that."""
     if poll is None or not is_published(poll):
-        abort(404, message=f"No poll {poll_id!r} is published here.")
+        abort(404, message=f"No poll {echoed(poll_id)} is published here.")
     return poll
 
 

@@ -22,6 +22,17 @@ TOKEN_NAME = r"[A-Za-z0-9][A-Za-z0-9 ._@-]{0,79}"
 AUDIT_ACTION = r"[a-z_.]{1,64}"
 
 
+# The most of a requested id a message repeats back: a 5,000-character "id" is not echoed whole.
+ECHOED_ID_LENGTH = 40
+
+
+def echoed(identifier: str) -> str:
+    """An id from a request as a message quotes it: ``'abc'``, cut short with "…" when long."""
+    if len(identifier) > ECHOED_ID_LENGTH:
+        identifier = identifier[:ECHOED_ID_LENGTH] + "…"
+    return repr(identifier)
+
+
 def anchored(pattern: str) -> str:
     return f"^{pattern}$"
 

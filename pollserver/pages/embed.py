@@ -27,7 +27,7 @@ from flask import (
 )
 from markupsafe import Markup
 
-from pollserver.core.identifiers import PUBLIC_ID
+from pollserver.core.identifiers import PUBLIC_ID, echoed
 from pollserver.core.poll_settings import settings_of
 from pollserver.errors import json_error
 from pollserver.extensions import db, limiter
@@ -252,7 +252,7 @@ def frame_page(poll_id: str):
     is ignored, as the widget itself would."""
     poll = public_poll(poll_id)
     if poll is None:
-        return not_found(f"No poll {poll_id!r} is published here.")
+        return not_found(f"No poll {echoed(poll_id)} is published here.")
     requested_language = request.args.get("lang", "").strip().lower()
     if requested_language not in widget_files.widget_languages():
         requested_language = ""
@@ -276,7 +276,7 @@ def frame_page(poll_id: str):
 def share_page(poll_id: str):
     poll = public_poll(poll_id)
     if poll is None:
-        return not_found(f"No poll {poll_id!r} is published here.")
+        return not_found(f"No poll {echoed(poll_id)} is published here.")
     return page(
         "embed/share.html",
         poll=poll,

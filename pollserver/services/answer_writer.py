@@ -47,6 +47,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
+from pollserver.core.identifiers import echoed
 from pollserver.core.lifecycle import is_published
 from pollserver.core.privacy import address_hash, respondent_token_for_key
 from pollserver.core.refusals import Refused
@@ -324,7 +325,9 @@ def _new_and_returning_readers(
     for pending in batch:
         poll = polls[pending.request.poll_id]
         if poll is None or not is_published(poll):
-            pending.error = Refused(404, f"No poll {pending.request.poll_id!r} is published here.")
+            pending.error = Refused(
+                404, f"No poll {echoed(pending.request.poll_id)} is published here."
+            )
             continue
         pending.poll = poll
         if pending.request.token is None:
