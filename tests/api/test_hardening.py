@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import inspect, text
 
 from pollserver import create_app
@@ -312,3 +314,52 @@ def test_a_5000_character_poll_id_is_a_404_that_does_not_repeat_it_whole(client,
     assert_json_error(response, 404)
     message = response.get_json()["error"]["message"]
     assert "'" + "a" * 40 + "…'" in message and len(message) < 100, message
+
+
+# Header values as they can arrive: any byte but CR and LF (as latin-1, which is how WSGI gives
+# header bytes to the app).
+header_values = st.text(
+    alphabet=st.characters(min_codepoint=0, max_codepoint=255, blacklist_characters="\r\n"),
+    max_size=300,
+)
+HOSTILE_HEADERS = (
+    "X-Poll-Respondent",
+    "If-None-Match",
+    "Origin",
+    "Authorization",
+    "Accept",
+    "Accept-Encoding",
+    "Content-Type",
+    "X-Forwarded-For",
+)
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/api/v1/polls/{id}"),
+        ("GET", "/api/v1/polls/{id}/progress"),
+        ("GET", "/api/v1/polls/{id}/results"),
+        ("GET", "/api/v1/polls/{id}/results.svg"),
+        ("POST", "/api/v1/polls/{id}/answers"),
+        ("OPTIONS", "/api/v1/polls/{id}/answers"),
+        ("GET", "/api/v1/admin/polls"),
+        ("GET", "/widget.js"),
+    ],
+)
+def test_any_header_values_never_make_a_5xx_and_errors_stay_json(app, seed_poll_id, method, path):
+    client = app.test_client()
+    url = path.format(id=seed_poll_id)
+
+    @settings(max_examples=60, deadline=None, derandomize=True, database=None)
+    @given(st.dictionaries(st.sampled_from(HOSTILE_HEADERS), header_values, max_size=4))
+    def send(headers):
+        body = {"respondent": None, "node": "q1", "answer": "yes"}
+        response = client.open(
+            url, method=method, headers=headers, json=body if method == "POST" else None
+        )
+        assert response.status_code < 500, (headers, response.status_code)
+        if response.status_code >= 400:
+            assert response.get_json()["error"]["code"] == response.status_code, headers
+
+    send()

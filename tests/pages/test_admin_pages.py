@@ -448,6 +448,13 @@ def test_refused_sign_ins_from_one_address_get_rate_limited(limited_app_config, 
         environ_base=here,
     )
     assert signed_in.status_code == 303
+    # The refused tokens are in the audit log, said in words, by the address's pseudonym only.
+    audit = browser.get("/admin/audit?action=auth.refused", headers=HTML, environ_base=here)
+    page = audit.get_data(as_text=True)
+    assert page.count("<td>Token refused</td>") == 2
+    assert "presented at</span>: desk" in page
+    assert "from address (pseudonym of the day)</span>:" in page
+    assert "203.0.113.80" not in page
     elsewhere = app.test_client()
     sign_in_page = elsewhere.get(
         "/admin/", headers=HTML, environ_base={"REMOTE_ADDR": "203.0.113.81"}

@@ -51,6 +51,9 @@ FIELD_WORDS = {
     "language": "language",
     "superseded_by": "replaced by version",
     "scheduled": "by its schedule",
+    # A refused token: where it was presented, and the address's pseudonym of that day.
+    "via": "presented at",
+    "address": "from address (pseudonym of the day)",
 }
 # Big or internal values the log keeps but a reader of the page does not need spelled out.
 SUMMARISED = {"definition", "warnings", "polls", "before", "after"}
