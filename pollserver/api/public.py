@@ -521,7 +521,7 @@ def record_answer(poll_id: str, body: dict, address: str) -> Response:
         raise
     recorded = written.recorded
     if recorded.created_respondent:
-        proof_of_work.surge.arrived(poll_id)
+        proof_of_work.reader_started(poll_id)
     if recorded.stored:
         count_answer(recorded.kind)
     token = recorded.token or body["respondent"]

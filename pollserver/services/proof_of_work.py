@@ -246,7 +246,7 @@ class ProofOfWork:
     ):
         self._secret = secret
         self._spent = spent
-        self.surge = surge
+        self._surge = surge
         self._base_bits = base_bits
         self._surge_per_minute = surge_per_minute
         self._clock = clock
@@ -276,10 +276,16 @@ class ProofOfWork:
             ) from None
         return found.bits
 
+    def reader_started(self, poll_id: str) -> None:
+        """Count a new reader towards the poll's surge (not counted while surges ask nothing)."""
+        if self._surge_per_minute() > 0 and self._base_bits() > 0:
+            self._surge.arrived(poll_id)
+
     def surge_bits(self, poll_id: str) -> int:
-        return bits_for_surge(
-            self.surge.busiest_minute(poll_id), self._surge_per_minute(), self._base_bits()
-        )
+        readers_per_minute, base_bits = self._surge_per_minute(), self._base_bits()
+        if readers_per_minute <= 0 or base_bits <= 0:  # surges ask nothing: no need to look
+            return 0
+        return bits_for_surge(self._surge.busiest_minute(poll_id), readers_per_minute, base_bits)
 
     def refuse_unpaid_surge(self, poll_id: str, bits_paid: int) -> None:
         owed = self.surge_bits(poll_id)
