@@ -19,6 +19,7 @@ from browser_support import (
     ARTIFACTS,
     LAYOUT_SHIFTS,
     Database,
+    PageProblems,
     answer_as_other_readers,
     cli_app,
     database_url_of,
@@ -70,10 +71,12 @@ class Service:
 
 
 @contextlib.contextmanager
-def running_service(request, directory, *extra_polls: dict):
-    """A pollserver on a fresh database: its seed poll, and the given polls imported and open."""
+def running_service(request, directory, *extra_polls: dict, **settings: str):
+    """A pollserver on a fresh database: its seed poll, and the given polls imported and open;
+    ``settings``: environment variables of its own."""
     with fresh_database_env(request, directory) as env:
         env.update(RATELIMIT_ANSWERS="1000/minute", RESPONDENTS_PER_ADDRESS_PER_DAY="1000")
+        env.update(settings)
         server = PollserverProcess(env).start(directory / "server.log")
         try:
             ids = import_polls(env, directory, list(extra_polls)) if extra_polls else {}
@@ -192,6 +195,41 @@ def test_the_documented_snippet_works_under_a_strict_nonce_policy(service, host,
     assert widths and all(width.endswith("%") for width in widths)  # set through the CSSOM
     assert page.evaluate("window.__violations") == []
     assert service.db.answers_of(stored_token(page, seed)) == [("q1", "yes"), ("q2", "no")]
+
+
+def test_proof_of_work_runs_under_a_strict_nonce_policy(request, browser, host, tmp_path):
+    """The solver the widget imports when work is asked is allowed by the nonce on the script
+    tag (an import carries its script's nonce), with nothing else in the policy."""
+    every_reader_works = {
+        "RESPONDENTS_PER_ADDRESS_PER_DAY": "0",
+        "POLLSERVER_PROOF_OF_WORK_BITS": "6",
+    }
+    with running_service(request, tmp_path, **every_reader_works) as service:
+        seed = service.polls["seed"]
+        nonce = secrets.token_urlsafe(16)
+        context = browser.new_context()
+        page = context.new_page()
+        problems = PageProblems(page)
+        page.add_init_script(VIOLATIONS)
+        loaded = []
+        page.on("response", lambda response: loaded.append(response.url))
+        try:
+            page.goto(
+                host.add(
+                    "/strict-work.html",
+                    strict_page(service, nonce, "seed", 'class="reader-poll"'),
+                    headers={"Content-Security-Policy": strict_policy(nonce, service.url)},
+                )
+            )
+            poll = widget(page, seed)
+            poll.get_by_role("button", name="Yes").click()
+            expect(poll.locator(".q")).to_have_text(SEED_Q2)
+            assert any("/widget/extras." in url for url in loaded)
+            assert page.evaluate("window.__violations") == []
+            assert service.db.answers_of(stored_token(page, seed)) == [("q1", "yes")]
+            assert problems.errors == []
+        finally:
+            context.close()
 
 
 def test_a_connection_the_pages_policy_blocks_is_not_blamed_on_the_reader(service, host, page):
