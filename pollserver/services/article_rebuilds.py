@@ -38,6 +38,7 @@ class BlockPlan:
     merged: dict[str, Any] | None = None
     conflicts: list[str] = field(default_factory=list)
     article_changes: list[str] = field(default_factory=list)
+    language: str | None = None  # of the block's Yes/No pair: a new poll's language
 
 
 def latest_poll_for_block(session: Session, article: Article, block_index: int) -> Poll | None:
@@ -51,10 +52,14 @@ def latest_poll_for_block(session: Session, article: Article, block_index: int) 
 
 
 def plan_block(
-    session: Session, article: Article | None, block_index: int, built: dict[str, Any]
+    session: Session,
+    article: Article | None,
+    block_index: int,
+    built: dict[str, Any],
+    language: str | None = None,
 ) -> BlockPlan:
     latest = latest_poll_for_block(session, article, block_index) if article else None
-    plan = BlockPlan(block_index, built, latest)
+    plan = BlockPlan(block_index, built, latest, language=language)
     if latest is None:
         return plan
     ours = definition_of(latest)
@@ -101,7 +106,11 @@ def apply_plan(
 ) -> Poll:
     latest = plan.latest
     if latest is None:
-        poll = create_poll(session, plan.built, article=article, block_index=plan.block_index)
+        # The article's language is a new poll's; an editor's choice later is theirs to keep.
+        settings = {"language": plan.language} if plan.language else None
+        poll = create_poll(
+            session, plan.built, article=article, block_index=plan.block_index, settings=settings
+        )
         poll.built_definition = plan.built
         return poll
     assert plan.merged is not None

@@ -101,9 +101,12 @@ def import_article(
             parsed.source, ImportStatus.UNCHANGED, article, list(article.polls), built.warnings
         )
     known_polls = {poll.id for poll in article.polls} if article is not None else set()
+    languages = built.languages or [None] * len(built.polls)
     plans = [
-        plan_block(session, article, block_index, definition)
-        for block_index, definition in enumerate(built.polls)
+        plan_block(session, article, block_index, definition, language)
+        for block_index, (definition, language) in enumerate(
+            zip(built.polls, languages, strict=True)
+        )
     ]
     if any(plan.conflicts for plan in plans):
         assert article is not None  # a new article has nothing to conflict with

@@ -176,11 +176,12 @@ def test_yes_no_in_any_case_with_stray_white_space() -> None:
     ]
 
 
-def test_two_blocks_become_two_polls_with_numbered_titles() -> None:
+def test_two_blocks_become_two_polls_each_titled_with_the_headline() -> None:
+    # Readers see the title above the poll: the article's headline, never "Headline (2)".
     result = build("two_blocks.txt")
     assert [poll["title"] for poll in result.polls] == [
         "Two Questions for the New Mayor",
-        "Two Questions for the New Mayor (2)",
+        "Two Questions for the New Mayor",
     ]
     assert result.polls[0]["nodes"][0]["text"] == "Will the tram line be extended?"
     assert result.polls[1]["nodes"][0]["text"] == "Will the old mill become flats?"
@@ -472,27 +473,29 @@ def test_a_file_over_2_mb_is_refused_before_reading(tmp_path: Path) -> None:
 
 
 def test_expand_article_paths(tmp_path: Path) -> None:
-    for name in ("b.txt", "a.HTML", "c.json", "d.htm", "notes.md", ".hidden.txt"):
+    for name in ("b.txt", "a.HTML", "c.json", "d.htm", "notes.md", ".hidden.txt", "e.png"):
         (tmp_path / name).write_text("x")
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "e.txt").write_text("x")
     empty = tmp_path / "empty"
     empty.mkdir()
-    (empty / "readme.md").write_text("x")
-    single = tmp_path / "notes.md"
+    (empty / "picture.png").write_text("x")
+    single = tmp_path / "e.png"
 
     expanded = expand_article_paths([str(tmp_path), str(single), str(empty), "/no/such/path"])
-    assert [(source, value) for source, value in expanded[:4]] == [
-        (str(tmp_path / name), tmp_path / name) for name in ("a.HTML", "b.txt", "c.json", "d.htm")
+    # Markdown is an article in a directory as it is when named.
+    names = ("a.HTML", "b.txt", "c.json", "d.htm", "notes.md")
+    assert [(source, value) for source, value in expanded[:5]] == [
+        (str(tmp_path / name), tmp_path / name) for name in names
     ]
-    assert expanded[4] == (str(single), single)  # named explicitly: taken whatever its suffix
-    source, error = expanded[5]
+    assert expanded[5] == (str(single), single)  # named explicitly: taken whatever its suffix
+    source, error = expanded[6]
     assert source == str(empty)
     assert isinstance(error, ArticleError)
-    assert str(error) == "no articles (.txt, .html, .htm, .json) in directory"
-    source, error = expanded[6]
+    assert str(error) == "no articles (.txt, .md, .markdown, .html, .htm, .json) in directory"
+    source, error = expanded[7]
     assert (source, str(error)) == ("/no/such/path", "no such file or directory")
-    assert len(expanded) == 7
+    assert len(expanded) == 8
 
 
 def test_build_entry_never_raises_for_bad_input(tmp_path: Path) -> None:
@@ -562,4 +565,4 @@ def test_an_over_long_headline_is_shortened_to_fit_a_poll_title() -> None:
     html += "<div><p>Yes</p><p>No</p><p>R?</p><p>C</p><p>D</p></div>"
     titles = [poll["title"] for poll in build_text(html, "long.html").polls]
     assert all(len(title) <= 280 for title in titles)
-    assert titles[0].endswith("…") and titles[1].endswith("… (2)")
+    assert titles[0].endswith("…") and titles[1] == titles[0]

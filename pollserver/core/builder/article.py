@@ -8,7 +8,7 @@ logical line is, and how a text is cut to fit.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -59,6 +59,8 @@ class BuildResult:
     title: str | None
     polls: list[dict[str, Any]]
     warnings: list[str]
+    # The language of each poll (its Yes/No pair), where the article says; empty for definitions.
+    languages: list[str] = field(default_factory=list)
 
 
 _INVISIBLE_CHARACTERS = re.compile(r"[\u200b-\u200d\u2060\ufeff\u00ad]")

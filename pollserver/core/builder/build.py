@@ -19,7 +19,7 @@ from pollserver.core.builder.article import (
     shorten,
 )
 from pollserver.core.builder.definition_files import build_from_definition_file
-from pollserver.core.builder.flowchart import definition_from_block, find_blocks
+from pollserver.core.builder.flowchart import Block, definition_from_block, find_blocks
 from pollserver.core.builder.reading import read_article
 from pollserver.core.definition import (
     MAX_TEXT_LENGTH,
@@ -37,38 +37,59 @@ def build_entry(source: str, path_or_error: Path | str | ArticleError) -> dict[s
         result = build_polls_from_article(read_article(path_or_error))
     except ArticleError as error:
         return {"source": source, "polls": [], "error": str(error)}
+    # The shape DESIGN.md promises; each poll's language reaches it on import, not here.
     return {"source": source, "polls": result.polls, "warnings": result.warnings}
 
 
 def build_polls_from_article(article: Article) -> BuildResult:
-    """One validated definition per flowchart block (or per definition in a JSON file)."""
+    """One validated definition per flowchart block (or per definition in a JSON file).
+
+    A block that cannot become a poll is skipped with a warning when others can: the good polls
+    of an article are not lost to one bad block. Only an article with no good block is an error.
+    Every poll takes the article's headline as its title (readers see it above the poll);
+    without one, its first question.
+    """
     if article.format == "definition":
         return build_from_definition_file(article)
-
-    blocks = find_blocks(article.lines, article.line_number)
-    problems = [f"block at line {block.line}: {block.problem}" for block in blocks if block.problem]
-    if problems:
-        raise ArticleError("; ".join(problems))
-    flowcharts = [block for block in blocks if not block.is_empty]
-    if not flowcharts:
+    usable, problems, warnings = _usable_blocks(article)
+    if not usable:
+        if problems:
+            raise ArticleError("; ".join(problems))
         raise NoFlowchartError()
-
-    polls: list[dict[str, Any]] = []
-    warnings = [
-        f"line {block.line}: Yes/No without questions after them, ignored"
-        for block in blocks
-        if block.is_empty
+    warnings += [
+        f"{problem}: skipped, the article's other polls were built" for problem in problems
     ]
-    for number, block in enumerate(flowcharts, start=1):
-        title = _numbered_title(article.title or block.questions[0], number)
-        try:
-            poll = validate_definition(definition_from_block(block, title))
-        except DefinitionError as error:
-            raise ArticleError(f"block at line {block.line}: {error}") from None
-        polls.append(poll)
-        prefix = f"poll {number}: " if len(flowcharts) > 1 else ""
+    polls = [poll for _block, poll in usable]
+    for number, poll in enumerate(polls, start=1):
+        prefix = f"poll {number}: " if len(polls) > 1 else ""
         warnings.extend(prefix + warning for warning in definition_warnings(poll))
-    return BuildResult(title=article.title, polls=polls, warnings=warnings)
+    return BuildResult(
+        title=article.title,
+        polls=polls,
+        warnings=warnings,
+        languages=[block.language for block, _poll in usable],
+    )
+
+
+def _usable_blocks(
+    article: Article,
+) -> tuple[list[tuple[Block, dict[str, Any]]], list[str], list[str]]:
+    """Each block that makes a poll, with its validated definition; why each other block does
+    not; and the warnings about blocks that are only left-over Yes/No buttons."""
+    usable, problems, warnings = [], [], []
+    for block in find_blocks(article.lines, article.line_number):
+        if block.is_empty:
+            warnings.append(f"line {block.line}: Yes/No without questions after them, ignored")
+            continue
+        if block.problem:
+            problems.append(f"block at line {block.line}: {block.problem}")
+            continue
+        title = shorten(article.title or block.questions[0], MAX_TEXT_LENGTH)
+        try:
+            usable.append((block, validate_definition(definition_from_block(block, title))))
+        except DefinitionError as error:
+            problems.append(f"block at line {block.line}: {error}")
+    return usable, problems, warnings
 
 
 def flowchart_line_spans(article: Article) -> list[tuple[int, int]]:
@@ -80,11 +101,5 @@ def flowchart_line_spans(article: Article) -> list[tuple[int, int]]:
     """
     if article.format == "definition":
         return []
-    blocks = find_blocks(article.lines, article.line_number)
-    return [(block.start, block.end) for block in blocks if not block.is_empty]
-
-
-def _numbered_title(title: str, number: int) -> str:
-    """The article title, " (2)", " (3)" … for later blocks, cut to fit the text limit."""
-    suffix = f" ({number})" if number > 1 else ""
-    return shorten(title, MAX_TEXT_LENGTH - len(suffix)) + suffix
+    usable, _problems, _warnings = _usable_blocks(article)
+    return [(block.start, block.end) for block, _poll in usable]

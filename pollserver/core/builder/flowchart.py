@@ -15,6 +15,8 @@ short lines (see DESIGN.md, "The flowchart block in an article")::
 Everything the rule decides lives here, so a change to it touches this module only: what a line
 is (question, prose, page chrome), where a block starts and ends, why a block cannot become a
 poll, how its questions and statements become nodes, and which line is the article's headline.
+The words it reads in each language (the Yes/No pair, question marks, chrome) are a table of
+their own: ``pollserver.core.builder.languages``.
 """
 
 from __future__ import annotations
@@ -24,12 +26,20 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pollserver.core.builder.languages import (
+    QUESTION_MARKS,
+    SENTENCE_MARKS,
+    box_text,
+    is_language_chrome,
+    pair_language,
+)
 from pollserver.core.definition import MAX_NODES, MAX_TEXT_LENGTH
 
 # Kinds of line ----------------------------------------------------------------------------------
 
-_CLOSING_MARKS = "\"'”’»)]*"
-_SENTENCE_ENDS = (".", "!", ":", "…")
+_CLOSING_MARKS = "\"'”’»)]*」』）"
+# A headline never ends like a sentence, nor trails off.
+_SENTENCE_ENDS = (*SENTENCE_MARKS, "…")
 
 # Page chrome: navigation, sharing and ad labels that scraped text carries along.
 _CHROME_LINES = frozenset(
@@ -59,12 +69,19 @@ _COUNTER_CHROME = re.compile(r"^\d[\d,.]*k?\s+(comments?|shares?|replies|views)$
 
 
 def reads_as_prose(line: str) -> bool:
-    """A sentence (ends in . ! : or …) or a line too long for a flowchart box."""
+    """A sentence (ends in . ! : or …, in any script) or a line too long for a flowchart box."""
     return len(line) > MAX_TEXT_LENGTH or _final_mark(line) in _SENTENCE_ENDS
 
 
+def ends_a_block(line: str) -> bool:
+    """Prose ends a block, but an outcome may trail off ("…" or "..."): only a sentence's own
+    end, or a line too long for a box, ends it."""
+    mark = _final_mark(line)
+    return len(line) > MAX_TEXT_LENGTH or (mark in SENTENCE_MARKS and not line.endswith("..."))
+
+
 def is_question(line: str) -> bool:
-    return _final_mark(line) == "?"
+    return _final_mark(line) in QUESTION_MARKS
 
 
 def is_chrome(line: str) -> bool:
@@ -77,6 +94,7 @@ def is_chrome(line: str) -> bool:
         bare in _CHROME_LINES
         or normalized.startswith(_CHROME_PREFIXES)
         or _COUNTER_CHROME.match(bare) is not None
+        or is_language_chrome(normalized, bare)
     )
 
 
@@ -85,16 +103,16 @@ def _final_mark(line: str) -> str:
     return line.rstrip().rstrip(_CLOSING_MARKS)[-1:]
 
 
-def _is_word(line: str, word: str) -> bool:
-    return line.strip().casefold() == word
-
-
 def _starts_block(lines: Sequence[str], index: int) -> bool:
-    return (
-        index + 1 < len(lines)
-        and _is_word(lines[index], "yes")
-        and _is_word(lines[index + 1], "no")
-    )
+    return index + 1 < len(lines) and block_language(lines, index) is not None
+
+
+def block_language(lines: Sequence[str], index: int) -> str | None:
+    """The language of the Yes/No pair starting at ``index``, or None where no pair starts."""
+    if index + 1 >= len(lines) or not lines[index] or not lines[index + 1]:
+        return None
+    language = pair_language(lines[index], lines[index + 1])
+    return language.code if language else None
 
 
 def first_headline(lines: Sequence[str]) -> str | None:
@@ -121,6 +139,7 @@ class Block:
     questions: tuple[str, ...]
     statements: tuple[str, ...]
     problem: str | None  # why it cannot become a poll
+    language: str = "en"  # of its Yes/No pair: the poll's language
 
     @property
     def is_empty(self) -> bool:
@@ -151,8 +170,10 @@ def _read_block(lines: Sequence[str], start: int, line_number: Callable[[int], i
     end = start + 2
     while end < len(lines):
         line = lines[end]
-        if not line or _starts_block(lines, end) or reads_as_prose(line):
+        if not line or _starts_block(lines, end) or ends_a_block(line):
             break
+        if statements and len(statements) % 2 == 0 and is_chrome(line):
+            break  # "Advertisement" after the last pair: the page's, not the flowchart's
         if is_question(line):
             if statements:
                 break  # a question after the outcomes belongs to what follows the block
@@ -168,6 +189,7 @@ def _read_block(lines: Sequence[str], start: int, line_number: Callable[[int], i
         questions=tuple(questions),
         statements=tuple(statements),
         problem=problem,
+        language=block_language(lines, start) or "en",
     )
 
 
@@ -229,7 +251,7 @@ def definition_from_block(block: Block, title: str) -> dict[str, Any]:
             {
                 "id": f"q{number}",
                 "type": "question",
-                "text": text,
+                "text": box_text(text),
                 "yes": "o1" if last else f"q{number + 1}",
                 "no": "o2" if last else None,
             }
@@ -240,7 +262,7 @@ def definition_from_block(block: Block, title: str) -> dict[str, Any]:
             {
                 "id": f"o{number}",
                 "type": "outcome",
-                "text": text,
+                "text": box_text(text),
                 "next": f"o{follower}" if follower <= outcome_count else None,
             }
         )

@@ -9,6 +9,8 @@ the source line it starts on, for messages. The page's title comes from its ``<h
 
 from __future__ import annotations
 
+import re
+
 from bs4 import BeautifulSoup, NavigableString, PageElement, Tag
 
 from pollserver.core.builder.article import ArticleError, clean_line, shorten
@@ -64,11 +66,29 @@ def _html_title(soup: BeautifulSoup) -> str | None:
     candidates = [clean_line(heading.get_text(" ")) for heading in headings]
     page_title = soup.find("title")
     if page_title is not None:
-        candidates.append(clean_line(page_title.get_text(" ")))
+        candidates.append(without_site_name(clean_line(page_title.get_text(" "))))
     for candidate in candidates:
         if candidate and not is_chrome(candidate):
             return shorten(candidate, MAX_TEXT_LENGTH)
     return None
+
+
+# A page <title> names the site after the headline: "Headline | The Daily Example",
+# "Headline – Site", "Headline - Section - Site". A pipe always separates; a dash only before a
+# short name (a headline may hold a dash of its own: "Covid-19 - what now for schools").
+_PIPE_SUFFIX = re.compile(r"\s+[|｜]\s+[^|｜]*$")
+_DASH_SUFFIX = re.compile(r"\s+[-–—·•]\s+(?:\S+\s+){0,3}\S+$")
+
+
+def without_site_name(title: str) -> str:
+    """A page title without the site's (and section's) name after the headline."""
+    for suffix in (_PIPE_SUFFIX, _PIPE_SUFFIX, _DASH_SUFFIX, _DASH_SUFFIX):
+        shorter = suffix.sub("", title)
+        # Never down to one word ("Headline – Site" stays whole); Japanese, Korean and Chinese
+        # headlines have no spaces to count words by.
+        if shorter != title and (len(shorter.split()) >= 2 or not shorter.isascii()):
+            title = shorter
+    return title
 
 
 class _LineWriter:

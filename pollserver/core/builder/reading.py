@@ -22,13 +22,16 @@ from pollserver.core.builder.flowchart import first_headline
 from pollserver.core.builder.html_lines import read_html
 
 MAX_ARTICLE_BYTES = 2 * 1024 * 1024
-ARTICLE_SUFFIXES = (".txt", ".html", ".htm")
+# Markdown is read as text, its markup taken off each line (markdown_line).
+MARKDOWN_SUFFIXES = (".md", ".markdown")
+ARTICLE_SUFFIXES = (".txt", *MARKDOWN_SUFFIXES, ".html", ".htm")
 DEFINITION_SUFFIX = ".json"
 FORMATS = ("text", "html", "definition")
 FORMAT_BY_SUFFIX = {
     ".html": "html",
     ".htm": "html",
     ".txt": "text",
+    **dict.fromkeys(MARKDOWN_SUFFIXES, "text"),
     DEFINITION_SUFFIX: "definition",
 }
 
@@ -120,6 +123,8 @@ def parse_article(raw: bytes, source: str, *, format: str | None = None) -> Arti
         title, lines, line_numbers = read_html(text)
     else:
         lines = [clean_line(line) for line in text.removesuffix("\n").split("\n")]
+        if PurePath(source).suffix.lower() in MARKDOWN_SUFFIXES:
+            lines = [markdown_line(line) for line in lines]
         line_numbers = list(range(1, len(lines) + 1))
         title = _definition_title(text) if format == "definition" else None
     if title is None and format != "definition":
@@ -133,6 +138,22 @@ def parse_article(raw: bytes, source: str, *, format: str | None = None) -> Arti
         format=format,
         line_numbers=tuple(line_numbers),
     )
+
+
+_MARKDOWN_HEADING = re.compile(r"^#{1,6}\s+(?P<text>.*?)(?:\s+#+)?$")
+_MARKDOWN_QUOTE = re.compile(r"^(?:>\s?)+")
+_MARKDOWN_RULE = re.compile(r"^(?:[-*_]\s*){3,}$")
+
+
+def markdown_line(line: str) -> str:
+    """A Markdown line as the flowchart rule reads it: a heading's text, a quote's text, a rule
+    as a blank line (it ends a block); list markers and emphasis are the rule's own business
+    (``languages.box_text``)."""
+    if _MARKDOWN_RULE.match(line):
+        return ""
+    line = _MARKDOWN_QUOTE.sub("", line)
+    heading = _MARKDOWN_HEADING.match(line)
+    return heading["text"] if heading else line
 
 
 def _decode(raw: bytes) -> str:
