@@ -54,7 +54,11 @@ LANGUAGE_FILE = re.compile(r"^[a-z]{2,3}$")
 # Placeholders the widget's source may hold, replaced before it is minified.
 CSS_PLACEHOLDER = "__WIDGET_CSS__"  # a JS string literal: widget.css, minified
 WORDS_EN_PLACEHOLDER = "__WORDS_EN__"  # the JSON object of words/en.json
-WORDS_URLS_PLACEHOLDER = "__WORDS_URLS__"  # {"de": "widget/words/de.<hash>.json", …}
+# The languages with a words file, ["de", "fr", …], and the one hash all their URLs share
+# (widget/words/<language>.<hash>.json): a map of URLs with a hash each cost the widget 200
+# bytes gzipped once it spoke twelve languages, the list and one hash cost a quarter of that.
+WORDS_LANGUAGES_PLACEHOLDER = "__WORDS_LANGUAGES__"
+WORDS_HASH_PLACEHOLDER = "__WORDS_HASH__"  # written inside a string literal of the source
 EXTRAS_URL_PLACEHOLDER = "__EXTRAS_URL__"  # "widget/extras.<hash>.js"
 
 # A leading /*! … */ comment is the licence: kept verbatim at the top of the built file.
@@ -127,24 +131,35 @@ def build_widget(folder: Path) -> WidgetBuild:
         for path in sorted((folder / WORDS_FOLDER).glob("*.json"))
         if LANGUAGE_FILE.match(path.stem)
     }
+    others = {language: text for language, text in words.items() if language != DEFAULT_LANGUAGE}
+    digest = words_hash({language: text.encode() for language, text in others.items()})
     word_files = [
-        built_file(f"{WORDS_PATH}/{language}.json", text.encode())
-        for language, text in words.items()
-        if language != DEFAULT_LANGUAGE
+        built_file(f"{WORDS_PATH}/{language}.json", text.encode(), digest=digest)
+        for language, text in others.items()
     ]
-    word_urls = {
-        built.name[len(WORDS_PATH) + 1 : -len(".json")]: built.path for built in word_files
-    }
     extras = built_file(EXTRAS, minified_script(read_text(folder / EXTRAS_SOURCE), EXTRAS))
-    widget = widget_source(folder, words.get(DEFAULT_LANGUAGE), word_urls, extras.path)
+    widget = widget_source(folder, words.get(DEFAULT_LANGUAGE), list(others), digest, extras.path)
     scripts = [built_file(WIDGET, minified_script(widget, WIDGET)), extras]
     for name in (EMBED, EMBED_FRAME):
         scripts.append(built_file(name, minified_script(read_text(folder / name), name)))
     return WidgetBuild(files=(*scripts, *word_files), sources_hash=sources_hash(folder))
 
 
+def words_hash(bodies: dict[str, bytes]) -> str:
+    """The one hash in every words file's URL: of all of them, so any change is a new URL."""
+    digest = hashlib.sha256()
+    for language in sorted(bodies):
+        digest.update(f"{language}\0{len(bodies[language])}\0".encode())
+        digest.update(bodies[language])
+    return digest.hexdigest()[:HASH_LENGTH]
+
+
 def widget_source(
-    folder: Path, words_en: str | None, word_urls: dict[str, str], extras_url: str
+    folder: Path,
+    words_en: str | None,
+    languages: list[str],
+    words_digest: str,
+    extras_url: str,
 ) -> str:
     """widget.js with its placeholders filled in (a source without them is taken as it is)."""
     source = read_text(folder / WIDGET)
@@ -160,8 +175,8 @@ def widget_source(
                 f"{folder / WORDS_FOLDER / 'en.json'} is missing"
             )
         source = source.replace(WORDS_EN_PLACEHOLDER, words_en)
-    if WORDS_URLS_PLACEHOLDER in source:
-        source = source.replace(WORDS_URLS_PLACEHOLDER, json.dumps(word_urls, sort_keys=True))
+    source = source.replace(WORDS_LANGUAGES_PLACEHOLDER, json.dumps(sorted(languages)))
+    source = source.replace(WORDS_HASH_PLACEHOLDER, words_digest)  # hex: bare, inside a string
     source = source.replace(EXTRAS_URL_PLACEHOLDER, json.dumps(extras_url))
     return source
 
@@ -195,15 +210,17 @@ def read_text(path: Path) -> str:
         raise WidgetBuildError(f"cannot read {path}: {error.strerror}") from error
 
 
-def built_file(name: str, body: bytes) -> BuiltFile:
+def built_file(name: str, body: bytes, *, digest: str | None = None) -> BuiltFile:
+    """A served file; ``digest``: the hash in its URL when not its own (the words files')."""
+    digest = digest or content_hash(body)
     return BuiltFile(
         name=name,
-        path=hashed_path(name, content_hash(body)),
+        path=hashed_path(name, digest),
         media_type=MEDIA_TYPES[Path(name).suffix],
         body=body,
         gzip=gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0),
         brotli=brotli.compress(body, mode=brotli.MODE_TEXT, quality=BROTLI_QUALITY),
-        content_hash=content_hash(body),
+        content_hash=digest,
         integrity=integrity(body),
     )
 
@@ -251,10 +268,20 @@ def read_build(folder: Path, target: Path | None = None) -> WidgetBuild | None:
         manifest = json.loads((target / MANIFEST).read_text(encoding="utf-8"))
         if manifest["sources"] != sources_hash(folder):
             return None
+        bodies = {name: (target / path).read_bytes() for name, path in manifest["files"]}
+        words_prefix = WORDS_PATH + "/"
+        digest = words_hash(
+            {
+                name[len(words_prefix) : -len(".json")]: body
+                for name, body in bodies.items()
+                if name.startswith(words_prefix)
+            }
+        )
         files = []
         for name, path in manifest["files"]:
-            body = (target / path).read_bytes()
-            if hashed_path(name, content_hash(body)) != path:
+            body = bodies[name]
+            own = digest if name.startswith(words_prefix) else content_hash(body)
+            if hashed_path(name, own) != path:
                 return None
             files.append(
                 BuiltFile(
@@ -264,7 +291,7 @@ def read_build(folder: Path, target: Path | None = None) -> WidgetBuild | None:
                     body=body,
                     gzip=(target / (path + ".gz")).read_bytes(),
                     brotli=(target / (path + ".br")).read_bytes(),
-                    content_hash=content_hash(body),
+                    content_hash=own,
                     integrity=integrity(body),
                 )
             )

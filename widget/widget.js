@@ -7,7 +7,8 @@
  * Styling: --reader-poll-accent, -accent-text, -font, -radius, -margin, -accent-dark, -accent-text-dark.
  *
  * Built (widget_build.py): __WIDGET_CSS__ becomes widget.css minified, __WORDS_EN__ words/en.json,
- * __WORDS_URLS__ where the other languages' words are. Names are short: the script is sent to
+ * __WORDS_LANGUAGES__ the other languages with words, __WORDS_HASH__ the hash in their URLs,
+ * __EXTRAS_URL__ where widget/extras.js is. Names are short: the script is sent to
  * every reader. A poll's state P, shared by every copy of the poll on the page:
  *   id, u (its API URL), pv (preview source), V (its views), p (the poll), N (nodes by id),
  *   d (questions left, by node), g (the reader's progress), R (results), t (token), k (request
@@ -24,7 +25,7 @@
   const api = (u) => new URL("api/v1/polls/", u).href;
   const API = api(SRC);
   const EN = __WORDS_EN__;
-  const URLS = __WORDS_URLS__;
+  const LANGS = __WORDS_LANGUAGES__; // their words: widget/words/<language>.<one hash>.json
   const CSS = __WIDGET_CSS__;
   const T = { en: EN }; // words by language: loaded, or their promise while loading
   const polls = new Map();
@@ -57,8 +58,8 @@
   // A language's words, fetched once when first needed; English when they cannot be had.
   const words = async (l) =>
     T[l] ||
-    (T[l] = URLS[l]
-      ? fetch(new URL(URLS[l], SRC), { credentials: "omit" })
+    (T[l] = LANGS.includes(l)
+      ? fetch(new URL(`widget/words/${l}.__WORDS_HASH__.json`, SRC), { credentials: "omit" })
           .then((r) => r.json())
           .catch(() => EN)
           .then((d) => (T[l] = d))
@@ -172,7 +173,7 @@
       }
     }
     if (e) {
-      const b = h("div", "err", h("p", 0, e.m || t(e.k, { t: e.s && rel(V, e.s) })));
+      const b = h("div", "err", h("p", 0, t(e.k, { t: e.s && rel(V, e.s) })));
       b.role = "alert";
       if (e.a) {
         b.append(
@@ -382,7 +383,7 @@
       ? { a: again, k: "rate", s: sec(r.r, 60) }
       : s == 503 && !P.w // busy: wait as long as the server asks, then try once more by itself
       ? (setTimeout(again, (P.w = sec(r.r, 5)) * 1e3), { k: "busy", s: P.w })
-      : { a: again, k: "failed", m: r.m };
+      : { a: again, k: "failed" }; // the server's words are English: the reader's own instead
     P.m = moved == 1;
     draw(P);
   };

@@ -520,10 +520,21 @@ def test_a_lost_reply_retried_stays_one_reader(service, host, page):
 # --- messages -------------------------------------------------------------------------------------
 
 
-def test_the_servers_own_message_where_the_widget_has_none(service, host, page):
-    """The fallback for a refusal the widget has no words for: the answer's reply is replaced
-    here, because the real server gives no such refusal to a widget on demand (a database outage,
-    the one refusal that is provoked for real, is tests/e2e/test_widget_limits.py's)."""
+@pytest.mark.parametrize(
+    ("lang", "yes", "said"),
+    [
+        ("en", "Yes", "Something went wrong.Try again"),
+        ("de", "Ja", "Etwas ist schiefgegangen.Erneut versuchen"),
+    ],
+)
+def test_a_refusal_the_widget_has_no_words_for_is_said_in_the_readers_language(
+    service, host, page, lang, yes, said
+):
+    """The fallback for a refusal the widget has no words for: its own words, in the reader's
+    language, never the server's message (English, and written for developers). The answer's
+    reply is replaced here, because the real server gives no such refusal to a widget on demand
+    (a database outage, the one refusal that is provoked for real, is
+    tests/e2e/test_widget_limits.py's)."""
     seed = service.polls["seed"]
     page.route(
         f"{service.url}/api/v1/polls/{seed}/answers",
@@ -537,11 +548,12 @@ def test_the_servers_own_message_where_the_widget_has_none(service, host, page):
             )
         ),
     )
-    page.goto(host.add("/message.html", article(service.snippet("seed"))))
+    snippet = service.snippet("seed", f'data-lang="{lang}"')
+    page.goto(host.add(f"/message-{lang}.html", article(snippet)))
     poll = widget(page, seed)
-    poll.get_by_role("button", name="Yes").click()
-    expect(poll.get_by_role("alert")).to_have_text("This poll takes no answers today.Try again")
-    expect(poll.get_by_role("button", name="Try again")).to_be_focused()
+    poll.get_by_role("button", name=yes).click()
+    expect(poll.get_by_role("alert")).to_have_text(said)
+    expect(poll.get_by_role("alert").get_by_role("button")).to_be_focused()
     expect(poll.locator(".q")).to_have_text(SEED_Q1)  # the question stays
 
 

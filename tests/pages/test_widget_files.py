@@ -46,8 +46,9 @@ PLACEHOLDER_WIDGET = """/*! a widget | MIT */
   // Filled in by the build.
   const css = __WIDGET_CSS__;
   const english = __WORDS_EN__;
-  const others = __WORDS_URLS__;
-  window.ReaderPollTest = { css, english, others };
+  const others = __WORDS_LANGUAGES__;
+  const words = (language) => `widget/words/${language}.__WORDS_HASH__.json`;
+  window.ReaderPollTest = { css, english, others, words };
 })();
 """
 
@@ -215,7 +216,9 @@ def test_scripts_are_not_rate_limited(app_config):
 # --- the build: placeholders, words files, rebuilds ---------------------------------------------
 
 
-def test_placeholders_take_the_css_the_english_words_and_the_hashed_words_urls(widget_folder):
+def test_placeholders_take_the_css_the_english_words_and_the_words_languages_and_hash(
+    widget_folder,
+):
     build = build_widget(widget_folder)
     widget = build.file("widget.js").body.decode()
     assert widget.startswith("/*! a widget | MIT */\n")
@@ -225,7 +228,11 @@ def test_placeholders_take_the_css_the_english_words_and_the_hashed_words_urls(w
     assert re.search(r'\{"?yes"?:"Yes","?no"?:"No","?poll"?:"Reader poll"\}', widget), widget
     urls = {language: build.file(f"widget/words/{language}.json").path for language in ("de", "fr")}
     assert re.fullmatch(r"widget/words/de\.[0-9a-f]{12}\.json", urls["de"])
-    assert re.search(rf'\{{"?de"?:"{urls["de"]}","?fr"?:"{urls["fr"]}"\}}', widget), widget
+    # One hash for every words file: the widget holds the list of languages and that hash.
+    digest = urls["de"].split(".")[1]
+    assert urls["fr"] == f"widget/words/fr.{digest}.json"
+    assert '["de","fr"]' in widget, widget
+    assert re.search(rf"widget/words/\$\{{\w+\}}\.{digest}\.json", widget), widget
     assert build.file("widget/words/en.json") is None  # English travels inside the script
     assert build.languages == {"en", "de", "fr"}
     assert (
@@ -236,7 +243,7 @@ def test_placeholders_take_the_css_the_english_words_and_the_hashed_words_urls(w
 
 def test_words_files_are_served_at_their_hashed_path_only(client, widget_folder):
     path = current("widget/words/de.json").path
-    assert f'"{path}"'.encode() in client.get("/widget.js").data
+    assert f".{path.split('.')[1]}.json".encode() in client.get("/widget.js").data
     response = client.get("/" + path, headers={"Accept-Encoding": "br"})
     assert response.status_code == 200
     assert response.mimetype == "application/json"
@@ -266,10 +273,10 @@ def test_an_edited_source_is_served_rebuilt_and_its_old_hash_is_gone(client, wid
     assert json.loads(client.get("/" + new_words.path).data) == words
     moved_on = client.get(old_words.request.path, follow_redirects=True)
     assert json.loads(moved_on.data) == words
-    # The widget names the new words file, so it has a new hash too.
+    # The widget names the new words files' hash, so it has a new hash too.
     new_widget = current("widget.js")
     assert new_widget.content_hash != old_widget.content_hash
-    assert new_words.path.encode() in client.get("/widget.js").data
+    assert f".{new_words.content_hash}.json".encode() in client.get("/widget.js").data
     assert client.get(f"/{old_widget.path}").status_code == 404
 
 
