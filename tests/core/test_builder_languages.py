@@ -240,3 +240,15 @@ def test_an_imported_poll_speaks_the_language_of_its_pair_and_an_editors_choice_
         again = import_article(db.session, read_article(path), "tests").polls
         db.session.commit()
         assert again[0].settings["language"] == "uk"
+
+
+@pytest.mark.parametrize("chrome", ["Anzeige", "Реклама", "Publicité", "광고", "إعلان", "Werbung"])
+def test_a_languages_chrome_is_never_the_title(chrome):
+    text = f"{chrome}\nDer Park am Fluss\n\nJa\nNein\nSoll der Park offen bleiben?\nOffen\nZu\n"
+    assert build_text(text).polls[0]["title"] == "Der Park am Fluss"
+
+
+def test_an_outcome_that_only_starts_like_chrome_is_kept():
+    text = "Park\n\nJa\nNein\nSoll der Park offen bleiben?\nAnzeige erstattet\nKeine Anzeige\n"
+    (poll,) = build_text(text).polls
+    assert [node["text"] for node in poll["nodes"][1:]] == ["Anzeige erstattet", "Keine Anzeige"]
