@@ -41,30 +41,8 @@ _CLOSING_MARKS = "\"'”’»)]*」』）"
 # A headline never ends like a sentence, nor trails off.
 _SENTENCE_ENDS = (*SENTENCE_MARKS, "…")
 
-# Page chrome: navigation, sharing and ad labels that scraped text carries along.
-_CHROME_LINES = frozenset(
-    {
-        "skip to main content", "skip to content", "skip navigation", "skip to navigation",
-        "menu", "main menu", "open menu", "close menu", "close", "search", "home",
-        "comments", "comment", "show comments", "view comments", "leave a comment",
-        "advertisement", "advertisements", "ad", "ads", "sponsored", "sponsored content",
-        "share", "share this", "share this article", "share this story", "share article",
-        "tweet", "email", "print", "copy link", "save", "listen", "listen to this article",
-        "sign in", "sign out", "log in", "login", "log out", "logout", "register", "sign up",
-        "subscribe", "subscribe now", "newsletter", "newsletters", "account", "my account",
-        "related", "related articles", "related stories", "related content", "most read",
-        "most popular", "trending", "read more", "more", "next", "previous", "back to top",
-        "loading", "accept", "accept cookies", "cookie settings", "privacy policy",
-        "terms of use", "terms of service", "contact us", "about us", "follow us",
-        "facebook", "twitter", "x", "linkedin", "whatsapp", "instagram", "reddit",
-    }
-)  # fmt: skip
-_CHROME_PREFIXES = (
-    "related:", "related articles", "read more", "read next", "see also", "more from",
-    "advertisement", "sponsored", "skip to", "jump to", "share on", "share this",
-    "follow us", "sign in", "sign up", "subscribe", "photo:", "image:", "credit:",
-    "listen to", "we use cookies", "this site uses cookies",
-)  # fmt: skip
+# Page chrome in every language is a column of languages.LANGUAGES; counters ("12 comments")
+# are chrome in any language.
 _COUNTER_CHROME = re.compile(r"^\d[\d,.]*k?\s+(comments?|shares?|replies|views)$")
 
 
@@ -90,12 +68,7 @@ def is_chrome(line: str) -> bool:
     if not any(character.isalnum() for character in normalized):
         return True  # separators, bullets, arrows
     bare = normalized.strip(" .:|•·-–—>»«›‹…")
-    return (
-        bare in _CHROME_LINES
-        or normalized.startswith(_CHROME_PREFIXES)
-        or _COUNTER_CHROME.match(bare) is not None
-        or is_language_chrome(normalized, bare)
-    )
+    return is_language_chrome(normalized, bare) or _COUNTER_CHROME.match(bare) is not None
 
 
 def _final_mark(line: str) -> str:
@@ -104,7 +77,7 @@ def _final_mark(line: str) -> str:
 
 
 def _starts_block(lines: Sequence[str], index: int) -> bool:
-    return index + 1 < len(lines) and block_language(lines, index) is not None
+    return block_language(lines, index) is not None
 
 
 def block_language(lines: Sequence[str], index: int) -> str | None:

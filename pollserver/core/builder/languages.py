@@ -29,7 +29,28 @@ class Language:
 
 # In order of preference where two languages share a pair (Spanish and Italian "Si"/"No").
 LANGUAGES: tuple[Language, ...] = (
-    Language("en", ("yes",), ("no",)),  # English chrome: flowchart._CHROME_LINES
+    Language(
+        "en",
+        ("yes",),
+        ("no",),
+        ("skip to main content", "skip to content", "skip navigation", "skip to navigation",
+         "menu", "main menu", "open menu", "close menu", "close", "search", "home",
+         "comments", "comment", "show comments", "view comments", "leave a comment",
+         "advertisement", "advertisements", "ad", "ads", "sponsored", "sponsored content",
+         "share", "share this", "share this article", "share this story", "share article",
+         "tweet", "email", "print", "copy link", "save", "listen", "listen to this article",
+         "sign in", "sign out", "log in", "login", "log out", "logout", "register", "sign up",
+         "subscribe", "subscribe now", "newsletter", "newsletters", "account", "my account",
+         "related", "related articles", "related stories", "related content", "most read",
+         "most popular", "trending", "read more", "more", "next", "previous", "back to top",
+         "loading", "accept", "accept cookies", "cookie settings", "privacy policy",
+         "terms of use", "terms of service", "contact us", "about us", "follow us",
+         "facebook", "twitter", "x", "linkedin", "whatsapp", "instagram", "reddit"),
+        ("related:", "related articles", "read more", "read next", "see also", "more from",
+         "advertisement", "sponsored", "skip to", "jump to", "share on", "share this",
+         "follow us", "sign in", "sign up", "subscribe", "photo:", "image:", "credit:",
+         "listen to", "we use cookies", "this site uses cookies"),
+    ),
     Language(
         "de",
         ("ja",),
