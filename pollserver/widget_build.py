@@ -32,6 +32,7 @@ import brotli
 # Hex digits of a file's SHA-256 in its URL (widget.<hash>.js): enough to tell versions apart;
 # the integrity value, not this, is what a browser checks.
 HASH_LENGTH = 12
+WORDS_HASH_LENGTH = 8  # see words_hash
 GZIP_LEVEL = 9
 BROTLI_QUALITY = 11
 
@@ -146,12 +147,14 @@ def build_widget(folder: Path) -> WidgetBuild:
 
 
 def words_hash(bodies: dict[str, bytes]) -> str:
-    """The one hash in every words file's URL: of all of them, so any change is a new URL."""
+    """The one hash in every words file's URL: of all of them, so any change is a new URL.
+    Eight hex digits, where scripts have twelve: it only tells versions of the words apart (no
+    two builds in a year would share it), and every byte of widget.js is sent to every reader."""
     digest = hashlib.sha256()
     for language in sorted(bodies):
         digest.update(f"{language}\0{len(bodies[language])}\0".encode())
         digest.update(bodies[language])
-    return digest.hexdigest()[:HASH_LENGTH]
+    return digest.hexdigest()[:WORDS_HASH_LENGTH]
 
 
 def widget_source(

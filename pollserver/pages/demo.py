@@ -92,7 +92,7 @@ def article_content(article: Article, polls: dict[int, Poll]) -> list[tuple[str,
     if parsed is None or parsed.format == "definition":
         return [("poll", polls[index]) for index in sorted(polls)]
     span_of_line: dict[int, int] = {}
-    for block_index, (start, end) in enumerate(builder.flowchart_line_spans(parsed)):
+    for block_index, (start, end) in builder.flowchart_line_spans(parsed).items():
         for line_index in range(start, end):
             span_of_line[line_index] = block_index
     content: list[tuple[str, str | Poll]] = []

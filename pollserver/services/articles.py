@@ -101,11 +101,13 @@ def import_article(
             parsed.source, ImportStatus.UNCHANGED, article, list(article.polls), built.warnings
         )
     known_polls = {poll.id for poll in article.polls} if article is not None else set()
+    # A definition file's polls have no language or place of their own: in order.
+    block_indexes = built.block_indexes or list(range(len(built.polls)))
     languages = built.languages or [None] * len(built.polls)
     plans = [
         plan_block(session, article, block_index, definition, language)
-        for block_index, (definition, language) in enumerate(
-            zip(built.polls, languages, strict=True)
+        for block_index, definition, language in zip(
+            block_indexes, built.polls, languages, strict=True
         )
     ]
     if any(plan.conflicts for plan in plans):

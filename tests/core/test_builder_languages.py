@@ -167,12 +167,18 @@ def test_an_article_whose_only_block_is_bad_is_still_an_error():
         ("Park to stay open late – The Daily Example", "Park to stay open late"),
         ("Tram vote | Politics | The Daily Example", "Tram vote"),
         ("Park plan - Local news - The Daily Example", "Park plan"),
-        ("Covid-19 - what now for schools and parents this winter", None),
+        ("The Daily Example | Council votes to close the park early", None),
+        ("Covid-19 in Europe - what now for schools", None),
+        ("Brexit deal agreed - what happens next | Site", "Brexit deal agreed - what happens next"),
+        ("Élections – ce qu'il faut savoir", None),
+        ("Bundestag – Abstimmung heute", None),
     ],
 )
-def test_a_page_title_loses_the_sites_name(title, expected):
+def test_a_page_title_loses_the_sites_name_and_nothing_else(title, expected):
     html = f"<title>{title}</title><p>Yes</p><p>No</p><p>Q?</p><p>A</p><p>B</p>"
     result = build_text(html, "page.html")
+    if title.startswith("The Daily Example |"):
+        expected = "Council votes to close the park early"
     assert result.polls[0]["title"] == (expected or title)
 
 
@@ -252,3 +258,79 @@ def test_an_outcome_that_only_starts_like_chrome_is_kept():
     text = "Park\n\nJa\nNein\nSoll der Park offen bleiben?\nAnzeige erstattet\nKeine Anzeige\n"
     (poll,) = build_text(text).polls
     assert [node["text"] for node in poll["nodes"][1:]] == ["Anzeige erstattet", "Keine Anzeige"]
+
+
+# --- what a first version of this rule got wrong --------------------------------------------------
+
+
+def test_a_bad_block_keeps_its_place_so_the_polls_after_it_stay_the_same(app, tmp_path):
+    from pollserver.extensions import db
+    from pollserver.services.articles import import_article
+
+    good = "Yes\nNo\nShould the {0} open?\n{0} opens\n{0} stays shut\n"
+    bad = "Yes\nNo\nShould the mill be flats?\nFlats\n"  # an outcome without its pair
+    text = "Three questions\n\n" + good.format("park") + "\n" + bad + "\n" + good.format("pier")
+    result = build_text(text)
+    assert result.block_indexes == [0, 2]
+    path = tmp_path / "three.txt"
+    path.write_text(text)
+    with app.app_context():
+        first = import_article(db.session, read_article(path), "tests")
+        db.session.commit()
+        pier = {poll.block_index: poll.public_id for poll in first.polls}[2]
+        path.write_text(text.replace("Flats\n", "Flats\nNo flats\n"))  # fixed
+        fixed = import_article(db.session, read_article(path), "tests")
+        db.session.commit()
+        by_block = {poll.block_index: poll for poll in fixed.polls}
+        assert sorted(by_block) == [0, 1, 2]
+        assert by_block[2].public_id == pier  # the pier's poll is still the pier's
+        assert by_block[1].nodes[0].text == "Should the mill be flats?"
+
+
+@pytest.mark.parametrize(
+    "outcomes",
+    [("Accept", "Refuse"), ("Subscribers leave", "Subscribers stay"), ("Close", "Save")],
+)
+def test_outcomes_that_look_like_chrome_are_kept_when_more_follow(outcomes):
+    text = "Park\n\nYes\nNo\nShould the park be sold?\nSell\nKeep\n" + "\n".join(outcomes)
+    (poll,) = build_text(text + "\n").polls
+    assert [node["text"] for node in poll["nodes"][1:]] == ["Sell", "Keep", *outcomes]
+
+
+def test_prose_that_trails_off_after_a_block_is_not_an_outcome():
+    html = (
+        "<h1>Park</h1><div><p>Yes</p><p>No</p><p>Should it open?</p><p>Open</p><p>Shut</p>"
+        "<p>What happens next is anyone's guess...</p></div>"
+    )
+    (poll,) = build_text(html, "park.html").polls
+    assert len(poll["nodes"]) == 3
+    quoted = 'Park\n\nYes\nNo\nShould it go on?\nGame "cancelled..."\nGame on\n'
+    (poll,) = build_text(quoted).polls
+    assert poll["nodes"][1]["text"] == 'Game "cancelled..."'
+
+
+def test_a_numbered_name_in_a_box_keeps_its_number():
+    text = "Fußball\n\nJa\nNein\nSteigt der Verein ab?\n1. FC Köln in der 2. Liga\nKlassenerhalt\n"
+    (poll,) = build_text(text).polls
+    assert poll["nodes"][1]["text"] == "1. FC Köln in der 2. Liga"
+
+
+def test_direction_marks_of_right_to_left_text_are_not_part_of_its_words():
+    text = "حديقة\n\nنعم\u200f\nلا\u200f\nهل تبقى مفتوحة؟\u200f\nمفتوحة\nمغلقة\u200e\n"
+    result = build_text(text)
+    assert result.languages == ["ar"]
+    assert [node["text"] for node in result.polls[0]["nodes"]] == [
+        "هل تبقى مفتوحة؟",
+        "مفتوحة",
+        "مغلقة",
+    ]
+
+
+def test_markdown_takes_its_heading_or_front_matter_title_and_a_clean_fallback():
+    byline = "By Jane Doe\n\n# Park hours to change\n\n- Yes\n- No\n- **Open late?**\n- A\n- B\n"
+    assert build_text(byline, "a.md").polls[0]["title"] == "Park hours to change"
+    front = '---\ntitle: "Park hours"\nauthor: J. Doe\n---\n\nYes\nNo\nOpen late?\nA\nB\n'
+    assert build_text(front, "b.md").polls[0]["title"] == "Park hours"
+    # No headline at all: the first question, as readers would see it (no list marker).
+    untitled = "- Yes\n- No\n- **Will it rain?**\n- Rain\n- Sun\n"
+    assert build_text(untitled, "c.md").polls[0]["title"] == "Will it rain?"

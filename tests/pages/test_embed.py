@@ -476,7 +476,8 @@ def test_pages_carry_a_strict_content_security_policy(client, seed_poll_id):
 
 def test_flowchart_line_spans_match_the_polls_built(tmp_path):
     article = builder.read_article(SEED_WITH_FLOWCHART)
-    ((start, end),) = builder.flowchart_line_spans(article)
+    ((block_index, (start, end)),) = builder.flowchart_line_spans(article).items()
+    assert block_index == 0
     assert article.lines[start : start + 3] == (
         "Yes",
         "No",
@@ -490,7 +491,7 @@ def test_flowchart_line_spans_match_the_polls_built(tmp_path):
     two = builder.read_article(path)
     spans = builder.flowchart_line_spans(two)
     assert len(spans) == len(builder.build_polls_from_article(two).polls) == 2
-    assert [two.lines[start + 2] for start, _ in spans] == [
+    assert [two.lines[start + 2] for start, _ in spans.values()] == [
         "Will the tram line be extended?",
         "Will the old mill become flats?",
     ]
@@ -501,7 +502,7 @@ def test_flowchart_line_spans_match_the_polls_built(tmp_path):
             {"title": "T", "root": "q", "nodes": [{"id": "q", "type": "question", "text": "Q?"}]}
         )
     )
-    assert builder.flowchart_line_spans(builder.read_article(definition)) == []
+    assert builder.flowchart_line_spans(builder.read_article(definition)) == {}
 
 
 def test_a_forged_host_reaches_no_page_snippet_or_oembed(app_config, seed_poll_id):

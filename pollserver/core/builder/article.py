@@ -61,9 +61,15 @@ class BuildResult:
     warnings: list[str]
     # The language of each poll (its Yes/No pair), where the article says; empty for definitions.
     languages: list[str] = field(default_factory=list)
+    # Each poll's block index: its place among the article's flowcharts, skipped ones included.
+    block_indexes: list[int] = field(default_factory=list)
 
 
-_INVISIBLE_CHARACTERS = re.compile(r"[\u200b-\u200d\u2060\ufeff\u00ad]")
+# Zero-width characters, soft hyphens, and the direction marks and embeddings right-to-left
+# text carries (U+200E/F, U+061C, U+202A-E, U+2066-9): none is part of a line's words.
+_INVISIBLE_CHARACTERS = re.compile(
+    r"[\u200b-\u200f\u2060\ufeff\u00ad\u061c\u202a-\u202e\u2066-\u2069]"
+)
 
 
 def clean_line(line: str) -> str:

@@ -20,6 +20,7 @@ from pollserver.core.builder.article import (
 )
 from pollserver.core.builder.definition_files import build_from_definition_file
 from pollserver.core.builder.flowchart import Block, definition_from_block, find_blocks
+from pollserver.core.builder.languages import box_text
 from pollserver.core.builder.reading import read_article
 from pollserver.core.definition import (
     MAX_TEXT_LENGTH,
@@ -59,7 +60,7 @@ def build_polls_from_article(article: Article) -> BuildResult:
     warnings += [
         f"{problem}: skipped, the article's other polls were built" for problem in problems
     ]
-    polls = [poll for _block, poll in usable]
+    polls = [poll for _index, _block, poll in usable]
     for number, poll in enumerate(polls, start=1):
         prefix = f"poll {number}: " if len(polls) > 1 else ""
         warnings.extend(prefix + warning for warning in definition_warnings(poll))
@@ -67,39 +68,46 @@ def build_polls_from_article(article: Article) -> BuildResult:
         title=article.title,
         polls=polls,
         warnings=warnings,
-        languages=[block.language for block, _poll in usable],
+        languages=[block.language for _index, block, _poll in usable],
+        block_indexes=[index for index, _block, _poll in usable],
     )
 
 
 def _usable_blocks(
     article: Article,
-) -> tuple[list[tuple[Block, dict[str, Any]]], list[str], list[str]]:
-    """Each block that makes a poll, with its validated definition; why each other block does
-    not; and the warnings about blocks that are only left-over Yes/No buttons."""
-    usable, problems, warnings = [], [], []
-    for block in find_blocks(article.lines, article.line_number):
-        if block.is_empty:
-            warnings.append(f"line {block.line}: Yes/No without questions after them, ignored")
-            continue
+) -> tuple[list[tuple[int, Block, dict[str, Any]]], list[str], list[str]]:
+    """Each block that makes a poll, with its block index and validated definition; why each
+    other block does not; and the warnings about blocks that are only left-over Yes/No buttons.
+
+    A block's index is its place among the article's flowcharts, bad ones included: a block
+    that is skipped today keeps its place, so the polls after it stay the same polls on every
+    import, and it gets its own once it is fixed."""
+    usable: list[tuple[int, Block, dict[str, Any]]] = []
+    problems: list[str] = []
+    blocks = find_blocks(article.lines, article.line_number)
+    warnings = [
+        f"line {block.line}: Yes/No without questions after them, ignored"
+        for block in blocks
+        if block.is_empty
+    ]
+    for index, block in enumerate(block for block in blocks if not block.is_empty):
         if block.problem:
             problems.append(f"block at line {block.line}: {block.problem}")
             continue
-        title = shorten(article.title or block.questions[0], MAX_TEXT_LENGTH)
+        title = shorten(article.title or box_text(block.questions[0]), MAX_TEXT_LENGTH)
         try:
-            usable.append((block, validate_definition(definition_from_block(block, title))))
+            usable.append((index, block, validate_definition(definition_from_block(block, title))))
         except DefinitionError as error:
             problems.append(f"block at line {block.line}: {error}")
     return usable, problems, warnings
 
 
-def flowchart_line_spans(article: Article) -> list[tuple[int, int]]:
-    """Where each poll's flowchart sits: ``(start, end)`` indexes into ``article.lines``.
-
-    One span per block that ``build_polls_from_article`` turns into a poll, in the same order
-    (span ``i`` belongs to block index ``i``); ``end`` is exclusive. Pages that show the article
-    put the poll there instead of the flowchart's lines.
+def flowchart_line_spans(article: Article) -> dict[int, tuple[int, int]]:
+    """Where each poll's flowchart sits: ``{block index: (start, end)}``, indexes into
+    ``article.lines`` (``end`` exclusive), for every block ``build_polls_from_article`` turns
+    into a poll. Pages that show the article put the poll there instead of its lines.
     """
     if article.format == "definition":
-        return []
+        return {}
     usable, _problems, _warnings = _usable_blocks(article)
-    return [(block.start, block.end) for block, _poll in usable]
+    return {index: (block.start, block.end) for index, block, _poll in usable}

@@ -30,6 +30,7 @@ from pollserver.core.builder.languages import (
     QUESTION_MARKS,
     SENTENCE_MARKS,
     box_text,
+    is_chrome_line,
     is_language_chrome,
     pair_language,
 )
@@ -55,7 +56,11 @@ def ends_a_block(line: str) -> bool:
     """Prose ends a block, but an outcome may trail off ("…" or "..."): only a sentence's own
     end, or a line too long for a box, ends it."""
     mark = _final_mark(line)
-    return len(line) > MAX_TEXT_LENGTH or (mark in SENTENCE_MARKS and not line.endswith("..."))
+    return len(line) > MAX_TEXT_LENGTH or (mark in SENTENCE_MARKS and not _trails_off(line))
+
+
+def _trails_off(line: str) -> bool:
+    return line.rstrip().rstrip(_CLOSING_MARKS).endswith(("…", "..."))
 
 
 def is_question(line: str) -> bool:
@@ -86,6 +91,29 @@ def block_language(lines: Sequence[str], index: int) -> str | None:
         return None
     language = pair_language(lines[index], lines[index + 1])
     return language.code if language else None
+
+
+def _is_not_the_flowcharts(lines: Sequence[str], index: int, statements: Sequence[str]) -> bool:
+    """After a whole pair of statements, the last short line before the block would end is the
+    page's ("Advertisement") or the article's ("What happens next is anyone's guess..."), not
+    an outcome without its pair."""
+    line = lines[index]
+    return (
+        bool(statements)
+        and len(statements) % 2 == 0
+        and not _continues(lines, index + 1)
+        and (is_chrome_line(line) or (_trails_off(line) and not is_question(line)))
+    )
+
+
+def _continues(lines: Sequence[str], index: int) -> bool:
+    """Whether the line at ``index`` could still be part of a block being read."""
+    return (
+        index < len(lines)
+        and bool(lines[index])
+        and not ends_a_block(lines[index])
+        and not _starts_block(lines, index)
+    )
 
 
 def first_headline(lines: Sequence[str]) -> str | None:
@@ -145,8 +173,8 @@ def _read_block(lines: Sequence[str], start: int, line_number: Callable[[int], i
         line = lines[end]
         if not line or _starts_block(lines, end) or ends_a_block(line):
             break
-        if statements and len(statements) % 2 == 0 and is_chrome(line):
-            break  # "Advertisement" after the last pair: the page's, not the flowchart's
+        if _is_not_the_flowcharts(lines, end, statements):
+            break
         if is_question(line):
             if statements:
                 break  # a question after the outcomes belongs to what follows the block

@@ -73,21 +73,28 @@ def _html_title(soup: BeautifulSoup) -> str | None:
     return None
 
 
-# A page <title> names the site after the headline: "Headline | The Daily Example",
-# "Headline – Site", "Headline - Section - Site". A pipe always separates; a dash only before a
-# short name (a headline may hold a dash of its own: "Covid-19 - what now for schools").
-_PIPE_SUFFIX = re.compile(r"\s+[|｜]\s+[^|｜]*$")
-_DASH_SUFFIX = re.compile(r"\s+[-–—·•]\s+(?:\S+\s+){0,3}\S+$")
+# A page <title> names the site (and section) beside the headline: "Headline | The Daily
+# Example", "Headline – The Daily Example", now and then "The Daily Example | Headline".
+_PIPE = re.compile(r"\s+[|｜]\s+")
+# A dash before a short, capitalised name; a headline may hold a dash of its own ("Covid-19 in
+# Europe - what now for schools", "Brexit deal agreed - what happens next").
+_DASH_SITE = re.compile(r"^(?P<head>.*\S)\s+[-–—·•]\s+(?P<site>[A-Z0-9]\S*(?:\s+\S+){0,3})$")
 
 
 def without_site_name(title: str) -> str:
-    """A page title without the site's (and section's) name after the headline."""
-    for suffix in (_PIPE_SUFFIX, _PIPE_SUFFIX, _DASH_SUFFIX, _DASH_SUFFIX):
-        shorter = suffix.sub("", title)
-        # Never down to one word ("Headline – Site" stays whole); Japanese, Korean and Chinese
-        # headlines have no spaces to count words by.
-        if shorter != title and (len(shorter.split()) >= 2 or not shorter.isascii()):
-            title = shorter
+    """A page title without the site's name: the headline side of a pipe (the first part,
+    unless it is a short name before a much longer one), then a short capitalised name after a
+    dash, twice at most (a section, then the site). Never down to a single word."""
+    parts = _PIPE.split(title)
+    if len(parts) > 1:
+        first, last = parts[0], parts[-1]
+        name_first = len(first.split()) <= 4 and len(last.split()) > 2 * len(first.split())
+        title = last if name_first else first
+    for _ in range(2):
+        match = _DASH_SITE.match(title)
+        if match is None or len(match["head"].split()) < 2:
+            break
+        title = match["head"]
     return title
 
 

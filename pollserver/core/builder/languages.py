@@ -154,8 +154,10 @@ QUESTION_MARKS = ("?", "？", "؟")
 SENTENCE_MARKS = (".", "!", ":", "。", "！", "：", "۔")
 
 # A list item's marker and emphasis around a line, as articles and Markdown write a flowchart's
-# boxes: "- **Yes**", "* Will it?", "1. Yes", "__No__".
-_LIST_DECORATION = re.compile(r"^(?:[-*+•]|\d{1,2}[.)])\s+")
+# boxes: "- **Yes**", "* Will it?", "__No__"; and "1. Yes" for a label.
+_BULLET = re.compile(r"^[-*+•]\s+")
+# A number marker only before a label: in a box, "1. FC Köln" is a name, not a list item.
+_NUMBERED = re.compile(r"^\d{1,2}[.)]\s+")
 _EMPHASIS = re.compile(r"^(\*\*|__|\*|_)(?P<text>\S(?:.*\S)?)\1$")
 # After a label: "Yes →", "Yes:", "Yes ->".
 _LABEL_END = re.compile(r"\s*(?:[:：→⟶➔➜▶›»]|->|=>)$")
@@ -163,7 +165,7 @@ _LABEL_END = re.compile(r"\s*(?:[:：→⟶➔➜▶›»]|->|=>)$")
 
 def box_text(line: str) -> str:
     """A flowchart box's text without the list marker and emphasis around it."""
-    text = _LIST_DECORATION.sub("", line.strip())
+    text = _BULLET.sub("", line.strip())
     emphasised = _EMPHASIS.match(text)
     return (emphasised["text"] if emphasised else text).strip()
 
@@ -171,7 +173,7 @@ def box_text(line: str) -> str:
 def label(line: str) -> str:
     """A line as a Yes/No label reads: casefolded, without list marker, emphasis, or a trailing
     colon or arrow (inside the emphasis or out)."""
-    text = box_text(_LABEL_END.sub("", box_text(line)))
+    text = box_text(_LABEL_END.sub("", box_text(_NUMBERED.sub("", line.strip()))))
     return _LABEL_END.sub("", text).strip().casefold()
 
 
@@ -183,6 +185,12 @@ def pair_language(yes_line: str, no_line: str) -> Language | None:
         if yes in language.yes and no in language.no:
             return language
     return None
+
+
+def is_chrome_line(line: str) -> bool:
+    """Whether a whole line is one of the chrome lines of a language ("Advertisement",
+    "Anzeige"): the surest kind, the only one that may end a flowchart block."""
+    return " ".join(line.casefold().split()).strip(" .:|•·-–—>»«›‹…") in _CHROME_LINES
 
 
 def is_language_chrome(normalized: str, bare: str) -> bool:

@@ -123,10 +123,12 @@ def parse_article(raw: bytes, source: str, *, format: str | None = None) -> Arti
         title, lines, line_numbers = read_html(text)
     else:
         lines = [clean_line(line) for line in text.removesuffix("\n").split("\n")]
+        title = _definition_title(text) if format == "definition" else None
         if PurePath(source).suffix.lower() in MARKDOWN_SUFFIXES:
+            lines, front_title = _without_front_matter(lines)
+            title = _markdown_title(lines) or front_title  # its "# Heading", where it has one
             lines = [markdown_line(line) for line in lines]
         line_numbers = list(range(1, len(lines) + 1))
-        title = _definition_title(text) if format == "definition" else None
     if title is None and format != "definition":
         title = first_headline(lines)
     return Article(
@@ -143,6 +145,31 @@ def parse_article(raw: bytes, source: str, *, format: str | None = None) -> Arti
 _MARKDOWN_HEADING = re.compile(r"^#{1,6}\s+(?P<text>.*?)(?:\s+#+)?$")
 _MARKDOWN_QUOTE = re.compile(r"^(?:>\s?)+")
 _MARKDOWN_RULE = re.compile(r"^(?:[-*_]\s*){3,}$")
+
+
+def _without_front_matter(lines: list[str]) -> tuple[list[str], str | None]:
+    """A Markdown file's lines with its YAML front matter blanked (line numbers kept), and the
+    ``title:`` it gives, if any."""
+    if not lines or lines[0] != "---" or "---" not in lines[1:]:
+        return lines, None
+    end = lines.index("---", 1)
+    title = next(
+        (
+            line.split(":", 1)[1].strip().strip("\"'") or None
+            for line in lines[1:end]
+            if line.casefold().startswith("title:")
+        ),
+        None,
+    )
+    return [""] * (end + 1) + lines[end + 1 :], title
+
+
+def _markdown_title(lines: list[str]) -> str | None:
+    for line in lines:
+        heading = _MARKDOWN_HEADING.match(line)
+        if heading and line.startswith("# ") and heading["text"]:
+            return heading["text"]
+    return None
 
 
 def markdown_line(line: str) -> str:
