@@ -65,11 +65,11 @@ class BuildResult:
     block_indexes: list[int] = field(default_factory=list)
 
 
-# Zero-width characters, soft hyphens, and the direction marks and embeddings right-to-left
-# text carries (U+200E/F, U+061C, U+202A-E, U+2066-9): none is part of a line's words.
-_INVISIBLE_CHARACTERS = re.compile(
-    r"[\u200b-\u200f\u2060\ufeff\u00ad\u061c\u202a-\u202e\u2066-\u2069]"
-)
+# Zero-width characters, soft hyphens, and the direction marks right-to-left text carries
+# (U+200E/F, U+061C): none is part of a line's words. Embeddings, overrides and isolates
+# (U+202A-E, U+2066-9) are kept, for the definition's rules to refuse: they can make a text
+# read other than it is.
+_INVISIBLE_CHARACTERS = re.compile(r"[\u200b-\u200f\u2060\ufeff\u00ad\u061c]")
 
 
 def clean_line(line: str) -> str:
