@@ -16,14 +16,13 @@ import time
 from flask import Flask, Response, current_app, g, request
 from flask_limiter import Limiter
 from prometheus_client import (
-    CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
     Gauge,
     Histogram,
-    generate_latest,
     multiprocess,
 )
+from prometheus_client.exposition import choose_encoder
 
 from pollserver.errors import json_error
 
@@ -125,7 +124,11 @@ def expose_metrics(registry: CollectorRegistry) -> Response:
     if os.environ.get(MULTIPROCESS_ENV):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
-    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+    # Prometheus' text format, or OpenMetrics when the scraper asks for it (Accept). The type
+    # given whole, as Content-Type: as a mimetype, Flask added a second charset, and Prometheus
+    # logged "mime: duplicate parameter name" on every scrape.
+    encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
+    return Response(encoder(registry), headers={"Content-Type": content_type})
 
 
 def init_app(app: Flask, limiter: Limiter) -> None:

@@ -18,6 +18,27 @@ def scrape(client) -> str:
     return response.get_data(as_text=True)
 
 
+def test_metrics_say_one_charset_and_parse_in_both_formats(client, seed_poll_id):
+    from prometheus_client.openmetrics.parser import text_string_to_metric_families as openmetrics
+    from prometheus_client.parser import text_string_to_metric_families
+
+    client.get(f"/api/v1/polls/{seed_poll_id}")
+    text = client.get("/metrics")
+    # One charset: Prometheus logged "mime: duplicate parameter name" at two.
+    assert text.headers["Content-Type"].count("charset") == 1
+    assert text.headers["Content-Type"].startswith("text/plain; version=")
+    names = {family.name for family in text_string_to_metric_families(text.get_data(as_text=True))}
+    assert "pollserver_http_request_duration_seconds" in names
+    asked = client.get(
+        "/metrics", headers={"Accept": "application/openmetrics-text; version=1.0.0"}
+    )
+    assert asked.headers["Content-Type"].startswith("application/openmetrics-text")
+    assert asked.headers["Content-Type"].count("charset") == 1
+    body = asked.get_data(as_text=True)
+    assert body.endswith("# EOF\n")
+    assert "pollserver_answers_recorded" in {family.name for family in openmetrics(body)}
+
+
 def test_metrics_count_requests_by_endpoint_and_answers_by_kind(client, seed_poll_id):
     client.get(f"/api/v1/polls/{seed_poll_id}")
     reply = client.post(
