@@ -184,7 +184,7 @@ def refused_credential(via: str) -> int | None:
         return None  # nothing bounds the rows a stream of refused tokens would write
     breached, counted = hit_auth_failure_limit(rate_limit_key())
     if breached is not None:
-        count_rate_limited(str(breached.limit))
+        count_rate_limited("auth_failures")
         return retry_after_seconds(breached)
     if counted:  # at most the limit's rows per address and window
         pseudonym = address_pseudonym(current_app._get_current_object(), client_address())

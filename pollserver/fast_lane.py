@@ -55,7 +55,12 @@ from pollserver.errors import RATE_LIMITED_MESSAGE, json_error, rate_limited_det
 from pollserver.extensions import limiter
 from pollserver.metrics import metrics_of, observe_request
 from pollserver.pages import widget_files
-from pollserver.rate_limits import address_of, hit_answer_limits, retry_after_seconds
+from pollserver.rate_limits import (
+    ANSWERS_ENDPOINT,
+    address_of,
+    hit_answer_limits,
+    retry_after_seconds,
+)
 from pollserver.request_json import loads_bounded
 from pollserver.response_headers import add_common_headers
 from pollserver.results_cache import cached_results_json
@@ -68,7 +73,6 @@ WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 POLL_PATH = re.compile(r"/api/v1/polls/([^/]+)(/answers|/results)?")
 WIDGET_PATH = f"/{WIDGET}"
 # The endpoints these requests have in the Flask app: metrics count them under the same names.
-ANSWERS_ENDPOINT = "polls.PollAnswers"
 POLL_ENDPOINT = "polls.PublicPoll"
 RESULTS_ENDPOINT = "polls.PollResults"
 WIDGET_ENDPOINT = "embed.widget_js"

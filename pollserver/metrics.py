@@ -78,11 +78,29 @@ class PollserverMetrics:
         )
 
 
+# What pollserver_rate_limited_total{limit=…} names, each present from the start at 0 (a
+# dashboard's rate() needs the series before the first 429): RATELIMIT_ANSWERS, RATELIMIT_PUBLIC,
+# RATELIMIT_AUTH_FAILURES, the daily cap (where no work is asked), proof of work asked, and
+# flask-limiter's application-wide and default limits.
+RATE_LIMIT_NAMES = (
+    "answers",
+    "public",
+    "auth_failures",
+    "respondents_per_address_per_day",
+    "proof_of_work",
+    "application",
+    "default",
+)
+# The endpoint label of a request no route matched (Flask's request.endpoint is None).
+UNROUTED = "unrouted"
+
+
 def metrics_of(app: Flask | None = None) -> PollserverMetrics | None:
     return (app or current_app).extensions.get("pollserver-metrics")
 
 
 def count_rate_limited(limit: str) -> None:
+    """Count a 429 under the name of the limit that refused it (one of RATE_LIMIT_NAMES)."""
     metrics = metrics_of()
     if metrics:
         metrics.rate_limited.labels(limit=limit).inc()
@@ -105,7 +123,7 @@ def observe_request(
 ) -> None:
     """Count one request and its duration (``started``: its ``time.perf_counter()``)."""
     status_label = str(status)
-    metrics.request_duration.labels(method, str(endpoint), status_label).observe(
+    metrics.request_duration.labels(method, endpoint or UNROUTED, status_label).observe(
         max(time.perf_counter() - started, 0.0)
     )
     metrics.requests.labels(method, status_label).inc()
@@ -136,6 +154,8 @@ def init_app(app: Flask, limiter: Limiter) -> None:
     registry = CollectorRegistry(auto_describe=True)
     metrics = PollserverMetrics(registry)
     metrics.limiter_fallback_active.set(0)
+    for name in RATE_LIMIT_NAMES:
+        metrics.rate_limited.labels(limit=name)
     app.extensions["pollserver-metrics"] = metrics
 
     @app.get("/metrics")

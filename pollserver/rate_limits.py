@@ -30,6 +30,7 @@ from pollserver.services.proof_of_work import (
 RATE_LIMIT_KEY_PURPOSE = "rate-limit"
 IPV6_CLIENT_PREFIX = 64  # what one IPv6 subscriber is given (RFC 6177)
 RATE_LIMIT_KEY_LENGTH = 32  # hex characters of the keyed hash: ample to tell addresses apart
+ANSWERS_ENDPOINT = "polls.PollAnswers"  # the answers' view: their limit's scope
 
 
 def client_address() -> str:
@@ -113,8 +114,8 @@ def hit_answer_limits(
         endpoint,
         stop_at_first_breach=limiter._fail_on_first_breach,
     )
-    for request_limit in breached:
-        count_rate_limited(str(request_limit.limit))
+    for _request_limit in breached:
+        count_rate_limited("answers")
     return breached
 
 
@@ -139,9 +140,34 @@ def hit_limits(
 
 
 def refuse_over_limit(breached: RequestLimit) -> Response:
-    """Count each 429 by the limit that caused it, and tell the client when to come back."""
-    count_rate_limited(str(breached.limit))
+    """Count each 429 by the name of the limit that caused it, and tell the client when to come
+    back."""
+    count_rate_limited(limit_name(breached))
     return retry_after_response(breached)
+
+
+# flask-limiter's limits besides the answers', by the setting that holds their limit string.
+LIMIT_SETTINGS = (
+    ("public", "RATELIMIT_PUBLIC"),
+    ("application", "RATELIMIT_APPLICATION"),
+    ("default", "RATELIMIT_DEFAULT"),
+)
+
+
+def limit_name(breached: RequestLimit) -> str:
+    """The name a breached flask-limiter limit is counted under: the answers' for an answer,
+    else the setting's whose limit string holds it."""
+    if request.method == "POST" and request.endpoint == ANSWERS_ENDPOINT:
+        return "answers"
+    for name, setting in LIMIT_SETTINGS:
+        limit_string = current_app.config.get(setting)
+        if (
+            isinstance(limit_string, str)
+            and limit_string
+            and breached.limit in parsed_limits(limit_string)
+        ):
+            return name
+    return "default"
 
 
 def retry_after_response(breached: RequestLimit) -> Response:

@@ -18,6 +18,26 @@ def scrape(client) -> str:
     return response.get_data(as_text=True)
 
 
+def test_a_request_no_route_matches_is_labelled_unrouted(client):
+    assert client.get("/no/such/page").status_code == 404
+    text = scrape(client)
+    count = "pollserver_http_request_duration_seconds_count"
+    assert value(text, count, endpoint="unrouted", status="404") == 1
+    assert 'endpoint="None"' not in text
+
+
+def test_a_public_read_over_its_limit_is_counted_as_public(app_config, seed_poll_id):
+    app = limited_app(app_config, RATELIMIT_PUBLIC="1/minute")
+    client = app.test_client()
+    for _ in range(3):
+        client.get("/api/v1/polls/not-a-poll")  # read from the database: counted
+    text = scrape(client)
+    assert value(text, "pollserver_rate_limited_total", limit="public") == 2
+    assert value(text, "pollserver_rate_limited_total", limit="answers") == 0
+    with app.app_context():
+        db.engine.dispose()
+
+
 def test_metrics_say_one_charset_and_parse_in_both_formats(client, seed_poll_id):
     from prometheus_client.openmetrics.parser import text_string_to_metric_families as openmetrics
     from prometheus_client.parser import text_string_to_metric_families
@@ -77,7 +97,10 @@ def test_metrics_count_429s_by_limit(app_config):
         )
     app.config["RESPONDENTS_PER_ADDRESS_PER_DAY"] = 1
     text = scrape(client)
-    assert value(text, "pollserver_rate_limited_total", limit="1 per 1 minute") == 2
+    assert value(text, "pollserver_rate_limited_total", limit="answers") == 2
+    # Every limit is there from the start, at 0, by name.
+    for name in ("public", "auth_failures", "respondents_per_address_per_day", "proof_of_work"):
+        assert value(text, "pollserver_rate_limited_total", limit=name) == 0
     with app.app_context():
         db.engine.dispose()
 
