@@ -91,6 +91,8 @@ RATE_LIMIT_NAMES = (
     "application",
     "default",
 )
+# What pollserver_answers_recorded_total{kind=…} counts, each present from the start at 0.
+ANSWER_KINDS = ("new_reader", "next", "changed")
 # The endpoint label of a request no route matched (Flask's request.endpoint is None).
 UNROUTED = "unrouted"
 
@@ -156,6 +158,8 @@ def init_app(app: Flask, limiter: Limiter) -> None:
     metrics.limiter_fallback_active.set(0)
     for name in RATE_LIMIT_NAMES:
         metrics.rate_limited.labels(limit=name)
+    for kind in ANSWER_KINDS:
+        metrics.answers_recorded.labels(kind=kind)
     app.extensions["pollserver-metrics"] = metrics
 
     @app.get("/metrics")

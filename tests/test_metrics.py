@@ -98,6 +98,7 @@ def test_metrics_count_429s_by_limit(app_config):
     app.config["RESPONDENTS_PER_ADDRESS_PER_DAY"] = 1
     text = scrape(client)
     assert value(text, "pollserver_rate_limited_total", limit="answers") == 2
+    assert value(text, "pollserver_answers_recorded_total", kind="changed") == 0
     # Every limit is there from the start, at 0, by name.
     for name in ("public", "auth_failures", "respondents_per_address_per_day", "proof_of_work"):
         assert value(text, "pollserver_rate_limited_total", limit=name) == 0
