@@ -452,7 +452,10 @@ def test_a_meta_limit_429_also_says_when_to_try_again(meta_limited_app_config, a
     assert over_the_meta_limit.status_code == 429
     assert over_the_meta_limit.get_json()["error"]["code"] == 429
     assert over_the_meta_limit.get_json()["error"]["details"]["reason"] == "rate_limit"
-    assert 60 < int(over_the_meta_limit.headers["Retry-After"]) <= 3600
+    # Only the hourly meta limit refuses a read here. Its Retry-After can be under a minute: the
+    # sliding-window-counter strategy counts in clock-aligned windows, so near the top of the
+    # hour the breach weighs less at once (seen in CI at 19:59: 46 s).
+    assert 0 < int(over_the_meta_limit.headers["Retry-After"]) <= 3600
 
 
 def test_without_proof_of_work_new_readers_per_address_are_capped_per_day(app, client):
