@@ -69,6 +69,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.config["POLLSERVER_PUBLIC_URL"] = default_public_url(
             app.config["POLLSERVER_HOST"], app.config["POLLSERVER_PORT"]
         )
+    # Generated clients take their default base URL from here.
+    app.config.setdefault(
+        "API_SPEC_OPTIONS",
+        {"servers": [{"url": app.config["POLLSERVER_PUBLIC_URL"].rstrip("/")}]},
+    )
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = load_or_create_secret_key(Path(app.instance_path))
     app.config.setdefault(

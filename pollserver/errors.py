@@ -17,6 +17,8 @@ from flask_limiter import RateLimitExceeded
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
 
+from pollserver.core.refusals import flat_field_errors
+
 # What a 429 from one of flask-limiter's limits says in ``details.reason``; the daily cap of new
 # readers says "daily_cap" (``pollserver.services.answering``), so a client can tell them apart.
 RATE_LIMIT_REASON = "rate_limit"
@@ -30,12 +32,71 @@ def rate_limited_details(limit: str) -> dict[str, str]:
     return {"reason": RATE_LIMIT_REASON, "limit": limit}
 
 
+class ErrorDetailsSchema(ma.Schema):
+    """``details``: one shape for every error. Each key is there only where it applies."""
+
+    reason = ma.fields.String(
+        metadata={
+            "description": "Why, in a word a program can test, where the status alone does not "
+            'say: "rate_limit", "daily_cap", "proof_of_work", "origin_not_allowed", '
+            '"unknown_respondent" (forget the token and start afresh), "edited_on_the_desk"'
+        }
+    )
+    fields = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.List(ma.fields.String()),
+        metadata={
+            "description": "The request's fields that are not valid, by dotted path "
+            '(`{"proof.nonce": ["…"]}`, `{"nodes.q2.yes": ["…"]}`); `_schema`: the request '
+            "as a whole"
+        },
+    )
+    limit = ma.fields.String(metadata={"description": 'The limit reached, e.g. "30 per 1 minute"'})
+    status = ma.fields.String(metadata={"description": "The poll's status, which refuses this"})
+    expected = ma.fields.String(
+        allow_none=True,
+        metadata={"description": "The reader's current question; null once their path ended"},
+    )
+    respondent = ma.fields.String(
+        metadata={"description": "The reader's token (a retried first answer: 409)"}
+    )
+    node = ma.fields.String(metadata={"description": "The question already answered"})
+    answer = ma.fields.String(metadata={"description": "The answer it was given"})
+    version = ma.fields.Integer(metadata={"description": "The version the request named"})
+    live_version = ma.fields.Integer(metadata={"description": "The version readers see now"})
+    draft_version = ma.fields.Integer(metadata={"description": "The draft waiting to be edited"})
+    polls = ma.fields.List(ma.fields.String(), metadata={"description": "The polls at issue"})
+    origin = ma.fields.List(ma.fields.String(), metadata={"description": "The refused origin"})
+    role = ma.fields.String(metadata={"description": "The token's role"})
+    needs = ma.fields.List(ma.fields.String(), metadata={"description": "Roles that may"})
+    why = ma.fields.String(
+        metadata={"description": 'Why work is asked: "beyond_daily_cap" or "surge"'}
+    )
+    difficulty = ma.fields.Integer(metadata={"description": "Leading zero bits the proof needs"})
+    challenge = ma.fields.String(metadata={"description": "To send back with a proof"})
+    algorithm = ma.fields.String(metadata={"description": '"PBKDF2-HMAC-SHA256"'})
+    iterations = ma.fields.Integer(metadata={"description": "PBKDF2 iterations"})
+    expires_in = ma.fields.Integer(metadata={"description": "Seconds the challenge is good for"})
+    proof = ma.fields.String(
+        metadata={
+            "description": "Why a proof was not taken: expired, spent, insufficient, forged, "
+            "malformed"
+        }
+    )
+
+    class Meta:
+        # Specifics not listed here may follow; a client keeps what it does not know.
+        unknown = ma.INCLUDE
+
+
 class ErrorBodySchema(ma.Schema):
     code = ma.fields.Integer(required=True, metadata={"description": "HTTP status code"})
     status = ma.fields.String(required=True, metadata={"description": "HTTP reason phrase"})
     message = ma.fields.String(required=True, metadata={"description": "What went wrong"})
-    details = ma.fields.Dict(
-        required=True, metadata={"description": "Field errors or other specifics; may be empty"}
+    details = ma.fields.Nested(
+        ErrorDetailsSchema,
+        required=True,
+        metadata={"description": "Specifics of the error; may be empty"},
     )
 
 
@@ -52,7 +113,7 @@ def error_payload(code: int, message: str | None = None, details: Any = None) ->
             "message": message or status,
             "details": details
             if isinstance(details, dict)
-            else ({} if details is None else {"errors": details}),
+            else ({} if details is None else {"fields": flat_field_errors(details)}),
         }
     }
 
@@ -71,10 +132,13 @@ def describe_http_exception(error: HTTPException) -> tuple[str, Any, dict]:
         # Its description is the bare limit ("30 per 1 minute"); Retry-After says when.
         return RATE_LIMITED_MESSAGE, rate_limited_details(str(error.limit.limit)), {}
     data = getattr(error, "data", None) or {}
-    details = data.get("errors") or data.get("messages") or data.get("details")
-    # webargs nests body errors under the location ("json"); unwrap the common single case.
-    if isinstance(details, dict) and list(details) == ["json"]:
-        details = details["json"]
+    details = data.get("errors") or data.get("details")
+    if data.get("messages"):
+        # webargs' field errors, nested by location ("json", "query"): the location is left
+        # out, as the operation says where each parameter goes.
+        messages = data["messages"]
+        by_location = list(messages.values()) if isinstance(messages, dict) else messages
+        details = {"fields": flat_field_errors(by_location)}
     message = data.get("message")
     if message is None:
         if details:

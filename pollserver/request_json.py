@@ -13,7 +13,6 @@ import json
 from typing import Any
 
 from flask.json.provider import DefaultJSONProvider
-from flask_smorest import Blueprint
 from webargs import core
 from webargs.flaskparser import FlaskParser, is_json_request
 
@@ -72,9 +71,3 @@ class BoundedJsonParser(FlaskParser):
             raise
         except ValueError as error:  # too deep, or not UTF-8: webargs' 400 for invalid JSON
             raise json.JSONDecodeError(str(error), doc=repr(data[:40]), pos=0) from None
-
-
-class ApiBlueprint(Blueprint):
-    """flask-smorest's Blueprint with the bounded parser (the API's blueprints are these)."""
-
-    ARGUMENTS_PARSER = BoundedJsonParser()

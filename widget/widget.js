@@ -304,7 +304,7 @@
       if (!P.t && d.respondent) save(P, d.respondent); // this browser's reader, further on
       return start(P, 1); // where the reader stands
     }
-    if (s == 422 && d.respondent) {
+    if (d.reason == "unknown_respondent") {
       save(P, 0);
       return again();
     }
@@ -349,7 +349,7 @@
     // A token of an earlier version: that walk is over here; the reader meets the new one.
     if (s[0] != P.p.version) r = 0;
     else if (r && r.s != 200) {
-      if (r.d.respondent != "unknown") return fail(P, r, again, moved);
+      if (r.d.reason != "unknown_respondent") return fail(P, r, again, moved);
       save(P, (r = 0)); // the server does not know this reader: start afresh
     }
     P.t = r && s[1];

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from flask import Flask
 
-from pollserver.api import admin, public
+from pollserver.api import admin, openapi_document, public
 from pollserver.extensions import api
 
 
 def init_app(app: Flask) -> None:
+    openapi_document.describe(api)
     api.register_blueprint(public.blp)
     api.register_blueprint(admin.blp)

@@ -19,6 +19,13 @@ from sqlalchemy import event
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.datastructures import ETags
 
+from pollserver.api.openapi_document import (
+    READ_HEADERS,
+    RETRY_AFTER,
+    ApiBlueprint,
+    header,
+    parameters,
+)
 from pollserver.api.schemas import (
     AnswerRequestSchema,
     ProgressSchema,
@@ -29,7 +36,7 @@ from pollserver.core.identifiers import echoed
 from pollserver.core.lifecycle import effective_status, is_published
 from pollserver.core.poll_settings import normalise_origin, results_refusal, settings_of
 from pollserver.core.proof_of_work import PROOF_OF_WORK_REASON
-from pollserver.core.refusals import Refused
+from pollserver.core.refusals import UNKNOWN_READER_REASON, Refused
 from pollserver.core.results_picture import render_results_svg
 from pollserver.core.timestamps import utcnow
 from pollserver.core.tree import Walk
@@ -45,7 +52,6 @@ from pollserver.rate_limits import (
     proof_of_work_of,
     public_limit,
 )
-from pollserver.request_json import ApiBlueprint
 from pollserver.results_cache import (
     Rendered,
     cached_results_json,
@@ -406,6 +412,9 @@ ORIGIN_REFUSAL_DOC = (
     f'"{ORIGIN_NOT_ALLOWED}", `details.reason` "{ORIGIN_NOT_ALLOWED_REASON}", `details.origin` '
     "[the origin]. Sent with CORS headers for that origin, so the page can read it."
 )
+NOT_MODIFIED_DOC = "Not modified: `If-None-Match` holds this representation's `ETag`"
+# What an answer or a reader's own read replies with: never kept by a cache.
+NOT_STORED_HEADERS = {"Cache-Control": header("CacheControl", required=True)}
 RATE_LIMITED_DOC = (
     'Rate limited: `details.reason` "rate_limit"; `Retry-After` says when to try again.'
 )
@@ -429,11 +438,14 @@ PROOF_OF_WORK_DOC = (
 @blp.route("/<poll_id>")
 class PublicPoll(MethodView):
     @described_only(
-        blp.response(200, PublicPollSchema),
-        blp.alt_response(304, description="Not modified (If-None-Match matched the ETag)"),
+        blp.doc(operationId="getPoll", parameters=parameters("IfNoneMatch")),
+        blp.response(200, PublicPollSchema, headers=READ_HEADERS),
+        blp.alt_response(304, description=NOT_MODIFIED_DOC, headers=READ_HEADERS),
         blp.alt_response(403, schema=ErrorResponseSchema, description=ORIGIN_REFUSAL_DOC),
         blp.alt_response(404, schema=ErrorResponseSchema, description="No such published poll"),
-        blp.alt_response(429, schema=ErrorResponseSchema, description=RATE_LIMITED_DOC),
+        blp.alt_response(
+            429, schema=ErrorResponseSchema, description=RATE_LIMITED_DOC, headers=RETRY_AFTER
+        ),
     )
     def get(self, poll_id: str):
         """The poll a widget renders: title, tree, status and widget settings.
@@ -456,8 +468,19 @@ class PollAnswers(MethodView):
     # schema for every answer.
     @blp.arguments(AnswerRequestSchema())
     @described_only(
-        blp.response(200, ProgressSchema, description="Answer recorded (or a retry of one)"),
-        blp.alt_response(201, schema=ProgressSchema, description="A new reader: token issued"),
+        blp.doc(operationId="answerPoll"),
+        blp.response(
+            200,
+            ProgressSchema,
+            description="Answer recorded (or a retry of one)",
+            headers=NOT_STORED_HEADERS,
+        ),
+        blp.alt_response(
+            201,
+            schema=ProgressSchema,
+            description="A new reader: token issued",
+            headers=NOT_STORED_HEADERS,
+        ),
         blp.alt_response(403, schema=ErrorResponseSchema, description=ORIGIN_REFUSAL_DOC),
         blp.alt_response(404, schema=ErrorResponseSchema, description="No such published poll"),
         blp.alt_response(
@@ -471,6 +494,7 @@ class PollAnswers(MethodView):
             429,
             schema=ErrorResponseSchema,
             description=f"{RATE_LIMITED_DOC} {PROOF_OF_WORK_DOC}",
+            headers=RETRY_AFTER,
         ),
     )
     def post(self, body: dict, poll_id: str):
@@ -570,9 +594,17 @@ def answer_writer() -> AnswerWriter:
 
 @blp.route("/<poll_id>/progress")
 class ReaderProgress(MethodView):
-    @blp.response(200, ProgressSchema)
+    @blp.doc(operationId="getProgress", parameters=parameters("RespondentRequired"))
+    @blp.response(200, ProgressSchema, headers=NOT_STORED_HEADERS)
     @blp.alt_response(403, schema=ErrorResponseSchema, description=ORIGIN_REFUSAL_DOC)
-    @blp.alt_response(404, schema=ErrorResponseSchema, description="Unknown poll or reader")
+    @blp.alt_response(
+        404,
+        schema=ErrorResponseSchema,
+        description=f'Unknown poll, or unknown reader: `details.reason` "{UNKNOWN_READER_REASON}"',
+    )
+    @blp.alt_response(
+        429, schema=ErrorResponseSchema, description=RATE_LIMITED_DOC, headers=RETRY_AFTER
+    )
     def get(self, poll_id: str):
         """Where a returning reader stands (send the token in the `X-Poll-Respondent` header)."""
         token, reader, version = respondent_from_header(public_poll_facts(poll_id))
@@ -580,7 +612,7 @@ class ReaderProgress(MethodView):
             abort(
                 404,
                 message="No reader with this token has started this poll.",
-                errors={"respondent": "unknown"},
+                errors={"reason": UNKNOWN_READER_REASON},
             )
         return progress_body(version, token, reader, respondent_walk(tree_of(version), reader))
 
@@ -588,14 +620,18 @@ class ReaderProgress(MethodView):
 @blp.route("/<poll_id>/results")
 class PollResults(MethodView):
     @described_only(
-        blp.response(200, ResultsSchema),
-        blp.alt_response(304, description="Not modified (If-None-Match matched the ETag)"),
+        blp.doc(operationId="getResults", parameters=parameters("Respondent", "IfNoneMatch")),
+        blp.response(200, ResultsSchema, headers=READ_HEADERS),
+        blp.alt_response(304, description=NOT_MODIFIED_DOC, headers=READ_HEADERS),
         blp.alt_response(
             403,
             schema=ErrorResponseSchema,
             description=f"Results not visible yet. Or: {ORIGIN_REFUSAL_DOC}",
         ),
         blp.alt_response(404, schema=ErrorResponseSchema, description="No such published poll"),
+        blp.alt_response(
+            429, schema=ErrorResponseSchema, description=RATE_LIMITED_DOC, headers=RETRY_AFTER
+        ),
     )
     def get(self, poll_id: str):
         """Aggregate results: per question, outcome and path, with honest small-sample rules.
@@ -611,15 +647,22 @@ class PollResults(MethodView):
 @blp.route("/<poll_id>/results.svg")
 class PollResultsPicture(MethodView):
     @blp.doc(
+        operationId="getResultsPicture",
+        parameters=parameters("Respondent", "IfNoneMatch"),
         responses={
-            "200": {
+            200: {
                 "description": "The tree drawn with each branch's share (600 px wide)",
-                "content": {"image/svg+xml": {"schema": {"type": "string"}}},
-            }
-        }
+                "content": {"image/svg+xml": {"schema": {"type": "string", "format": "binary"}}},
+                "headers": READ_HEADERS,
+            },
+            304: {"description": NOT_MODIFIED_DOC, "headers": READ_HEADERS},
+        },
     )
     @blp.alt_response(403, schema=ErrorResponseSchema, description="Results not visible yet")
     @blp.alt_response(404, schema=ErrorResponseSchema, description="No such published poll")
+    @blp.alt_response(
+        429, schema=ErrorResponseSchema, description=RATE_LIMITED_DOC, headers=RETRY_AFTER
+    )
     def get(self, poll_id: str):
         """The results as an SVG picture, for places where JavaScript cannot run.
 

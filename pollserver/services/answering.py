@@ -27,7 +27,7 @@ from pollserver.core.lifecycle import PollStatus, effective_status, lets_its_rea
 from pollserver.core.poll_settings import settings_of
 from pollserver.core.privacy import hash_token, new_respondent_token
 from pollserver.core.proof_of_work import PROOF_OF_WORK_REASON, bits_beyond_cap
-from pollserver.core.refusals import Refused
+from pollserver.core.refusals import UNKNOWN_READER_REASON, Refused
 from pollserver.core.tree import AnswerValue, PollTree, Walk
 from pollserver.models import Answer, Respondent
 from pollserver.services.polls import PollFacts
@@ -181,7 +181,7 @@ def refuse_unless_a_question(
         raise Refused(
             422,
             f"Node {node_key!r} is not a question of this poll.",
-            {"node": [f"not a question of this poll: {node_key!r}"]},
+            fields={"node": [f"not a question of this poll: {node_key!r}"]},
         )
 
 
@@ -493,7 +493,8 @@ def record_next_answer(
         raise Refused(
             422,
             "This respondent token is not known for this poll; start again without one.",
-            {"respondent": ["unknown token for this poll"]},
+            {"reason": UNKNOWN_READER_REASON},
+            fields={"respondent": ["unknown token for this poll"]},
         )
     tree = tree_of(poll)
     refuse_unless_a_question(poll, tree, node_key, now, started=True)

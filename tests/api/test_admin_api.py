@@ -60,6 +60,7 @@ EXPECTED_PERMISSIONS = {
     ("GET", "/api/v1/admin/polls/<poll_id>/responses.jsonl"): "read",
     ("GET", "/api/v1/admin/articles"): "read",
     ("POST", "/api/v1/admin/articles"): "moderate",
+    ("POST", "/api/v1/admin/articles/upload"): "moderate",
     ("GET", "/api/v1/admin/articles/<int:article_id>"): "read",
     ("DELETE", "/api/v1/admin/articles/<int:article_id>"): "moderate",
     ("POST", "/api/v1/admin/articles/<int:article_id>/polls"): "moderate",
@@ -362,7 +363,7 @@ def test_scheduled_close_takes_effect_without_any_job(app, client, tokens, seed_
     assert refused.status_code == 422
     error = refused.get_json()["error"]
     assert "closing time is in the past" in error["message"]
-    assert list(error["details"]) == ["close_at"]
+    assert list(error["details"]["fields"]) == ["close_at"]
     assert client.get(f"/api/v1/polls/{seed_poll_id}").get_json()["status"] == "open"
 
 
@@ -494,7 +495,7 @@ def test_a_draft_changes_freely_and_is_validated_like_the_builder(client, tokens
     invalid = client.put(url, json=broken, headers=headers)
     assert invalid.status_code == 422
     details = invalid.get_json()["error"]["details"]
-    assert "q9" in json.dumps(details) and "q2" in details["nodes"]
+    assert "q9" in json.dumps(details) and "nodes.q2" in details["fields"]
     cyclic = json.loads(json.dumps(definition))
     cyclic["nodes"][1]["yes"] = "q1"
     assert client.put(url, json=cyclic, headers=headers).status_code == 422

@@ -70,8 +70,8 @@ def test_malformed_json_body_is_json_400(app_with_probe_routes):
 def test_invalid_body_is_json_422_naming_the_field(app_with_probe_routes):
     response = app_with_probe_routes.test_client().post("/api/v1/probe/echo", json={"nom": "x"})
     error = assert_error_shape(response, 422)
-    assert "name" in error["details"]
-    assert "nom" in error["details"]
+    assert "name" in error["details"]["fields"]
+    assert "nom" in error["details"]["fields"]
 
 
 def test_body_over_the_limit_is_json_413(app_with_probe_routes):

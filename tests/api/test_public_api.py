@@ -274,7 +274,7 @@ def test_bad_answer_bodies_are_clear_errors_and_store_nothing(
     error = response.get_json()["error"]
     assert error["code"] == status
     if field:
-        assert field in error["details"]
+        assert field in error["details"]["fields"]
     assert count_rows(app, Respondent) == 0
     assert count_rows(app, Answer) == 0
 
@@ -315,7 +315,7 @@ def test_a_returning_reader_gets_their_progress(client, seed_poll_id):
         f"/api/v1/polls/{seed_poll_id}/progress", headers={"X-Poll-Respondent": "y" * 32}
     )
     assert unknown.status_code == 404
-    assert unknown.get_json()["error"]["details"] == {"respondent": "unknown"}
+    assert unknown.get_json()["error"]["details"] == {"reason": "unknown_respondent"}
 
 
 @pytest.mark.parametrize(

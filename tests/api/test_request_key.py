@@ -162,9 +162,11 @@ def test_a_malformed_key_is_422_at_request_key_and_stores_nothing(app, client, s
     refused = first_answer(client, seed_poll_id, key=key)
     assert refused.status_code == 422
     details = refused.get_json()["error"]["details"]
-    assert list(details) == ["request_key"]
+    assert list(details["fields"]) == ["request_key"]
     if isinstance(key, str):
-        assert details["request_key"] == ["a request key is 16 to 64 characters of A-Z a-z 0-9 _ -"]
+        assert details["fields"]["request_key"] == [
+            "a request key is 16 to 64 characters of A-Z a-z 0-9 _ -"
+        ]
     assert stored(app) == (0, 0)
 
 

@@ -229,7 +229,7 @@ def test_a_scheduled_opening_counts_from_its_moment_and_is_recorded(app, client,
     )
     assert backwards.status_code == 422
     assert backwards.get_json()["error"]["details"] == {
-        "close_at": ["must come after the opening time"]
+        "fields": {"close_at": ["must come after the opening time"]}
     }
 
     scheduled = client.patch(settings_url, json={"open_at": soon.isoformat()}, headers=moderator)

@@ -24,6 +24,7 @@ from pollserver.api.admin.schemas import (
     ArticleSubmissionSchema,
     ArticleSummarySchema,
     ArticleUploadFieldsSchema,
+    ArticleUploadSchema,
     DefinitionSchema,
     PollDetailSchema,
 )
@@ -43,45 +44,99 @@ from pollserver.services.articles import (
 )
 from pollserver.services.listing import count_rows, page_of
 
-UPLOAD_DOC = {
-    "type": "object",
-    "required": ["file"],
-    "properties": {
-        "file": {"type": "string", "format": "binary"},
-        "source": {"type": "string"},
-        "format": {"type": "string", "enum": list(builder.FORMATS)},
-    },
-}
+
+def read_uploaded_article() -> tuple[bytes, str | None, str | None, str | None]:
+    """(raw bytes, source, format, file name) from a multipart/form-data file upload."""
+    upload = request.files.get("file")
+    if upload is None:
+        abort(422, message="Send the article as a 'file' field.", messages={"file": ["missing"]})
+    try:
+        fields = ArticleUploadFieldsSchema().load(request.form, unknown=ma.EXCLUDE)
+    except ma.ValidationError as error:
+        abort(422, messages=error.messages)
+    filename = PurePath((upload.filename or "").replace("\\", "/")).name[:200] or None
+    raw = upload.read(builder.MAX_ARTICLE_BYTES + 1)
+    return raw, fields["source"], fields["format"], filename
 
 
 def read_article_submission() -> tuple[bytes, str | None, str | None, str | None]:
-    """(raw bytes, source, format, file name) from a JSON body or a multipart file upload."""
+    """(raw bytes, source, format, file name) from a JSON body (or, as clients sent it before
+    ``/articles/upload``, a file upload)."""
     if request.mimetype == "multipart/form-data":
-        upload = request.files.get("file")
-        if upload is None:
-            abort(422, message="Send the article as a 'file' field.", errors={"file": ["missing"]})
-        try:
-            fields = ArticleUploadFieldsSchema().load(request.form, unknown=ma.EXCLUDE)
-        except ma.ValidationError as error:
-            abort(422, errors=error.messages)
-        filename = PurePath((upload.filename or "").replace("\\", "/")).name[:200] or None
-        raw = upload.read(builder.MAX_ARTICLE_BYTES + 1)
-        return raw, fields["source"], fields["format"], filename
+        return read_uploaded_article()
     body = request.get_json(silent=True)
     if body is None:
         abort(
             415 if not request.is_json else 400,
-            message="Send JSON {'body': …} or a multipart/form-data upload with a 'file' field.",
+            message="Send JSON {'body': …}, or the file to /api/v1/admin/articles/upload.",
         )
     try:
         fields = ArticleSubmissionSchema().load(body)
     except ma.ValidationError as error:
-        abort(422, errors=error.messages)
+        abort(422, messages=error.messages)
     return fields["body"].encode(), fields["source"], fields["format"], None
+
+
+def described_as_a_submission(view):
+    """The replies to an article, however it was sent (JSON or a file)."""
+    decorators = [
+        requires(Permission.MODERATE),
+        blp.response(201, ArticleSubmissionResultSchema, description="A new article"),
+        blp.alt_response(
+            200, schema=ArticleSubmissionResultSchema, description="A known source, updated or not"
+        ),
+        blp.alt_response(
+            409,
+            schema=ErrorResponseSchema,
+            description="The article changed where an editor changed its poll: nothing replaced "
+            '(`details.reason` "edited_on_the_desk")',
+        ),
+        blp.alt_response(413, schema=ErrorResponseSchema, description="Body too large"),
+        blp.alt_response(
+            422, schema=ErrorResponseSchema, description="Not a readable article, or a bad field"
+        ),
+    ]
+    for decorator in reversed(decorators):
+        view = decorator(view)
+    return view
+
+
+def submitted(raw: bytes, source: str | None, article_format: str | None, filename: str | None):
+    """Store an article and reply with its draft polls (see ``Articles.post``)."""
+    begin_write_transaction()
+    outcome = submit_article(
+        db.session,
+        raw,
+        source=source,
+        format=article_format,
+        filename=filename,
+        actor=actor_name(),
+    )
+    if outcome.status is ImportStatus.FAILED or outcome.article is None:
+        db.session.rollback()
+        abort(422, message=outcome.message, messages={"article": [outcome.message]})
+    if outcome.status is ImportStatus.CONFLICT:
+        db.session.rollback()
+        abort(409, message=outcome.message, errors={"reason": EDITED_ON_THE_DESK})
+    db.session.commit()
+    now = utcnow()
+    document = {
+        "status": str(outcome.status),
+        "article": article_summary(outcome.article),
+        "polls": poll_summaries(outcome.polls, now),
+        "warnings": outcome.warnings,
+        "message": outcome.message,
+        "changes": outcome.changes,
+    }
+    return document, 201 if outcome.status is ImportStatus.CREATED else 200
+
+
+EDITED_ON_THE_DESK = "edited_on_the_desk"
 
 
 @blp.route("/articles")
 class Articles(MethodView):
+    @blp.doc(operationId="listArticles")
     @requires(Permission.READ)
     @blp.arguments(ArticleListArgsSchema, location="query")
     @blp.response(200, ArticleSummarySchema(many=True))
@@ -98,70 +153,48 @@ class Articles(MethodView):
         )
         return [article_summary(article) for article in articles]
 
-    @requires(Permission.MODERATE)
     @blp.doc(
+        operationId="submitArticle",
         requestBody={
             "required": True,
-            "content": {
-                "application/json": {"schema": ArticleSubmissionSchema},
-                "multipart/form-data": {"schema": UPLOAD_DOC},
-            },
-        }
+            "content": {"application/json": {"schema": ArticleSubmissionSchema}},
+        },
     )
-    @blp.response(201, ArticleSubmissionResultSchema, description="A new article")
-    @blp.alt_response(
-        200, schema=ArticleSubmissionResultSchema, description="A known source, updated or not"
-    )
-    @blp.alt_response(
-        409,
-        schema=ErrorResponseSchema,
-        description="The article changed where an editor changed its poll: nothing replaced",
-    )
-    @blp.alt_response(413, schema=ErrorResponseSchema, description="Body too large")
-    @blp.alt_response(
-        422, schema=ErrorResponseSchema, description="Not a readable article, or a bad field"
-    )
+    @described_as_a_submission
     def post(self):
-        """Submit an article (text or HTML as JSON, or a file upload): get its draft polls.
+        """Submit an article's text or HTML: get its draft polls.
 
         The builder finds the yes/no flowcharts; each becomes a draft poll, returned with the
         builder's warnings. An article without one is stored too, marked as needing a poll.
         Submitting the same source again rebuilds its polls from the editors' trees with the
         article's changes merged in (a new draft version where a poll has answers); where both
         changed the same thing nothing is replaced (409). The same text again, under any
-        source, changes nothing.
+        source, changes nothing. A file is sent to `/articles/upload`.
         """
-        raw, source, article_format, filename = read_article_submission()
-        begin_write_transaction()
-        outcome = submit_article(
-            db.session,
-            raw,
-            source=source,
-            format=article_format,
-            filename=filename,
-            actor=actor_name(),
-        )
-        if outcome.status is ImportStatus.FAILED or outcome.article is None:
-            db.session.rollback()
-            abort(422, message=outcome.message, errors={"article": [outcome.message]})
-        if outcome.status is ImportStatus.CONFLICT:
-            db.session.rollback()
-            abort(409, message=outcome.message, errors={"article": [outcome.message]})
-        db.session.commit()
-        now = utcnow()
-        document = {
-            "status": str(outcome.status),
-            "article": article_summary(outcome.article),
-            "polls": poll_summaries(outcome.polls, now),
-            "warnings": outcome.warnings,
-            "message": outcome.message,
-            "changes": outcome.changes,
-        }
-        return document, 201 if outcome.status is ImportStatus.CREATED else 200
+        # A file upload is taken here too, as it was before `/articles/upload` (one media type
+        # to an operation: generated clients could not offer two).
+        return submitted(*read_article_submission())
+
+
+@blp.route("/articles/upload")
+class ArticleUploads(MethodView):
+    @blp.doc(
+        operationId="uploadArticle",
+        requestBody={
+            "required": True,
+            "content": {"multipart/form-data": {"schema": ArticleUploadSchema}},
+        },
+    )
+    @described_as_a_submission
+    def post(self):
+        """Submit an article as a file (multipart/form-data: `file`, optional `source` and
+        `format`): get its draft polls, as `POST /articles` does."""
+        return submitted(*read_uploaded_article())
 
 
 @blp.route("/articles/<int:article_id>")
 class ArticleResource(MethodView):
+    @blp.doc(operationId="getArticle")
     @requires(Permission.READ)
     @blp.response(200, ArticleDetailSchema)
     @blp.alt_response(404, schema=ErrorResponseSchema, description="No such article")
@@ -170,6 +203,7 @@ class ArticleResource(MethodView):
         article = load_article(article_id)
         return {**article_summary(article), "body": article.body}
 
+    @blp.doc(operationId="deleteArticle")
     @requires(Permission.MODERATE)
     @blp.response(204)
     @blp.alt_response(404, schema=ErrorResponseSchema, description="No such article")
@@ -189,6 +223,7 @@ class ArticleResource(MethodView):
 
 @blp.route("/articles/<int:article_id>/polls")
 class ArticlePolls(MethodView):
+    @blp.doc(operationId="createArticlePoll")
     @requires(Permission.MODERATE)
     @blp.arguments(DefinitionSchema)
     @blp.response(201, PollDetailSchema)

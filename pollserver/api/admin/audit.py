@@ -21,6 +21,7 @@ from pollserver.services.moderation.audit import AuditFilter, audit_events_query
 
 @blp.route("/audit")
 class AuditLog(MethodView):
+    @blp.doc(operationId="listAuditEvents")
     @requires(Permission.READ)
     @blp.arguments(AuditArgsSchema, location="query")
     @blp.response(200, AuditEventSchema(many=True))

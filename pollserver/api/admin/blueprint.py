@@ -7,11 +7,11 @@ from typing import Any
 
 from pollserver import auth
 from pollserver.api.admin.schemas import VersionArgsSchema
+from pollserver.api.openapi_document import ApiBlueprint
 from pollserver.core.roles import Permission, roles_with
 from pollserver.errors import ErrorResponseSchema
 from pollserver.extensions import api
 from pollserver.loaders import record_due_schedules
-from pollserver.request_json import ApiBlueprint
 
 ADMIN_TOKEN_SCHEME = "AdminToken"
 PAGE_SIZE = 50

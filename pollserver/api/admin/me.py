@@ -12,6 +12,7 @@ from pollserver.core.roles import Permission
 
 @blp.route("/me")
 class CurrentToken(MethodView):
+    @blp.doc(operationId="getCurrentToken")
     @requires(Permission.READ)
     @blp.response(200, ActorSchema)
     def get(self):

@@ -50,6 +50,7 @@ from pollserver.services.moderation.polls import (
 
 @blp.route("/polls")
 class Polls(MethodView):
+    @blp.doc(operationId="listPolls")
     @requires(Permission.READ)
     @blp.arguments(PollListArgsSchema, location="query")
     @blp.response(200, PollSummarySchema(many=True))
@@ -75,6 +76,7 @@ class Polls(MethodView):
 
 @blp.route("/polls/<poll_id>")
 class PollResource(MethodView):
+    @blp.doc(operationId="getPollVersion")
     @requires(Permission.READ)
     @with_version
     @blp.response(200, PollDetailSchema)
@@ -84,6 +86,7 @@ class PollResource(MethodView):
         and the list of the poll's versions."""
         return poll_detail(load_poll(poll_id, version))
 
+    @blp.doc(operationId="deletePollVersion")
     @requires(Permission.ADMINISTER)
     @with_version
     @blp.response(204)
@@ -100,6 +103,7 @@ class PollResource(MethodView):
 
 @blp.route("/polls/<poll_id>/discard")
 class DiscardDraft(MethodView):
+    @blp.doc(operationId="discardDraft")
     @requires(Permission.MODERATE)
     @with_version
     @blp.response(204)
@@ -115,6 +119,7 @@ class DiscardDraft(MethodView):
 
 @blp.route("/polls/<poll_id>/status")
 class PollStatusChange(MethodView):
+    @blp.doc(operationId="changePollStatus")
     @requires(Permission.MODERATE)
     @blp.arguments(StatusChangeSchema)
     @with_version
@@ -136,6 +141,7 @@ class PollStatusChange(MethodView):
 
 @blp.route("/polls/<poll_id>/settings")
 class PollSettings(MethodView):
+    @blp.doc(operationId="changePollSettings")
     @requires(Permission.MODERATE)
     @blp.arguments(SettingsChangeSchema)
     @with_version
@@ -160,6 +166,7 @@ class PollSettings(MethodView):
 
 @blp.route("/polls/<poll_id>/definition")
 class PollDefinition(MethodView):
+    @blp.doc(operationId="replaceDefinition")
     @requires(Permission.MODERATE)
     @blp.arguments(DefinitionSchema)
     @with_version
@@ -187,6 +194,7 @@ class PollDefinition(MethodView):
 
 @blp.route("/polls/<poll_id>/versions")
 class PollVersions(MethodView):
+    @blp.doc(operationId="createVersion")
     @requires(Permission.MODERATE)
     @blp.arguments(DefinitionSchema)
     @with_version
@@ -210,6 +218,7 @@ class PollVersions(MethodView):
 
 @blp.route("/polls/<poll_id>/results")
 class PollResultsForModerators(MethodView):
+    @blp.doc(operationId="getModeratorResults")
     @requires(Permission.READ)
     @with_version
     @blp.response(200, ResultsSchema)

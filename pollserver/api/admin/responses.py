@@ -48,6 +48,7 @@ from pollserver.services.moderation.responses import (
 
 @blp.route("/polls/<poll_id>/activity")
 class PollActivity(MethodView):
+    @blp.doc(operationId="getActivity")
     @requires(Permission.READ)
     @blp.arguments(PollWindowArgsSchema, location="query")
     @blp.response(200, ActivitySchema)
@@ -61,6 +62,7 @@ class PollActivity(MethodView):
 
 @blp.route("/polls/<poll_id>/activity/groups")
 class PollAddressGroups(MethodView):
+    @blp.doc(operationId="getAddressGroups")
     @requires(Permission.READ)
     @blp.arguments(GroupArgsSchema, location="query")
     @blp.response(200, AddressGroupsSchema)
@@ -88,6 +90,7 @@ class PollAddressGroups(MethodView):
 
 @blp.route("/polls/<poll_id>/respondents")
 class PollRespondents(MethodView):
+    @blp.doc(operationId="listRespondents")
     @requires(Permission.READ)
     @blp.arguments(RespondentArgsSchema, location="query")
     @blp.response(200, RespondentSchema(many=True))
@@ -133,6 +136,7 @@ def moderate(
 
 @blp.route("/polls/<poll_id>/responses/hide")
 class HideResponses(MethodView):
+    @blp.doc(operationId="hideResponses")
     @requires(Permission.MODERATE)
     @blp.arguments(ResponseSelectionSchema)
     @with_version
@@ -149,6 +153,7 @@ class HideResponses(MethodView):
 
 @blp.route("/polls/<poll_id>/responses/restore")
 class RestoreResponses(MethodView):
+    @blp.doc(operationId="restoreResponses")
     @requires(Permission.MODERATE)
     @blp.arguments(ResponseSelectionSchema)
     @with_version
@@ -161,6 +166,10 @@ class RestoreResponses(MethodView):
 
 @blp.route("/polls/<poll_id>/responses.csv")
 class ExportCsv(MethodView):
+    @blp.doc(
+        operationId="exportResponsesCsv",
+        responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
+    )
     @requires(Permission.READ)
     @with_version
     @blp.response(200, content_type="text/csv", description="One row per respondent")
@@ -175,6 +184,16 @@ class ExportCsv(MethodView):
 
 @blp.route("/polls/<poll_id>/responses.jsonl")
 class ExportJsonLines(MethodView):
+    @blp.doc(
+        operationId="exportResponsesJsonLines",
+        responses={
+            200: {
+                "content": {
+                    "application/x-ndjson": {"schema": {"type": "string", "format": "binary"}}
+                }
+            }
+        },
+    )
     @requires(Permission.READ)
     @with_version
     @blp.response(200, content_type="application/x-ndjson", description="One object per line")

@@ -7,6 +7,7 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import validate
 
+from pollserver.api.openapi_document import COMPONENT
 from pollserver.api.schemas import PathStepSchema, StrictSchema
 from pollserver.core import builder
 from pollserver.core.definition import (
@@ -320,7 +321,10 @@ class ArticleSubmissionSchema(StrictSchema):
         load_default=None,
         allow_none=True,
         validate=validate.OneOf(builder.FORMATS),
-        metadata={"description": "Guessed from the source's suffix, then the content"},
+        metadata={
+            "description": "Guessed from the source's suffix, then the content",
+            COMPONENT: "ArticleFormat",
+        },
     )
     source = ma.fields.String(
         load_default=None,
@@ -331,10 +335,26 @@ class ArticleSubmissionSchema(StrictSchema):
 
 
 class ArticleUploadFieldsSchema(ma.Schema):
-    format = ma.fields.String(load_default=None, validate=validate.OneOf(builder.FORMATS))
+    format = ma.fields.String(
+        load_default=None,
+        validate=validate.OneOf(builder.FORMATS),
+        metadata={
+            "description": "Guessed from the file's name, then the content",
+            COMPONENT: "ArticleFormat",
+        },
+    )
     source = ma.fields.String(
         load_default=None,
         validate=[validate.Length(min=1, max=500), validate.Regexp(PLAIN_TEXT_PATTERN)],
+    )
+
+
+class ArticleUploadSchema(ArticleUploadFieldsSchema):
+    """An article sent as a file (multipart/form-data): its fields, as documented."""
+
+    file = ma.fields.Raw(
+        required=True,
+        metadata={"type": "string", "format": "binary", "description": "The article's file"},
     )
 
 

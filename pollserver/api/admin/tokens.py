@@ -28,12 +28,14 @@ from pollserver.services.tokens import (
 
 @blp.route("/tokens")
 class Tokens(MethodView):
+    @blp.doc(operationId="listTokens")
     @requires(Permission.ADMINISTER)
     @blp.response(200, TokenSchema(many=True))
     def get(self):
         """Every token, revoked ones too (their names are never reused)."""
         return list_tokens(db.session)
 
+    @blp.doc(operationId="createToken")
     @requires(Permission.ADMINISTER)
     @blp.arguments(TokenRequestSchema)
     @blp.response(201, NewTokenSchema)
@@ -56,6 +58,7 @@ class Tokens(MethodView):
 
 @blp.route("/tokens/<name>")
 class TokenResource(MethodView):
+    @blp.doc(operationId="revokeToken")
     @requires(Permission.ADMINISTER)
     @blp.response(200, TokenSchema)
     @blp.alt_response(404, schema=ErrorResponseSchema, description="No such token")

@@ -352,7 +352,7 @@ def change_settings(poll_id: str):
             f"{field.replace('_', ' ')}: {' '.join(leaf_messages(texts))}"
             for field, texts in problems.items()
         )
-        refusal = Refused(422, f"Nothing was saved. {message}", problems)
+        refusal = Refused(422, f"Nothing was saved. {message}", fields=problems)
         return refused_back(poll, refusal, "settings")
     try:
         changed = update_settings(db.session, poll, changes, auth.current_actor().name)

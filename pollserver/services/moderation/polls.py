@@ -282,7 +282,7 @@ def schedule_refusal(problems: Mapping[str, list[str]]) -> Refused:
     """The one refusal of a schedule, whatever found its problems (this module, or a form)."""
     names = {"open_at": "opening time", "close_at": "closing time"}
     said = "; ".join(f"the {names[key]} {'; '.join(texts)}" for key, texts in problems.items())
-    return Refused(422, f"The schedule was not changed: {said}", dict(problems))
+    return Refused(422, f"The schedule was not changed: {said}", fields=problems)
 
 
 def record_poll_created(
