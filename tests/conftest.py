@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from flask import Flask
+from openapi_conformance import ConformingClient
 from playwright.sync_api import sync_playwright
 from sqlalchemy import create_engine
 
@@ -38,6 +40,9 @@ from helpers import (
     open_poll_from_article,
     postgres_reachable,
 )
+
+# Every app's test client checks each API response against the app's OpenAPI document.
+Flask.test_client_class = ConformingClient
 
 
 @pytest.fixture(scope="session")

@@ -39,22 +39,17 @@ COMPONENT = "openapi_component"
 
 
 def nullable_on_the_property(self, field: ma.fields.Field, ret: dict, **kwargs: Any) -> dict:
-    """An apispec attribute function: a nullable reference to a schema becomes
-    ``allOf: [{$ref}], nullable: true`` (OpenAPI 3.0 ignores siblings of a bare ``$ref``); a
-    field whose metadata names a ``COMPONENT`` refers to it the same way."""
-    references = []
+    """An apispec attribute function: a field whose metadata names a ``COMPONENT`` refers to
+    it, ``anyOf: [{$ref}, {type: "null"}]`` when it may be null (as apispec writes a nullable
+    nested document for OpenAPI 3.1)."""
     if component := field.metadata.get(COMPONENT):
-        for described_inline in ("type", "enum", "anyOf", "allOf", "nullable"):
+        for described_inline in ("type", "enum", "anyOf", "allOf"):
             ret.pop(described_inline, None)
-        references = [ref("schemas", component)]
-    elif field.allow_none and len(ret.get("anyOf", ())) == 2:
-        references = [option for option in ret["anyOf"] if "$ref" in option]
-        if len(references) == 1:
-            del ret["anyOf"]
-    if len(references) == 1:
-        ret["allOf"] = references
+        reference = ref("schemas", component)
         if field.allow_none:
-            ret["nullable"] = True
+            ret["anyOf"] = [reference, {"type": "null"}]
+        else:
+            ret["allOf"] = [reference]
     return {}
 
 
