@@ -19,6 +19,7 @@ from pollserver import (
     pages,
     response_headers,
 )
+from pollserver.compression import compress_response
 from pollserver.config import (
     default_public_url,
     load_or_create_secret_key,
@@ -106,6 +107,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     openapi.init_app(app)
     error_handlers.init_app(app)
     response_headers.init_app(app)
+    app.after_request(compress_response)
     metrics.init_app(app, limiter)
     make_shared_state(app)
 

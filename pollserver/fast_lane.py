@@ -36,6 +36,7 @@ from pollserver.api.public import (
     ANSWER_BODY_LIMIT_BYTES,
     ANSWER_CACHE_CONTROL,
     RESPONDENT_HEADER,
+    add_read_headers,
     allowed_origins,
     apply_cross_origin_headers,
     document_response,
@@ -43,7 +44,6 @@ from pollserver.api.public import (
     poll_documents,
     poll_facts,
     poll_origins,
-    read_cache_control,
     record_answer,
     why_results_are_hidden,
 )
@@ -148,7 +148,9 @@ class FastLane:
                 return None
             address = address_of(environ)
             try:
-                response = self.refused_over_limit(address) or record_answer(poll_id, body, address)
+                response = self.refused_over_limit(address) or record_answer(
+                    poll_id, body, address, environ.get("HTTP_ACCEPT_ENCODING", "")
+                )
             except Unusual:
                 return None
             except Refused as refusal:
@@ -216,10 +218,13 @@ class FastLane:
         if document is None:
             return None
         with self.app.app_context():
-            response = document_response(document, read=True, if_none_match=if_none_match(environ))
-            cache_control = read_cache_control(endpoint, with_respondent=False)
-        if cache_control:
-            response.headers["Cache-Control"] = cache_control
+            response = document_response(
+                document,
+                read=True,
+                if_none_match=if_none_match(environ),
+                accept_encoding=environ.get("HTTP_ACCEPT_ENCODING", ""),
+            )
+            add_read_headers(response, endpoint, with_respondent=False)
         apply_cross_origin_headers(response, origin, allowed, "GET")
         return endpoint, response
 

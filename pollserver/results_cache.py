@@ -17,6 +17,7 @@ from flask import current_app
 from sqlalchemy import Connection
 from werkzeug.http import generate_etag
 
+from pollserver.compression import MIN_COMPRESSED_BYTES, chosen_encoding, compressed
 from pollserver.core.results import assemble_results
 from pollserver.core.timestamps import utcnow
 from pollserver.core.tree import PollTree
@@ -25,6 +26,8 @@ from pollserver.extensions import db
 from pollserver.models import Poll
 from pollserver.services import tallies
 from pollserver.services.polls import PollFacts, definition_of, definition_on
+
+JSON_MEDIA_TYPE = "application/json"
 
 
 def version_key(poll: Poll | PollFacts) -> tuple[str, int, int]:
@@ -38,22 +41,58 @@ def version_key(poll: Poll | PollFacts) -> tuple[str, int, int]:
 _tree_cache: dict[tuple[tuple[str, int, int], Any], PollTree] = {}
 
 
-class Rendered(NamedTuple):
-    """A document as sent: its JSON and the ETag of that JSON, both computed once."""
+class Rendered:
+    """A document as sent: its JSON and ETag, and each compressed form of it, all computed once
+    (a busy poll's document is served from memory to every reader)."""
 
-    body: bytes
-    etag: str
+    __slots__ = ("_encoded", "body", "etag", "media_type", "weak")
+
+    def __init__(
+        self, body: bytes, etag: str, *, weak: bool = False, media_type: str = JSON_MEDIA_TYPE
+    ):
+        self.body = body
+        self.etag = etag
+        self.weak = weak  # the same tag for bodies that differ in what does not matter
+        self.media_type = media_type
+        self._encoded: dict[str, bytes] = {}
+
+    def encoding_for(self, accept_encoding: str) -> str | None:
+        """The encoding this document is sent in to a client that accepts ``accept_encoding``."""
+        if len(self.body) < MIN_COMPRESSED_BYTES:
+            return None
+        return chosen_encoding(accept_encoding)
+
+    def encoded(self, encoding: str | None) -> bytes:
+        if encoding is None:
+            return self.body
+        body = self._encoded.get(encoding)
+        if body is None:  # two threads may both compress it once: the same bytes
+            body = self._encoded[encoding] = compressed(self.body, encoding)
+        return body
 
 
-def render(document: dict) -> Rendered:
-    """A document the API returns, as compact UTF-8 JSON.
+def render(document: dict, *, etag: str | None = None) -> Rendered:
+    """A document the API returns, as compact UTF-8 JSON; with ``etag``, a weak one (see
+    ``results_etag``), else the strong one of its bytes.
 
     Documents are built in exactly the shape of their schema (``ResultsSchema``,
     ``ProgressSchema``; tests/api/test_results.py holds them to it), so the hot paths skip
     marshmallow's dump; the schemas still describe them in the OpenAPI document.
     """
-    body = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+    body = compact_json(document)
+    if etag is not None:
+        return Rendered(body, etag, weak=True)
     return Rendered(body, generate_etag(body))
+
+
+def compact_json(document: dict) -> bytes:
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def results_etag(results: dict) -> str:
+    """Results' ETag: of their numbers, not of the moment they were summed (``as_of``), so a
+    client revalidating after the cache was rebuilt with no new answer gets a 304."""
+    return generate_etag(compact_json({**results, "as_of": None}))
 
 
 class CachedResults(NamedTuple):
@@ -168,7 +207,7 @@ def current_results_json(poll: Poll | PollFacts) -> Rendered:
     if rendered is not None:
         return rendered
     results = current_results(poll)
-    body = render(results)
+    body = render(results, etag=results_etag(results))
     key = version_key(poll)
     with _cache_lock:
         entry = _results_cache.get(key)

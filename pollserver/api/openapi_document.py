@@ -4,13 +4,15 @@ flask-smorest writes the document from the schemas and decorators. This module h
 cannot say on their own, in one place, so that the mainstream generators (openapi-python-client,
 OpenAPI Generator, openapi-typescript) make clients that work unchanged:
 
-- a nullable nested document is ``allOf: [$ref]`` with ``nullable: true`` on the property
-  (apispec writes ``anyOf: [$ref, {type: object, nullable: true}]``, which generators read as
-  "a Results, or some other object" and then refuse the null);
+- OpenAPI 3.1, where a nullable nested document is ``anyOf: [$ref, {type: "null"}]`` (3.0
+  has no form of a nullable reference that validators accept and generators read right);
+- no ``default: null`` (``as_generators_read_it``), and enums several schemas share as one
+  component;
 - the request headers (``X-Poll-Respondent``, ``If-None-Match``) as parameters, and the
   response headers (``ETag``, ``Cache-Control``, ``Retry-After``, ``X-Pagination``);
 - ``X-Pagination`` as what it is: a JSON object sent as a header's value (``content``);
-- an ``operationId`` for every operation (``operation``).
+- the API's blueprints (``ApiBlueprint``); the ``operationId`` of each operation is given
+  where the operation is.
 """
 
 from __future__ import annotations
@@ -38,10 +40,14 @@ def ref(kind: str, name: str) -> dict[str, str]:
 COMPONENT = "openapi_component"
 
 
-def nullable_on_the_property(self, field: ma.fields.Field, ret: dict, **kwargs: Any) -> dict:
-    """An apispec attribute function: a field whose metadata names a ``COMPONENT`` refers to
-    it, ``anyOf: [{$ref}, {type: "null"}]`` when it may be null (as apispec writes a nullable
-    nested document for OpenAPI 3.1)."""
+def as_generators_read_it(self, field: ma.fields.Field, ret: dict, **kwargs: Any) -> dict:
+    """An apispec attribute function: no ``default: null``; a field whose metadata names a
+    ``COMPONENT`` refers to it, ``anyOf: [{$ref}, {type: "null"}]`` when it may be null (as
+    apispec writes a nullable nested document for OpenAPI 3.1)."""
+    if "default" in ret and ret["default"] is None:
+        # An optional field that may be null says as much; a null default made TypeScript
+        # generators (openapi-typescript) require the field in every request.
+        del ret["default"]
     if component := field.metadata.get(COMPONENT):
         for described_inline in ("type", "enum", "anyOf", "allOf"):
             ret.pop(described_inline, None)
@@ -180,7 +186,7 @@ def parameters(*names: str) -> list[str]:
 def describe(api) -> None:
     """Teach a flask-smorest ``Api``, just initialised for an app, all of the above. Runs
     before any blueprint is registered: registering one writes its operations."""
-    api.ma_plugin.converter.add_attribute_function(nullable_on_the_property)
+    api.ma_plugin.converter.add_attribute_function(as_generators_read_it)
     components = api.spec.components
     components.schema("Pagination", schema=PaginationMetadataSchema)
     components.schema(

@@ -18,6 +18,7 @@ from flask_smorest import abort
 from sqlalchemy import event
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.datastructures import ETags
+from werkzeug.http import generate_etag
 
 from pollserver.api.openapi_document import (
     READ_HEADERS,
@@ -32,6 +33,7 @@ from pollserver.api.schemas import (
     PublicPollSchema,
     ResultsSchema,
 )
+from pollserver.compression import MIN_COMPRESSED_BYTES, variant_etag
 from pollserver.core.identifiers import echoed
 from pollserver.core.lifecycle import effective_status, is_published
 from pollserver.core.poll_settings import normalise_origin, results_refusal, settings_of
@@ -58,6 +60,7 @@ from pollserver.results_cache import (
     current_results,
     current_results_json,
     render,
+    results_etag,
     tree_of,
 )
 from pollserver.services.answer_writer import AnswerRequest, AnswerWriter
@@ -303,22 +306,39 @@ def json_response(document: Rendered, status: int = 200) -> Response:
     """The rendered document; for a read, with its ETag, or 304 when the client holds it."""
     read = request.method in ("GET", "HEAD") and status == 200
     if_none_match = request.if_none_match if "If-None-Match" in request.headers else None
-    return document_response(document, status, read=read, if_none_match=if_none_match)
+    return document_response(
+        document,
+        status,
+        read=read,
+        if_none_match=if_none_match,
+        accept_encoding=request.headers.get("Accept-Encoding", ""),
+    )
 
 
 def document_response(
-    document: Rendered, status: int = 200, *, read: bool = False, if_none_match: ETags | None = None
+    document: Rendered,
+    status: int = 200,
+    *,
+    read: bool = False,
+    if_none_match: ETags | None = None,
+    accept_encoding: str = "",
 ) -> Response:
     """``json_response`` for a request known by its parts: ``read`` for a GET/HEAD that is to
-    carry the ETag, ``if_none_match`` as the client sent it."""
-    client_has_it = if_none_match is not None and if_none_match.contains_weak(document.etag)
-    if read and client_has_it:
+    carry the ETag, ``if_none_match`` and ``accept_encoding`` as the client sent them. The
+    representation is chosen first (compressed or not), then compared with what the client
+    holds: a client holding another encoding of the same document gets this one, not a 304."""
+    encoding = document.encoding_for(accept_encoding)
+    etag = variant_etag(document.etag, encoding)
+    if read and if_none_match is not None and if_none_match.contains_weak(etag):
         response = Response(status=304)
-        response.set_etag(document.etag)
-        return response
-    response = Response(document.body, status=status, mimetype="application/json")
+    else:
+        response = Response(document.encoded(encoding), status=status, mimetype=document.media_type)
+        if encoding:
+            response.headers["Content-Encoding"] = encoding
     if read:
-        response.set_etag(document.etag)
+        response.set_etag(etag, weak=document.weak)
+    if len(document.body) >= MIN_COMPRESSED_BYTES:
+        response.vary.add("Accept-Encoding")
     return response
 
 
@@ -506,10 +526,12 @@ class PollAnswers(MethodView):
         same reader (200 with their token and progress, or 409 with the token in
         `details.respondent`).
         """
-        return record_answer(poll_id, body, client_address())
+        return record_answer(
+            poll_id, body, client_address(), request.headers.get("Accept-Encoding", "")
+        )
 
 
-def record_answer(poll_id: str, body: dict, address: str) -> Response:
+def record_answer(poll_id: str, body: dict, address: str, accept_encoding: str = "") -> Response:
     """Record one answer (``body`` as ``AnswerRequestSchema`` loads it) and reply with the
     reader's progress; a refusal is raised as ``Refused``. The view above and the fast lane
     (``pollserver.fast_lane``) both answer with this."""
@@ -559,10 +581,11 @@ def record_answer(poll_id: str, body: dict, address: str) -> Response:
         summed=written.summed,
     )
     status = 201 if recorded.created_respondent else 200
-    return document_response(render(reply), status)
+    return document_response(render(reply), status, accept_encoding=accept_encoding)
 
 
 PICTURE_CONTENT_SECURITY_POLICY = "default-src 'none'; frame-ancestors *"
+PICTURE_MEDIA_TYPE = "image/svg+xml"
 
 ANSWER_WRITER = "pollserver-answer-writer"
 
@@ -670,8 +693,14 @@ class PollResultsPicture(MethodView):
         """
         facts = poll_facts_if_results_visible(poll_id)
         poll = load_public_poll(poll_id)
-        picture = render_results_svg(tree_of(poll), poll.title, current_results(facts))
-        response = Response(picture, mimetype="image/svg+xml")
+        results = current_results(facts)
+        picture = render_results_svg(tree_of(poll), poll.title, results)
+        # Weak: a picture drawn again with the same numbers, title and texts (its "as of" time
+        # aside) is the same picture.
+        etag = generate_etag(f"{results_etag(results)} {poll.updated_at.isoformat()}".encode())
+        response = json_response(
+            Rendered(picture.encode(), etag, weak=True, media_type=PICTURE_MEDIA_TYPE)
+        )
         # Opened on its own, the picture runs nothing and loads nothing (it needs neither).
         response.headers["Content-Security-Policy"] = PICTURE_CONTENT_SECURITY_POLICY
         return response
@@ -680,12 +709,12 @@ class PollResultsPicture(MethodView):
 @blp.after_request
 def cache_public_reads(response):
     """Short shared caching plus ETag/304 for the reads every widget makes."""
-    if request.method == "GET" and response.status_code in (200, 304):
-        cache_control = read_cache_control(
-            request.endpoint, with_respondent=bool(request.headers.get(RESPONDENT_HEADER))
+    if request.method in ("GET", "HEAD") and response.status_code in (200, 304):
+        add_read_headers(
+            response,
+            request.endpoint,
+            with_respondent=bool(request.headers.get(RESPONDENT_HEADER)),
         )
-        if cache_control:
-            response.headers["Cache-Control"] = cache_control
         if "ETag" not in response.headers:  # documents from memory carry theirs already
             response.add_etag()
             response.make_conditional(request)
@@ -697,6 +726,19 @@ def cache_public_reads(response):
 ANSWER_CACHE_CONTROL = "no-store"
 
 
+RESULTS_ENDPOINTS = frozenset({"polls.PollResults", "polls.PollResultsPicture"})
+
+
+def add_read_headers(response: Response, endpoint: str | None, *, with_respondent: bool) -> None:
+    """What caches need to know of a successful read (a view's, or the fast lane's)."""
+    cache_control = read_cache_control(endpoint, with_respondent=with_respondent)
+    if cache_control:
+        response.headers["Cache-Control"] = cache_control
+    if endpoint in RESULTS_ENDPOINTS:
+        # A reader's token may show results that are hidden without it.
+        response.vary.add(RESPONDENT_HEADER)
+
+
 def read_cache_control(endpoint: str | None, *, with_respondent: bool) -> str | None:
     """How long shared caches may keep a successful read of ``endpoint``: a reader's own reads
     never; the poll document ``POLL_CACHE_SECONDS``, results as long as this process does."""
@@ -704,6 +746,6 @@ def read_cache_control(endpoint: str | None, *, with_respondent: bool) -> str | 
         return "private, no-store"
     if endpoint == "polls.PublicPoll":
         return f"public, max-age={POLL_CACHE_SECONDS}"
-    if endpoint in ("polls.PollResults", "polls.PollResultsPicture"):
+    if endpoint in RESULTS_ENDPOINTS:
         return f"public, max-age={round(current_app.config['RESULTS_CACHE_SECONDS'])}"
     return None

@@ -26,6 +26,7 @@ from flask import (
     url_for,
 )
 from markupsafe import Markup
+from werkzeug.http import generate_etag
 
 from pollserver.core.identifiers import PUBLIC_ID, echoed
 from pollserver.core.poll_settings import settings_of
@@ -112,6 +113,10 @@ def widget_url(*, external: bool = False) -> str:
 # --- helpers for the pages ----------------------------------------------------------------------
 
 
+# Kept, but asked about again each time: a poll's status or texts show at once.
+PAGE_CACHE_CONTROL = "no-cache"
+
+
 def csp_nonce() -> str:
     if "csp_nonce" not in g:
         g.csp_nonce = secrets.token_urlsafe(16)
@@ -119,19 +124,28 @@ def csp_nonce() -> str:
 
 
 def page(template: str, *, frame_ancestors: str = "'self'", status: int = 200, **context):
-    """Render one of our pages with its security headers."""
+    """Render one of our pages with its security headers, and a validator: 304 to a browser
+    that holds the same page."""
     nonce = csp_nonce()
-    response = Response(
-        render_template(
-            template,
-            csp_nonce=nonce,
-            widget_src=widget_url(),
-            reserved_height=RESERVED_HEIGHT,
-            **context,
-        ),
-        status=status,
-        mimetype="text/html",
+    html = render_template(
+        template,
+        csp_nonce=nonce,
+        widget_src=widget_url(),
+        reserved_height=RESERVED_HEIGHT,
+        **context,
     )
+    # Weak: the same page but for its nonce (a cached page keeps the policy it came with, as a
+    # 304 carries no new one).
+    etag = generate_etag(html.replace(nonce, "").encode())
+    if status == 200 and request.if_none_match.contains_weak(etag):
+        response = Response(status=304)
+        response.set_etag(etag, weak=True)
+        response.headers["Cache-Control"] = PAGE_CACHE_CONTROL
+        return response
+    response = Response(html, status=status, mimetype="text/html")
+    if status == 200:
+        response.set_etag(etag, weak=True)
+        response.headers["Cache-Control"] = PAGE_CACHE_CONTROL
     response.headers["Content-Security-Policy"] = "; ".join(
         (
             "default-src 'none'",

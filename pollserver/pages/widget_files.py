@@ -24,9 +24,10 @@ from pathlib import Path
 
 from flask import Response, request
 from werkzeug.datastructures import ETags
-from werkzeug.http import parse_accept_header, quote_etag
+from werkzeug.http import quote_etag
 
 from pollserver import widget_build
+from pollserver.compression import chosen_encoding, variant_etag
 from pollserver.config import shipped_folder
 from pollserver.errors import json_error
 from pollserver.widget_build import (
@@ -43,8 +44,6 @@ WIDGET_FOLDER = shipped_folder("widget")
 PLAIN_MAX_AGE = 300
 PLAIN_STALE_SECONDS = 86400
 IMMUTABLE_MAX_AGE = 31536000
-# Best first: brotli is about a tenth smaller than gzip on the widget.
-ENCODINGS = ("br", "gzip")
 # Listing and stating the sources costs tens of microseconds: not on every request.
 SOURCES_CHECK_SECONDS = 1.0
 
@@ -198,10 +197,10 @@ def file_response(
     """A file as sent to a client that accepts ``accept_encoding`` and holds ``if_none_match``
     (also how ``pollserver.fast_lane`` serves ``/widget.js``)."""
     encoding = chosen_encoding(accept_encoding)
-    # One strong ETag per representation; any of them proves the client has this content.
-    client_has_it = if_none_match is not None and any(
-        if_none_match.contains_weak(etag_value(built.content_hash, candidate))
-        for candidate in (*ENCODINGS, None)
+    # One strong ETag per representation: a client holding another encoding (it changed what
+    # it accepts, or a cache shared between clients that differ) gets this one, not a 304.
+    client_has_it = if_none_match is not None and if_none_match.contains_weak(
+        variant_etag(built.content_hash, encoding)
     )
     body = b""
     if not client_has_it:
@@ -213,18 +212,6 @@ def file_response(
             built.content_hash, built.media_type, encoding, immutable, client_has_it
         ),
     )
-
-
-@functools.lru_cache(maxsize=64)
-def chosen_encoding(accept_encoding: str) -> str | None:
-    """br when the client takes it, else gzip, else none; browsers send a handful of distinct
-    headers, each parsed once."""
-    accepted = parse_accept_header(accept_encoding)
-    return next((encoding for encoding in ENCODINGS if accepted[encoding] > 0), None)
-
-
-def etag_value(content_hash: str, encoding: str | None) -> str:
-    return f"{content_hash}-{encoding}" if encoding else content_hash
 
 
 def _cors_headers() -> dict[str, str]:
@@ -254,7 +241,7 @@ def file_headers(
             f"public, max-age={PLAIN_MAX_AGE}, stale-while-revalidate={PLAIN_STALE_SECONDS}"
         )
     headers = [
-        ("ETag", quote_etag(etag_value(content_hash, encoding))),
+        ("ETag", quote_etag(variant_etag(content_hash, encoding))),
         ("Cache-Control", cache_control),
         ("Vary", "Accept-Encoding"),
         *_cors_headers().items(),

@@ -257,8 +257,13 @@ def test_widget_js_from_the_lane_matches_the_view(app, client, views_seen):
     assert lane.data == view.data
     assert lane.headers["Content-Encoding"] == "gzip"
     assert comparable(lane.headers) == comparable(view.headers)
-    again = client.get("/widget.js", headers={"If-None-Match": lane.headers["ETag"]})
+    again = client.get(
+        "/widget.js", headers={"Accept-Encoding": "gzip", "If-None-Match": lane.headers["ETag"]}
+    )
     assert again.status_code == 304
+    # The same tag from a client that takes no gzip: not what it would get, so not a 304.
+    plain = client.get("/widget.js", headers={"If-None-Match": lane.headers["ETag"]})
+    assert plain.status_code == 200 and "Content-Encoding" not in plain.headers
     assert views_seen == ["embed.widget_js"]
 
 

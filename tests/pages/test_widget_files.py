@@ -143,12 +143,31 @@ def test_etag_is_the_content_hash_and_revalidates_with_304(client):
     assert again.status_code == 304
     assert again.data == b""
     assert again.headers["ETag"] == etag
-    # A cache holding a compressed representation revalidates the same content.
+    # Each encoding is a representation of its own: its ETag gets a 304 for that encoding
+    # only; a client holding another (it changed what it accepts, or a cache between clients
+    # that differ) gets the one it asked for, whole.
     for encoding in ("br", "gzip"):
         packed = client.get("/widget.js", headers={"Accept-Encoding": encoding})
         assert packed.headers["ETag"] == f'"{digest}-{encoding}"'
-        cross = client.get("/widget.js", headers={"If-None-Match": packed.headers["ETag"]})
-        assert cross.status_code == 304
+        same = client.get(
+            "/widget.js",
+            headers={"Accept-Encoding": encoding, "If-None-Match": packed.headers["ETag"]},
+        )
+        assert same.status_code == 304 and same.headers["ETag"] == packed.headers["ETag"]
+        plain = client.get("/widget.js", headers={"If-None-Match": packed.headers["ETag"]})
+        assert plain.status_code == 200 and plain.data == first.data
+        assert plain.headers["ETag"] == etag and "Content-Encoding" not in plain.headers
+        other = "gzip" if encoding == "br" else "br"
+        crossed = client.get(
+            "/widget.js",
+            headers={"Accept-Encoding": other, "If-None-Match": packed.headers["ETag"]},
+        )
+        assert crossed.status_code == 200 and crossed.headers["Content-Encoding"] == other
+    identity_held = client.get(
+        "/widget.js", headers={"Accept-Encoding": "gzip", "If-None-Match": etag}
+    )
+    assert identity_held.status_code == 200
+    assert identity_held.headers["Content-Encoding"] == "gzip"
 
     stale = client.get("/widget.js", headers={"If-None-Match": '"something-else"'})
     assert stale.status_code == 200 and stale.data == first.data
