@@ -171,7 +171,6 @@ def header(name: str, *, required: bool = False) -> dict[str, Any]:
 
 READ_HEADERS = {"ETag": header("ETag", required=True), "Cache-Control": header("CacheControl")}
 RETRY_AFTER = {"Retry-After": header("RetryAfter")}
-RETRY_AFTER_REQUIRED = {"Retry-After": header("RetryAfter", required=True)}
 PAGINATION = {PAGINATION_HEADER: header("Pagination", required=True)}
 
 
