@@ -32,7 +32,7 @@ def ref(kind: str, name: str) -> dict[str, str]:
     return {"$ref": f"{COMPONENTS}/{kind}/{name}"}
 
 
-# --- nullable nested documents -------------------------------------------------------------------
+# --- fields ------------------------------------------------------------------------------------
 
 
 # A field's metadata key naming a schema component that describes its values (an enum several
@@ -165,7 +165,7 @@ def header(name: str, *, required: bool = False) -> dict[str, Any]:
     """A response header, by the name of its component (``HEADERS``)."""
     if not required:
         return ref("headers", name)
-    # A reference takes no siblings in OpenAPI 3.0: a required header is written out.
+    # A reference may carry only a summary and a description: a required header is written out.
     return {**HEADERS[name], "required": True}
 
 
