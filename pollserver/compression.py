@@ -40,10 +40,13 @@ COMPRESSED_MEDIA_TYPES = frozenset(
 
 @functools.lru_cache(maxsize=64)
 def chosen_encoding(accept_encoding: str) -> str | None:
-    """br when the client takes it, else gzip, else none; browsers send a handful of distinct
-    headers, each parsed once."""
+    """The encoding the client prefers of ``ENCODINGS`` (br on a tie), or none; browsers send a
+    handful of distinct headers, each parsed once."""
     accepted = parse_accept_header(accept_encoding)
-    return next((encoding for encoding in ENCODINGS if accepted[encoding] > 0), None)
+    quality, _, encoding = max(
+        (accepted[encoding], encoding == "br", encoding) for encoding in ENCODINGS
+    )
+    return encoding if quality > 0 else None
 
 
 def compressed(body: bytes, encoding: str) -> bytes:

@@ -26,6 +26,9 @@ RATE_LIMIT_REASON = "rate_limit"
 
 RATE_LIMITED_MESSAGE = "Too many requests from your network; try again later."
 
+# Where webargs found what it refuses; field errors are named without it.
+WEBARGS_LOCATIONS = frozenset({"json", "query", "form", "files", "headers", "cookies", "path"})
+
 
 def rate_limited_details(limit: str) -> dict[str, str]:
     """``details`` of a 429 from a rate limit: the reason and the limit, e.g. "30 per 1 minute"."""
@@ -137,8 +140,9 @@ def describe_http_exception(error: HTTPException) -> tuple[str, Any, dict]:
         # webargs' field errors, nested by location ("json", "query"): the location is left
         # out, as the operation says where each parameter goes.
         messages = data["messages"]
-        by_location = list(messages.values()) if isinstance(messages, dict) else messages
-        details = {"fields": flat_field_errors(by_location)}
+        if isinstance(messages, dict) and set(messages) <= WEBARGS_LOCATIONS:
+            messages = list(messages.values())
+        details = {"fields": flat_field_errors(messages)}
     message = data.get("message")
     if message is None:
         if details:

@@ -148,7 +148,8 @@ def expose_metrics(registry: CollectorRegistry) -> Response:
     # given whole, as Content-Type: as a mimetype, Flask added a second charset, and Prometheus
     # logged "mime: duplicate parameter name" on every scrape.
     encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
-    return Response(encoder(registry), headers={"Content-Type": content_type})
+    # Prometheus' text or OpenMetrics, as the scraper's Accept asks.
+    return Response(encoder(registry), headers={"Content-Type": content_type, "Vary": "Accept"})
 
 
 def init_app(app: Flask, limiter: Limiter) -> None:

@@ -102,6 +102,18 @@ class ApiBlueprint(Blueprint):
 
     ARGUMENTS_PARSER = BoundedJsonParser()
 
+    def __init__(self, *args: Any, every_response_headers: dict | None = None, **kwargs: Any):
+        """``every_response_headers``: headers every response of every operation carries."""
+        super().__init__(*args, **kwargs)
+        self.every_response_headers = every_response_headers or {}
+        self._prepare_doc_cbks.append(self._document_every_response_headers)
+
+    def _document_every_response_headers(self, doc: dict, doc_info: dict, **kwargs: Any) -> dict:
+        for response in doc.get("responses", {}).values():
+            if isinstance(response, dict) and "$ref" not in response:  # not a shared response
+                response.setdefault("headers", {}).update(self.every_response_headers)
+        return doc
+
     @staticmethod
     def _make_pagination_metadata(page: int, page_size: int, item_count: int) -> dict[str, int]:
         return pagination_metadata(page, page_size, item_count)
@@ -179,6 +191,9 @@ def parameters(*names: str) -> list[str]:
     return list(names)
 
 
+DEFAULT_ERROR = "DEFAULT_ERROR"  # flask-smorest's name for the shared default error response
+
+
 # --- the document as a whole ---------------------------------------------------------------------
 
 
@@ -187,6 +202,9 @@ def describe(api) -> None:
     before any blueprint is registered: registering one writes its operations."""
     api.ma_plugin.converter.add_attribute_function(as_generators_read_it)
     components = api.spec.components
+    # flask-smorest's own pagination schema, registered with its header: neither is used here
+    # (``ApiBlueprint`` documents X-Pagination), and generators made a dead model of it.
+    components.schemas.pop("PaginationMetadata", None)
     components.schema("Pagination", schema=PaginationMetadataSchema)
     components.schema(
         "ArticleFormat",
@@ -196,6 +214,13 @@ def describe(api) -> None:
             "description": "How an article's text is read",
         },
     )
+    # Any operation may answer 503 (the database is unavailable) with Retry-After; the shared
+    # default error response says so.
+    default_error = components.responses_lazy.get(DEFAULT_ERROR) or components.responses.get(
+        DEFAULT_ERROR
+    )
+    if default_error is not None:
+        default_error.setdefault("headers", {}).update(RETRY_AFTER)
     for name, parameter in PARAMETERS.items():
         components.parameter(name, parameter["in"], parameter)
     for name, value in HEADERS.items():

@@ -237,7 +237,9 @@ def cross_origin_headers(
     headers.append(("Access-Control-Expose-Headers", "ETag, Retry-After"))
     if method == "OPTIONS" and origin:
         headers.append(("Access-Control-Allow-Methods", "GET, POST, OPTIONS"))
-        headers.append(("Access-Control-Allow-Headers", f"Content-Type, {RESPONDENT_HEADER}"))
+        headers.append(
+            ("Access-Control-Allow-Headers", f"Content-Type, {RESPONDENT_HEADER}, If-None-Match")
+        )
         headers.append(("Access-Control-Max-Age", "86400"))
     return headers
 
@@ -708,16 +710,15 @@ class PollResultsPicture(MethodView):
 
 @blp.after_request
 def cache_public_reads(response):
-    """Short shared caching plus ETag/304 for the reads every widget makes."""
+    """Short shared caching for the reads every widget makes. Their ETags (and 304s) come with
+    the document (``document_response``), chosen with its encoding; a reader's progress, kept
+    by no cache, has none."""
     if request.method in ("GET", "HEAD") and response.status_code in (200, 304):
         add_read_headers(
             response,
             request.endpoint,
             with_respondent=bool(request.headers.get(RESPONDENT_HEADER)),
         )
-        if "ETag" not in response.headers:  # documents from memory carry theirs already
-            response.add_etag()
-            response.make_conditional(request)
     elif request.method == "POST":
         response.headers["Cache-Control"] = ANSWER_CACHE_CONTROL
     return response

@@ -134,9 +134,9 @@ def page(template: str, *, frame_ancestors: str = "'self'", status: int = 200, *
         reserved_height=RESERVED_HEIGHT,
         **context,
     )
-    # Weak: the same page but for its nonce (a cached page keeps the policy it came with, as a
-    # 304 carries no new one).
-    etag = generate_etag(html.replace(nonce, "").encode())
+    # Weak: the same page but for its nonce. The policy's frame-ancestors counts too: a 304
+    # carries no new policy, so a cached page keeps the one it came with.
+    etag = generate_etag(f"{html.replace(nonce, '')}\n{frame_ancestors}".encode())
     if status == 200 and request.if_none_match.contains_weak(etag):
         response = Response(status=304)
         response.set_etag(etag, weak=True)
@@ -166,8 +166,11 @@ def page(template: str, *, frame_ancestors: str = "'self'", status: int = 200, *
 def not_found(message: str):
     """A page for a browser, the one JSON error shape for everyone else."""
     if request.accept_mimetypes.best_match(["application/json", "text/html"]) == "text/html":
-        return page("embed/missing.html", status=404, message=message)
-    return json_error(404, message)
+        response = page("embed/missing.html", status=404, message=message)
+    else:
+        response = json_error(404, message)
+    response.vary.add("Accept")
+    return response
 
 
 def public_poll(poll_id: str) -> Poll | None:
@@ -329,7 +332,9 @@ def oembed():
     requested_format = request.args.get("format", "json").strip().lower()
     if requested_format != "json":
         return _cors(
-            json_error(501, "Only format=json is supported.", {"format": [requested_format]})
+            json_error(
+                501, "Only format=json is supported.", {"fields": {"format": [requested_format]}}
+            )
         )
     url = request.args.get("url", "").strip()
     if not url:
@@ -337,19 +342,23 @@ def oembed():
             json_error(
                 400,
                 "The url parameter is required: a poll's share URL (…/p/POLL_ID).",
-                {"url": ["missing"]},
+                {"fields": {"url": ["missing"]}},
             )
         )
     width, height = _dimension("maxwidth", OEMBED_WIDTH), _dimension("maxheight", OEMBED_HEIGHT)
     problems = {name: [value] for name, value in (("maxwidth", width), ("maxheight", height))}
     problems = {name: value for name, value in problems.items() if isinstance(value[0], str)}
     if problems:
-        return _cors(json_error(400, "maxwidth and maxheight are pixel counts.", problems))
+        return _cors(
+            json_error(400, "maxwidth and maxheight are pixel counts.", {"fields": problems})
+        )
     poll_id = poll_id_from_url(url)
     poll = public_poll(poll_id) if poll_id else None
     if poll is None:
         return _cors(
-            json_error(404, "No published poll of this server has that URL.", {"url": [url]})
+            json_error(
+                404, "No published poll of this server has that URL.", {"fields": {"url": [url]}}
+            )
         )
     assert isinstance(width, int) and isinstance(height, int)
     response = jsonify(

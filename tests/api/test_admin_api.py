@@ -579,18 +579,22 @@ def test_unreadable_articles_and_bad_bodies_are_refused(client, tokens):
     )
     assert binary.status_code == 422
     assert binary.get_json()["error"]["message"] == "binary file, not an article"
-    no_file = client.post(
-        "/api/v1/admin/articles",
-        data={"source": "x"},
-        headers=headers,
-        content_type="multipart/form-data",
-    )
-    assert no_file.status_code == 422
-    assert client.post("/api/v1/admin/articles", json={}, headers=headers).status_code == 422
-    bad_format = client.post(
-        "/api/v1/admin/articles", json={"body": "x", "format": "pdf"}, headers=headers
-    )
-    assert bad_format.status_code == 422
+    assert list(binary.get_json()["error"]["details"]["fields"]) == ["article"]
+    for route in ("/api/v1/admin/articles", "/api/v1/admin/articles/upload"):
+        no_file = client.post(
+            route, data={"source": "x"}, headers=headers, content_type="multipart/form-data"
+        )
+        assert no_file.status_code == 422
+        assert no_file.get_json()["error"]["details"]["fields"] == {"file": ["missing"]}
+    # Each refusal names the field at fault, in `details.fields`.
+    for body, field in [
+        ({}, "body"),
+        ({"body": 5}, "body"),
+        ({"body": "x", "format": "pdf"}, "format"),
+    ]:
+        refused = client.post("/api/v1/admin/articles", json=body, headers=headers)
+        assert refused.status_code == 422
+        assert list(refused.get_json()["error"]["details"]["fields"]) == [field], body
     not_json = client.post("/api/v1/admin/articles", data="hello", headers=headers)
     assert not_json.status_code in (400, 415)
     definition = json.loads((ARTICLES_DIR / "poll.json").read_text())

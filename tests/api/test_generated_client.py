@@ -11,6 +11,7 @@ here httpx's WSGI transport carries it to the app in this process.
 from __future__ import annotations
 
 import importlib
+import io
 import json
 import os
 import subprocess
@@ -89,14 +90,12 @@ def clients_of(app, generated, token: str):
 def test_the_generated_client_drives_a_reader_and_a_data_desk(app, tokens, generated):
     poll_id = open_poll_from_article(app, SEED_WITH_FLOWCHART, results_visibility="public")
     public, admin = clients_of(app, generated, tokens["moderator"])
-    polls = generated("api.polls")
     models = generated("models")
     get_poll = importlib.import_module(f"{PACKAGE}.api.polls.get_poll")
     answer_poll = importlib.import_module(f"{PACKAGE}.api.polls.answer_poll")
     get_progress = importlib.import_module(f"{PACKAGE}.api.polls.get_progress")
     get_results = importlib.import_module(f"{PACKAGE}.api.polls.get_results")
     get_picture = importlib.import_module(f"{PACKAGE}.api.polls.get_results_picture")
-    assert polls is not None
 
     # A reader: the poll, then each answer until the end. Every reply before the end has
     # results: null, which the generated models must take.
@@ -182,6 +181,29 @@ def test_the_generated_client_drives_a_reader_and_a_data_desk(app, tokens, gener
     restored = restore.sync(poll_id, client=admin, body=selection)
     assert restored.changed == 1
     assert get_results.sync(poll_id, client=public).respondents == 1
+
+    # An article as a file, with and without its optional fields (a form has no null: a
+    # field left out is absent, never the text "None").
+    upload_article = importlib.import_module(f"{PACKAGE}.api.admin.upload_article")
+    file_type = generated("types").File
+    text = SEED_WITH_FLOWCHART.with_name("000_1434c06255666429.txt").read_bytes()
+    uploaded = upload_article.sync_detailed(
+        client=admin,
+        body=models.ArticleUpload(
+            file=file_type(payload=io.BytesIO(text), file_name="fire.txt"),
+            source="https://news.example/fire",
+        ),
+    )
+    assert uploaded.status_code == 201, uploaded.content
+    assert uploaded.parsed.article.source == "https://news.example/fire"
+    bare = upload_article.sync_detailed(
+        client=admin,
+        body=models.ArticleUpload(
+            file=file_type(payload=io.BytesIO(b"No flowchart here.\n"), file_name="plain.txt")
+        ),
+    )
+    assert bare.status_code == 201, bare.content
+    assert bare.parsed.article.needs_poll and bare.parsed.article.source != "None"
 
     # The export, read as a stream through the generated request.
     export_csv = importlib.import_module(f"{PACKAGE}.api.admin.export_responses_csv")

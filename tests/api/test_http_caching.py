@@ -37,6 +37,13 @@ def public_reads(poll_id: str) -> list[str]:
 
 
 @pytest.fixture
+def app_config(app_config) -> dict:
+    # Results kept for the whole test: the picture prints its time to the minute, and bodies
+    # are compared across requests.
+    return {**app_config, "RESULTS_CACHE_SECONDS": 600}
+
+
+@pytest.fixture
 def poll_id(app, client) -> str:
     poll_id = open_poll_from_article(app, SEED_WITH_FLOWCHART, results_visibility="public")
     walk(client, poll_id, FIRST_ANSWER, "203.0.113.9")
@@ -113,14 +120,61 @@ def test_results_read_again_with_no_new_answer_share_an_etag_and_revalidate(unca
         db.engine.dispose()
 
 
-def test_json_results_carry_the_numbers_they_tag(uncached_client):
-    app, client = uncached_client
-    poll_id = open_poll_from_article(app, SEED_WITH_FLOWCHART, results_visibility="public")
-    walk(client, poll_id, FIRST_ANSWER, "203.0.113.9")
-    results = client.get(f"/api/v1/polls/{poll_id}/results").get_json()
-    assert results["respondents"] == 1 and results["as_of"]
-    with app.app_context():
-        db.engine.dispose()
+def test_a_readers_progress_has_no_validator_and_is_never_a_304(client, poll_id):
+    token = walk(client, poll_id, [("q1", "yes"), ("q2", "no")], "203.0.113.11").get_json()[
+        "respondent"
+    ]
+    url = f"/api/v1/polls/{poll_id}/progress"
+    plain = client.get(url, headers={"X-Poll-Respondent": token})
+    assert plain.status_code == 200 and len(plain.data) >= 512  # with results: compressible
+    assert "ETag" not in plain.headers
+    assert plain.headers["Cache-Control"] == "private, no-store"
+    packed = client.get(
+        url, headers={"X-Poll-Respondent": token, "Accept-Encoding": "gzip", "If-None-Match": "*"}
+    )
+    assert packed.status_code == 200 and packed.headers["Content-Encoding"] == "gzip"
+    assert "Accept-Encoding" in packed.headers["Vary"]
+    assert gzip.decompress(packed.data) == plain.data
+
+
+@pytest.mark.parametrize(
+    ("accept_encoding", "chosen"),
+    [
+        ("", None),
+        ("identity", None),
+        ("gzip, deflate, br", "br"),
+        ("gzip;q=1, br;q=0.1", "gzip"),
+        ("br;q=0, gzip", "gzip"),
+        ("gzip;q=0", None),
+        ("*", "br"),
+        ("deflate", None),
+    ],
+)
+def test_the_encoding_is_the_one_the_client_prefers(client, poll_id, accept_encoding, chosen):
+    reply = client.get(
+        f"/api/v1/polls/{poll_id}/results", headers={"Accept-Encoding": accept_encoding}
+    )
+    assert reply.headers.get("Content-Encoding") == chosen
+
+
+def test_a_browser_may_send_if_none_match_from_another_page(client, poll_id):
+    preflight = client.options(
+        f"/api/v1/polls/{poll_id}/results",
+        headers={
+            "Origin": "https://news.example",
+            "Access-Control-Request-Method": "GET",
+            "Access-Control-Request-Headers": "if-none-match, x-poll-respondent",
+        },
+    )
+    allowed = preflight.headers["Access-Control-Allow-Headers"].lower()
+    assert "if-none-match" in allowed and "x-poll-respondent" in allowed
+
+
+def test_replies_chosen_by_accept_say_so(client, poll_id):
+    assert "Accept" in client.get("/metrics").headers["Vary"]
+    for accept in ("text/html", "application/json"):
+        missing = client.get("/p/NoSuchPo", headers={"Accept": accept})
+        assert missing.status_code == 404 and "Accept" in missing.headers["Vary"]
 
 
 # --- HEAD says what GET would send ------------------------------------------------------------
@@ -265,6 +319,20 @@ def test_share_and_embed_pages_revalidate(app, client, poll_id, page):
     with app.app_context():
         _, secret = create_token(db.session, "editor", TokenRole.MODERATOR)
         db.session.commit()
+    # The page's policy is part of what the tag stands for: pages allowed fewer frames get it.
+    narrowed = client.patch(
+        f"/api/v1/admin/polls/{poll_id}/settings",
+        json={"allowed_origins": ["https://news.example"]},
+        headers=bearer(secret),
+    )
+    assert narrowed.status_code == 200
+    policy = client.get(url, headers={"If-None-Match": tag})
+    if page.startswith("/embed/"):
+        assert policy.status_code == 200 and policy.headers["ETag"] != tag
+        assert "https://news.example" in policy.headers["Content-Security-Policy"]
+        tag = policy.headers["ETag"]
+    else:  # the share page is framed by no one: the same page, the same policy
+        assert policy.status_code == 304
     definition = client.get(f"/api/v1/admin/polls/{poll_id}", headers=bearer(secret)).get_json()[
         "definition"
     ]

@@ -7,7 +7,7 @@ from typing import Any
 
 from pollserver import auth
 from pollserver.api.admin.schemas import VersionArgsSchema
-from pollserver.api.openapi_document import ApiBlueprint
+from pollserver.api.openapi_document import RETRY_AFTER, ApiBlueprint, header
 from pollserver.core.roles import Permission, roles_with
 from pollserver.errors import ErrorResponseSchema
 from pollserver.extensions import api
@@ -20,6 +20,8 @@ MAX_PAGE_SIZE = 500
 blp = ApiBlueprint(
     "admin",
     __name__,
+    # auth.without_cross_origin_headers: no admin reply is kept by any cache.
+    every_response_headers={"Cache-Control": header("CacheControl", required=True)},
     url_prefix="/api/v1/admin",
     description=(
         "Moderation: polls, articles, results, response moderation, exports, audit log, tokens. "
@@ -53,7 +55,10 @@ def requires(permission: Permission) -> Callable[[Callable[..., Any]], Callable[
             403, schema=ErrorResponseSchema, description=f"The token's role is not {roles}"
         )(view)
         view = blp.alt_response(
-            429, schema=ErrorResponseSchema, description="Too many refused tokens from here"
+            429,
+            schema=ErrorResponseSchema,
+            description="Too many refused tokens from here",
+            headers=RETRY_AFTER,
         )(view)
         view = blp.doc(security=[{ADMIN_TOKEN_SCHEME: []}])(view)
         return auth.requires(permission)(view)

@@ -293,6 +293,16 @@ class ModerationOutcomeSchema(ma.Schema):
     changed = ma.fields.Integer(required=True, metadata={"description": "Of those, flipped"})
 
 
+class ArticlePollSchema(ma.Schema):
+    """One poll of an article: each version is listed, in the order of the article's blocks."""
+
+    id = ma.fields.String(required=True, metadata={"description": "The poll's public id"})
+    status = ma.fields.String(
+        required=True, validate=validate.OneOf([str(status) for status in PollStatus])
+    )
+    version = ma.fields.Integer(required=True)
+
+
 class ArticleSummarySchema(ma.Schema):
     id = ma.fields.Integer(required=True)
     slug = ma.fields.String(required=True)
@@ -304,7 +314,7 @@ class ArticleSummarySchema(ma.Schema):
     )
     created_at = ma.fields.DateTime(required=True)
     updated_at = ma.fields.DateTime(required=True)
-    polls = ma.fields.List(ma.fields.Dict(), required=True)
+    polls = ma.fields.List(ma.fields.Nested(ArticlePollSchema), required=True)
 
 
 class ArticleDetailSchema(ArticleSummarySchema):
@@ -335,8 +345,10 @@ class ArticleSubmissionSchema(StrictSchema):
 
 
 class ArticleUploadFieldsSchema(ma.Schema):
+    # Optional, never null: a form has no null to send (a generated client sent "None").
     format = ma.fields.String(
         load_default=None,
+        allow_none=False,
         validate=validate.OneOf(builder.FORMATS),
         metadata={
             "description": "Guessed from the file's name, then the content",
@@ -345,7 +357,9 @@ class ArticleUploadFieldsSchema(ma.Schema):
     )
     source = ma.fields.String(
         load_default=None,
+        allow_none=False,
         validate=[validate.Length(min=1, max=500), validate.Regexp(PLAIN_TEXT_PATTERN)],
+        metadata={"description": "Where the article lives (its URL); the same source updates it"},
     )
 
 
