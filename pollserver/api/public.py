@@ -54,6 +54,7 @@ from pollserver.rate_limits import (
     proof_of_work_of,
     public_limit,
 )
+from pollserver.response_headers import add_vary
 from pollserver.results_cache import (
     Rendered,
     cached_results_json,
@@ -213,7 +214,7 @@ def apply_cross_origin_headers(
 ) -> None:
     for name, value in cross_origin_headers(origin, allowed, method):
         if name == "Vary":
-            response.vary.add(value)
+            add_vary(response.headers, value)
         else:
             response.headers[name] = value
 
@@ -340,7 +341,7 @@ def document_response(
     if read:
         response.set_etag(etag, weak=document.weak)
     if len(document.body) >= MIN_COMPRESSED_BYTES:
-        response.vary.add("Accept-Encoding")
+        add_vary(response.headers, "Accept-Encoding")
     return response
 
 
@@ -737,7 +738,7 @@ def add_read_headers(response: Response, endpoint: str | None, *, with_responden
         response.headers["Cache-Control"] = cache_control
     if endpoint in RESULTS_ENDPOINTS:
         # A reader's token may show results that are hidden without it.
-        response.vary.add(RESPONDENT_HEADER)
+        add_vary(response.headers, RESPONDENT_HEADER)
 
 
 def read_cache_control(endpoint: str | None, *, with_respondent: bool) -> str | None:
