@@ -20,6 +20,8 @@ import brotli
 from flask import Response, request
 from werkzeug.http import parse_accept_header
 
+from pollserver.response_headers import add_vary
+
 # Best first: brotli is about a tenth smaller than gzip on JSON as on the widget.
 ENCODINGS = ("br", "gzip")
 # Below this, the framing of a compressed body outweighs what it saves.
@@ -65,18 +67,21 @@ def compress_response(response: Response) -> Response:
     and it is worth it (HEAD too: it says what GET would send). Bodies already encoded (the
     widget's files, rendered documents) and streams (exports, written as they are read) pass
     as they are."""
+    headers = response.headers
     if (
-        response.direct_passthrough
+        not 200 <= response.status_code < 300
+        or "Content-Encoding" in headers
+        # Its maker chose the encoding already (``Rendered`` documents say so in Vary).
+        or "Accept-Encoding" in headers.get("Vary", "")
+        or response.direct_passthrough
         or response.is_streamed
-        or "Content-Encoding" in response.headers
         or response.mimetype not in COMPRESSED_MEDIA_TYPES
-        or not 200 <= response.status_code < 300
     ):
         return response
     body = response.get_data()
     if len(body) < MIN_COMPRESSED_BYTES:
         return response
-    response.vary.add("Accept-Encoding")
+    add_vary(headers, "Accept-Encoding")
     encoding = chosen_encoding(request.headers.get("Accept-Encoding", ""))
     if encoding is None:
         return response

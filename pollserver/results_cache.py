@@ -71,28 +71,34 @@ class Rendered:
         return body
 
 
-def render(document: dict, *, etag: str | None = None) -> Rendered:
-    """A document the API returns, as compact UTF-8 JSON; with ``etag``, a weak one (see
-    ``results_etag``), else the strong one of its bytes.
+def render(document: dict) -> Rendered:
+    """A document the API returns, as compact UTF-8 JSON, with the strong ETag of its bytes.
 
     Documents are built in exactly the shape of their schema (``ResultsSchema``,
     ``ProgressSchema``; tests/api/test_results.py holds them to it), so the hot paths skip
     marshmallow's dump; the schemas still describe them in the OpenAPI document.
     """
     body = compact_json(document)
-    if etag is not None:
-        return Rendered(body, etag, weak=True)
     return Rendered(body, generate_etag(body))
 
 
-def compact_json(document: dict) -> bytes:
+def render_results(results: dict) -> Rendered:
+    """Results as the API sends them, with a weak ETag of their numbers, not of the moment
+    they were summed (``as_of``): a client revalidating after the cache was rebuilt with no
+    new answer gets a 304. The tag is of the same bytes with ``as_of`` blanked, not of a
+    second rendering."""
+    body = compact_json(results)
+    moment = b'"as_of":' + compact_json(results["as_of"])
+    return Rendered(body, generate_etag(body.replace(moment, b'"as_of":null', 1)), weak=True)
+
+
+def compact_json(document: Any) -> bytes:
     return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def results_etag(results: dict) -> str:
-    """Results' ETag: of their numbers, not of the moment they were summed (``as_of``), so a
-    client revalidating after the cache was rebuilt with no new answer gets a 304."""
-    return generate_etag(compact_json({**results, "as_of": None}))
+    """The ETag ``render_results`` gives these results (the picture's tag is made from it)."""
+    return render_results(results).etag
 
 
 class CachedResults(NamedTuple):
@@ -207,7 +213,7 @@ def current_results_json(poll: Poll | PollFacts) -> Rendered:
     if rendered is not None:
         return rendered
     results = current_results(poll)
-    body = render(results, etag=results_etag(results))
+    body = render_results(results)
     key = version_key(poll)
     with _cache_lock:
         entry = _results_cache.get(key)
