@@ -56,11 +56,14 @@ class Rendered:
         self.media_type = media_type
         self._encoded: dict[str, bytes] = {}
 
+    @property
+    def compressible(self) -> bool:
+        """Whether the document is ever sent compressed (its replies vary on Accept-Encoding)."""
+        return len(self.body) >= MIN_COMPRESSED_BYTES
+
     def encoding_for(self, accept_encoding: str) -> str | None:
         """The encoding this document is sent in to a client that accepts ``accept_encoding``."""
-        if len(self.body) < MIN_COMPRESSED_BYTES:
-            return None
-        return chosen_encoding(accept_encoding)
+        return chosen_encoding(accept_encoding) if self.compressible else None
 
     def encoded(self, encoding: str | None) -> bytes:
         if encoding is None:

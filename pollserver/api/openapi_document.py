@@ -186,9 +186,9 @@ RETRY_AFTER = {"Retry-After": header("RetryAfter")}
 PAGINATION = {PAGINATION_HEADER: header("Pagination", required=True)}
 
 
-def parameters(*names: str) -> list[str]:
-    """Request parameters by the names of their components (``PARAMETERS``)."""
-    return list(names)
+def request_body(media_type: str, schema: Any) -> dict[str, Any]:
+    """An operation's required body, of one media type (generated clients take one a call)."""
+    return {"required": True, "content": {media_type: {"schema": schema}}}
 
 
 DEFAULT_ERROR = "DEFAULT_ERROR"  # flask-smorest's name for the shared default error response

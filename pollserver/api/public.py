@@ -22,10 +22,10 @@ from werkzeug.http import generate_etag
 
 from pollserver.api.openapi_document import (
     READ_HEADERS,
+    RESPONDENT_HEADER,
     RETRY_AFTER,
     ApiBlueprint,
     header,
-    parameters,
 )
 from pollserver.api.schemas import (
     AnswerRequestSchema,
@@ -33,7 +33,7 @@ from pollserver.api.schemas import (
     PublicPollSchema,
     ResultsSchema,
 )
-from pollserver.compression import MIN_COMPRESSED_BYTES, variant_etag
+from pollserver.compression import variant_etag
 from pollserver.core.identifiers import echoed
 from pollserver.core.lifecycle import effective_status, is_published
 from pollserver.core.poll_settings import normalise_origin, results_refusal, settings_of
@@ -74,7 +74,6 @@ from pollserver.services.polls import (
 )
 from pollserver.services.tallies import SummedCounts
 
-RESPONDENT_HEADER = "X-Poll-Respondent"
 POLL_CACHE_SECONDS = 30
 
 blp = ApiBlueprint(
@@ -340,7 +339,7 @@ def document_response(
             response.headers["Content-Encoding"] = encoding
     if read:
         response.set_etag(etag, weak=document.weak)
-    if len(document.body) >= MIN_COMPRESSED_BYTES:
+    if document.compressible:
         add_vary(response.headers, "Accept-Encoding")
     return response
 
@@ -461,7 +460,7 @@ PROOF_OF_WORK_DOC = (
 @blp.route("/<poll_id>")
 class PublicPoll(MethodView):
     @described_only(
-        blp.doc(operationId="getPoll", parameters=parameters("IfNoneMatch")),
+        blp.doc(operationId="getPoll", parameters=["IfNoneMatch"]),
         blp.response(200, PublicPollSchema, headers=READ_HEADERS),
         blp.alt_response(304, description=NOT_MODIFIED_DOC, headers=READ_HEADERS),
         blp.alt_response(403, schema=ErrorResponseSchema, description=ORIGIN_REFUSAL_DOC),
@@ -620,7 +619,7 @@ def answer_writer() -> AnswerWriter:
 
 @blp.route("/<poll_id>/progress")
 class ReaderProgress(MethodView):
-    @blp.doc(operationId="getProgress", parameters=parameters("RespondentRequired"))
+    @blp.doc(operationId="getProgress", parameters=["RespondentRequired"])
     @blp.response(200, ProgressSchema, headers=NOT_STORED_HEADERS)
     @blp.alt_response(403, schema=ErrorResponseSchema, description=ORIGIN_REFUSAL_DOC)
     @blp.alt_response(
@@ -646,7 +645,7 @@ class ReaderProgress(MethodView):
 @blp.route("/<poll_id>/results")
 class PollResults(MethodView):
     @described_only(
-        blp.doc(operationId="getResults", parameters=parameters("Respondent", "IfNoneMatch")),
+        blp.doc(operationId="getResults", parameters=["Respondent", "IfNoneMatch"]),
         blp.response(200, ResultsSchema, headers=READ_HEADERS),
         blp.alt_response(304, description=NOT_MODIFIED_DOC, headers=READ_HEADERS),
         blp.alt_response(
@@ -674,7 +673,7 @@ class PollResults(MethodView):
 class PollResultsPicture(MethodView):
     @blp.doc(
         operationId="getResultsPicture",
-        parameters=parameters("Respondent", "IfNoneMatch"),
+        parameters=["Respondent", "IfNoneMatch"],
         responses={
             200: {
                 "description": "The tree drawn with each branch's share (600 px wide)",

@@ -28,6 +28,7 @@ from pollserver.api.admin.schemas import (
     DefinitionSchema,
     PollDetailSchema,
 )
+from pollserver.api.openapi_document import request_body
 from pollserver.core import builder
 from pollserver.core.roles import Permission
 from pollserver.core.timestamps import utcnow
@@ -155,10 +156,7 @@ class Articles(MethodView):
 
     @blp.doc(
         operationId="submitArticle",
-        requestBody={
-            "required": True,
-            "content": {"application/json": {"schema": ArticleSubmissionSchema}},
-        },
+        requestBody=request_body("application/json", ArticleSubmissionSchema),
     )
     @described_as_a_submission
     def post(self):
@@ -180,10 +178,7 @@ class Articles(MethodView):
 class ArticleUploads(MethodView):
     @blp.doc(
         operationId="uploadArticle",
-        requestBody={
-            "required": True,
-            "content": {"multipart/form-data": {"schema": ArticleUploadSchema}},
-        },
+        requestBody=request_body("multipart/form-data", ArticleUploadSchema),
     )
     @described_as_a_submission
     def post(self):
